@@ -1,0 +1,162 @@
+"""Image I/O for siren_jax: built-in and file images as float32 (H, W, C) in [-1, 1], PNG output,
+and colour renderings of gradient fields and Laplacians.
+
+Pixel convention: value v in [-1, 1] <-> 8-bit (v / 2 + 0.5) * 255, as in the SIREN reference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import imageio.v3 as iio
+import matplotlib
+import numpy as np
+import skimage.color
+import skimage.data
+import skimage.transform
+
+# Images that ship inside scikit-image (no download), by the name of their skimage.data function.
+BUILTIN_IMAGES = (
+    'astronaut', 'brick', 'camera', 'cat', 'chelsea', 'checkerboard', 'clock', 'coffee', 'coins',
+    'colorwheel', 'grass', 'gravel', 'horse', 'hubble_deep_field', 'immunohistochemistry', 'logo',
+    'microaneurysms', 'moon', 'page', 'retina', 'rocket', 'text',
+)
+# The colour ones among them (used as the embedded colourisation data set).
+BUILTIN_COLOR_IMAGES = ('astronaut', 'chelsea', 'coffee', 'colorwheel', 'hubble_deep_field',
+                        'immunohistochemistry', 'logo', 'retina', 'rocket')
+MODES = ('grey', 'rgb')
+
+
+def _to_unit_float(array: np.ndarray, source: str) -> np.ndarray:
+  """Integer/bool/float pixels -> float32 in [0, 1] by the dtype's range."""
+  if array.dtype == bool:
+    return array.astype(np.float32)
+  if np.issubdtype(array.dtype, np.integer):
+    return (array.astype(np.float64) / np.iinfo(array.dtype).max).astype(np.float32)
+  if np.issubdtype(array.dtype, np.floating):
+    return np.clip(array, 0.0, 1.0).astype(np.float32)
+  raise ValueError(f'{source}: unsupported pixel type {array.dtype}')
+
+
+def _to_hwc(array: np.ndarray, source: str) -> np.ndarray:
+  """(H, W) / (H, W, C) with C in {1, 2, 3, 4} -> (H, W, C'), C' in {1, 3}: alpha dropped."""
+  if array.ndim == 2:
+    return array[..., None]
+  if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4):
+    raise ValueError(f'{source}: expected a 2-D grey or RGB(A) image, got array shape '
+                     f'{array.shape} (multi-page or volumetric images are not supported)')
+  if array.shape[-1] == 2:  # grey + alpha
+    return array[..., :1]
+  return array[..., :3]
+
+
+def read_image(source: str) -> np.ndarray:
+  """A built-in name or a file path (PNG/JPEG/TIFF/..., 8/16-bit, grey/RGB/RGBA) -> (H, W, C)
+  float32 in [0, 1] with C = 1 or 3, alpha dropped."""
+  if source in BUILTIN_IMAGES and not os.path.exists(source):
+    array = getattr(skimage.data, source)()
+  else:
+    if not os.path.exists(source):
+      raise FileNotFoundError(
+          f'image not found: {source!r} is neither a file nor a built-in image '
+          f'({", ".join(BUILTIN_IMAGES)})')
+    if os.path.isdir(source):
+      raise ValueError(f'{source!r} is a directory, expected an image file')
+    try:
+      array = np.asarray(iio.imread(source))
+    except Exception as e:  # imageio raises many types for undecodable files.
+      raise ValueError(f'cannot read image {source!r}: {type(e).__name__}: {e}') from None
+  return _to_hwc(_to_unit_float(np.asarray(array), source), source)
+
+
+def convert_mode(image: np.ndarray, mode: str | None) -> np.ndarray:
+  """(H, W, C) in any range -> grey (H, W, 1) by luminance, or rgb (H, W, 3); None keeps it."""
+  if mode is None:
+    return image
+  if mode not in MODES:
+    raise ValueError(f'unknown image mode {mode!r}; choose from {", ".join(MODES)}')
+  channels = image.shape[-1]
+  if mode == 'grey' and channels == 3:
+    return skimage.color.rgb2gray(image)[..., None].astype(np.float32)
+  if mode == 'rgb' and channels == 1:
+    return np.repeat(image, 3, axis=-1)
+  return image
+
+
+def resize(image: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
+  """Resizes (H, W, C) to ``size`` = (height, width) or a side length, anti-aliased."""
+  height, width = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+  if height < 1 or width < 1:
+    raise ValueError(f'image size must be positive, got {height}x{width}')
+  if image.shape[:2] == (height, width):
+    return image
+  out = skimage.transform.resize(image, (height, width, image.shape[-1]), order=3,
+                                 anti_aliasing=image.shape[0] > height or image.shape[1] > width,
+                                 preserve_range=True)
+  return out.astype(np.float32)
+
+
+def load_image(source: str, *, mode: str | None = None,
+               size: int | Sequence[int] | None = None) -> np.ndarray:
+  """Loads an image to float32 (H, W, C) in [-1, 1].
+
+  Args:
+    source: a built-in name (``BUILTIN_IMAGES``, e.g. 'camera') or a path to an image file.
+    mode: 'grey' (C = 1), 'rgb' (C = 3) or None (keep the file's: 1 or 3).
+    size: None keeps the size; an int or (height, width) resizes (bicubic, anti-aliased).
+  """
+  image = convert_mode(read_image(source), mode)
+  if size is not None:
+    image = resize(image, size)
+  return np.clip(image * 2.0 - 1.0, -1.0, 1.0).astype(np.float32)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+  """[-1, 1] (H, W[, C]) -> uint8 (H, W) or (H, W, 3), values clipped."""
+  image = np.asarray(image, dtype=np.float32)
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  return np.round((np.clip(image, -1.0, 1.0) / 2.0 + 0.5) * 255.0).astype(np.uint8)
+
+
+def save_png(path: str, image: np.ndarray) -> None:
+  """Writes an image in [-1, 1] (H, W), (H, W, 1) or (H, W, 3) as an 8-bit PNG."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  iio.imwrite(path, to_uint8(image), extension='.png')
+
+
+def gradient_to_rgb(grad: np.ndarray, percentile: float = 99.0) -> np.ndarray:
+  """Gradient field (H, W, 2) as (d/dy, d/dx) -> RGB (H, W, 3) in [0, 1].
+
+  Hue is the direction, value the magnitude (clipped at the given percentile), saturation 1.
+  """
+  grad = np.asarray(grad, dtype=np.float64)
+  if grad.ndim != 3 or grad.shape[-1] != 2:
+    raise ValueError(f'gradient must have shape (H, W, 2), got {grad.shape}')
+  magnitude = np.hypot(grad[..., 0], grad[..., 1])
+  scale = np.percentile(magnitude, percentile) or 1.0
+  hue = (np.arctan2(grad[..., 0], grad[..., 1]) / (2 * np.pi)) % 1.0
+  hsv = np.stack([hue, np.ones_like(hue), np.clip(magnitude / scale, 0.0, 1.0)], axis=-1)
+  return matplotlib.colors.hsv_to_rgb(hsv)
+
+
+def magnitude_to_rgb(grad: np.ndarray, percentile: float = 99.0) -> np.ndarray:
+  """|gradient| of (H, W, 2) -> grey RGB (H, W, 3) in [0, 1], clipped at the percentile."""
+  magnitude = np.hypot(grad[..., 0], grad[..., 1])
+  scale = np.percentile(magnitude, percentile) or 1.0
+  return np.repeat(np.clip(magnitude / scale, 0.0, 1.0)[..., None], 3, axis=-1)
+
+
+def laplacian_to_rgb(laplacian: np.ndarray, percentile: float = 98.0,
+                     cmap: str = 'RdBu') -> np.ndarray:
+  """Laplacian (H, W) -> RGB (H, W, 3) in [0, 1] with a diverging colormap, zero in the middle,
+  clipped symmetrically at the given percentile of |value| (the paper clips 2%)."""
+  laplacian = np.asarray(laplacian, dtype=np.float64)
+  if laplacian.ndim == 3 and laplacian.shape[-1] == 1:
+    laplacian = laplacian[..., 0]
+  if laplacian.ndim != 2:
+    raise ValueError(f'laplacian must have shape (H, W), got {laplacian.shape}')
+  bound = np.percentile(np.abs(laplacian), percentile) or 1.0
+  normalised = np.clip(laplacian / bound, -1.0, 1.0) / 2.0 + 0.5
+  return matplotlib.colormaps[cmap](normalised)[..., :3]

@@ -1,0 +1,36 @@
+"""Image quality metrics on images in [-1, 1] (the SIREN convention).
+
+PSNR follows the reference: images mapped to [0, 1] (x / 2 + 0.5), prediction clipped, data range
+1 -- equivalently MSE on [-1, 1] with data range 2. SSIM comes from scikit-image.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import skimage.metrics
+
+Array = jax.Array
+
+
+def psnr(prediction: Array, target: Array) -> Array:
+  """PSNR in dB of images in [-1, 1] (any equal shapes); prediction clipped to [-1, 1]. Jit-able."""
+  mse = jnp.mean((jnp.clip(prediction, -1.0, 1.0) / 2.0 - target / 2.0) ** 2)
+  return -10.0 * jnp.log10(jnp.maximum(mse, 1e-20))
+
+
+def psnr_from_mse(mse: Array) -> Array:
+  """PSNR in dB from an MSE measured on [-1, 1] images (data range 2)."""
+  return 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-20))
+
+
+def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
+  """SSIM of (H, W, C) images in [-1, 1] (prediction clipped); scikit-image, data range 2."""
+  prediction = np.clip(np.asarray(prediction, np.float64), -1.0, 1.0)
+  target = np.asarray(target, np.float64)
+  if prediction.shape != target.shape or prediction.ndim != 3:
+    raise ValueError(f'ssim needs two (H, W, C) images of one shape, got {prediction.shape} '
+                     f'and {target.shape}')
+  return float(skimage.metrics.structural_similarity(
+      prediction, target, data_range=2.0, channel_axis=-1))

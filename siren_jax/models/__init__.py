@@ -1,0 +1,1 @@
+"""Task models, swapped by name."""
