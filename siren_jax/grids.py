@@ -16,6 +16,7 @@ differ by a scale of (n - 1) / n, which does not matter for fitting but does for
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -54,21 +55,23 @@ def image_to_samples(image: np.ndarray | Array) -> tuple[Array, Array]:
   return make_grid(h, w).reshape(-1, 2), jnp.asarray(image).reshape(h * w, c)
 
 
-def evaluate_in_chunks(fn: Callable[[Array], Array], coords: Array, chunk_size: int) -> Array:
+def evaluate_in_chunks(fn: Callable[[Array], Any], coords: Array, chunk_size: int) -> Any:
   """fn over (N, d) coords, ``chunk_size`` points at a time (bounds peak activation memory).
 
-  ``fn`` maps (n, d) -> (n, ...) for any n. Jit-able: chunks run sequentially in ``lax.map``;
-  the last, partial chunk is evaluated unpadded.
+  ``fn`` maps (n, d) -> an array or pytree of arrays with leading axis n, for any n. Jit-able:
+  chunks run sequentially in ``lax.map``; the last, partial chunk is evaluated unpadded.
   """
   if chunk_size < 1:
     raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
   n = coords.shape[0]
   num_full = n // chunk_size
-  outputs = []
+  parts = []
   if num_full:
     full = coords[:num_full * chunk_size].reshape(num_full, chunk_size, *coords.shape[1:])
     out = jax.lax.map(fn, full)
-    outputs.append(out.reshape(num_full * chunk_size, *out.shape[2:]))
+    parts.append(jax.tree.map(lambda a: a.reshape(num_full * chunk_size, *a.shape[2:]), out))
   if n % chunk_size:
-    outputs.append(fn(coords[num_full * chunk_size:]))
-  return jnp.concatenate(outputs, axis=0) if len(outputs) > 1 else outputs[0]
+    parts.append(fn(coords[num_full * chunk_size:]))
+  if len(parts) == 1:
+    return parts[0]
+  return jax.tree.map(lambda *a: jnp.concatenate(a, axis=0), *parts)
