@@ -1,0 +1,57 @@
+"""The grid convention and chunked evaluation."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from siren_jax import grids
+
+
+def test_pixel_centres_cover_the_square_as_an_area():
+  centres = np.asarray(grids.pixel_centers(4))
+  np.testing.assert_allclose(centres, [-0.75, -0.25, 0.25, 0.75])
+
+
+def test_downsampled_centres_are_means_of_the_centres_they_average():
+  fine = np.asarray(grids.pixel_centers(12))
+  coarse = np.asarray(grids.pixel_centers(3))
+  np.testing.assert_allclose(fine.reshape(3, 4).mean(axis=1), coarse, atol=1e-7)
+
+
+def test_grid_is_ordered_rows_then_columns():
+  grid = np.asarray(grids.make_grid(2, 3))
+  assert grid.shape == (2, 3, 2)
+  np.testing.assert_allclose(grid[:, 0, 0], [-0.5, 0.5], atol=1e-7)  # y down the rows.
+  np.testing.assert_allclose(grid[0, :, 1], [-2 / 3, 0.0, 2 / 3], atol=1e-7)  # x along columns.
+
+
+def test_sub_rectangle_grid_equals_crop_of_finer_full_grid():
+  full = np.asarray(grids.make_grid(8, 8))
+  crop = np.asarray(grids.make_grid(4, 4, y_range=(-1.0, 0.0), x_range=(0.0, 1.0)))
+  np.testing.assert_allclose(crop, full[:4, 4:], atol=1e-7)
+
+
+def test_image_to_samples_round_trip():
+  image = np.arange(2 * 3 * 1, dtype=np.float32).reshape(2, 3, 1)
+  coords, values = grids.image_to_samples(image)
+  assert coords.shape == (6, 2) and values.shape == (6, 1)
+  np.testing.assert_array_equal(np.asarray(values).reshape(2, 3, 1), image)
+  with pytest.raises(ValueError, match='H, W, C'):
+    grids.image_to_samples(image[..., 0])
+
+
+@pytest.mark.parametrize('chunk', [1, 7, 10, 64])
+def test_chunked_evaluation_equals_one_shot(chunk):
+  coords = grids.make_grid(5, 2).reshape(-1, 2)
+  fn = lambda c: (jnp.sin(3 * c).sum(-1, keepdims=True), c * 2)
+  chunked = grids.evaluate_in_chunks(fn, coords, chunk)
+  direct = fn(coords)
+  for a, b in zip(chunked, direct):
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_bad_sizes_are_clear_errors():
+  with pytest.raises(ValueError, match='at least 1 pixel'):
+    grids.make_grid(0, 4)
+  with pytest.raises(ValueError, match='chunk_size'):
+    grids.evaluate_in_chunks(lambda c: c, jnp.zeros((3, 2)), 0)

@@ -1,0 +1,106 @@
+"""Image loading, saving and derivative renderings."""
+
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from siren_jax import images
+
+
+def test_builtin_grey_image_in_range():
+  image = images.load_image('camera', size=64)
+  assert image.shape == (64, 64, 1) and image.dtype == np.float32
+  assert image.min() >= -1.0 and image.max() <= 1.0 and image.std() > 0.2
+
+
+def test_builtin_rgb_to_grey_and_back():
+  rgb = images.load_image('astronaut', size=(32, 48))
+  assert rgb.shape == (32, 48, 3)
+  assert images.load_image('astronaut', mode='grey', size=32).shape == (32, 32, 1)
+  assert images.load_image('camera', mode='rgb', size=16).shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize('ext', ['.png', '.tif', '.jpg'])
+def test_file_round_trip_8_bit(tmp_path, ext):
+  # A smooth image, so that lossy JPEG stays close too.
+  yy, xx = np.mgrid[0:20, 0:30]
+  pixels = np.stack([yy * 12, xx * 8, 255 - xx * 8], axis=-1).astype(np.uint8)
+  path = str(tmp_path / f'img{ext}')
+  iio.imwrite(path, pixels)
+  loaded = images.load_image(path)
+  expected = pixels / 255.0 * 2 - 1
+  assert loaded.shape == (20, 30, 3)
+  tolerance = 0.05 if ext == '.jpg' else 1e-6  # JPEG is lossy.
+  assert np.abs(loaded - expected).mean() < tolerance
+
+
+def test_16_bit_grey_png_uses_full_range(tmp_path):
+  pixels = np.array([[0, 65535], [32768, 1000]], dtype=np.uint16)
+  path = str(tmp_path / 'deep.png')
+  iio.imwrite(path, pixels)
+  loaded = images.load_image(path)
+  assert loaded.shape == (2, 2, 1)
+  np.testing.assert_allclose(loaded[..., 0], pixels / 65535.0 * 2 - 1, atol=1e-6)
+
+
+def test_rgba_drops_alpha(tmp_path):
+  pixels = np.zeros((4, 4, 4), np.uint8)
+  pixels[..., 0] = 255
+  pixels[..., 3] = 10
+  path = str(tmp_path / 'rgba.png')
+  iio.imwrite(path, pixels)
+  loaded = images.load_image(path)
+  assert loaded.shape == (4, 4, 3)
+  np.testing.assert_allclose(loaded[..., 0], 1.0)
+  np.testing.assert_allclose(loaded[..., 1], -1.0)
+
+
+def test_save_png_round_trip(tmp_path):
+  image = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8, 1)
+  path = str(tmp_path / 'sub' / 'out.png')
+  images.save_png(path, image)
+  np.testing.assert_allclose(images.load_image(path), image, atol=1 / 255)
+
+
+def test_missing_file_and_unknown_name_are_clear_errors(tmp_path):
+  with pytest.raises(FileNotFoundError, match='built-in image'):
+    images.load_image(str(tmp_path / 'nope.png'))
+  with pytest.raises(FileNotFoundError, match="'cameraman'"):
+    images.load_image('cameraman')
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path):
+  path = tmp_path / 'bad.png'
+  path.write_bytes(b'not an image at all')
+  with pytest.raises(ValueError, match='cannot read image'):
+    images.load_image(str(path))
+  with pytest.raises(ValueError, match='directory'):
+    images.load_image(str(tmp_path))
+
+
+def test_bad_mode_and_size_are_clear_errors():
+  with pytest.raises(ValueError, match='mode'):
+    images.load_image('camera', mode='cmyk')
+  with pytest.raises(ValueError, match='positive'):
+    images.load_image('camera', size=0)
+
+
+def test_gradient_colours_encode_direction_and_magnitude():
+  grad = np.zeros((2, 2, 2))
+  grad[0, 0] = (0.0, 1.0)  # Pure +x: hue 0 (red), full value.
+  grad[0, 1] = (1.0, 0.0)  # Pure +y: hue 1/4.
+  rgb = images.gradient_to_rgb(grad, percentile=100)
+  np.testing.assert_allclose(rgb[0, 0], [1.0, 0.0, 0.0], atol=1e-6)
+  assert rgb[0, 1, 1] > 0.9 and rgb[0, 1, 2] < 0.1  # Yellow-green, not red.
+  np.testing.assert_allclose(rgb[1, 1], 0.0)  # Zero gradient is black.
+
+
+def test_laplacian_colours_are_symmetric_around_zero():
+  lap = np.array([[-5.0, 0.0, 5.0]])
+  rgb = images.laplacian_to_rgb(lap, percentile=100)
+  assert rgb.shape == (1, 3, 3)
+  assert rgb[0, 0, 0] > rgb[0, 0, 2] and rgb[0, 2, 2] > rgb[0, 2, 0]  # Negative red, positive blue.
+  np.testing.assert_allclose(rgb[0, 0].sum(), rgb[0, 2].sum(), atol=0.15)  # Equal darkness.
+  assert np.all(rgb[0, 1] > 0.9)  # Zero is white-ish.

@@ -1,0 +1,30 @@
+"""PSNR and SSIM on [-1, 1] images."""
+
+import numpy as np
+import pytest
+
+from siren_jax import metrics
+
+
+def test_psnr_matches_reference_definition():
+  rng = np.random.default_rng(0)
+  target = rng.uniform(-1, 1, (8, 8, 1)).astype(np.float32)
+  prediction = target + 0.1
+  # Reference: images mapped to [0, 1], data range 1.
+  mse01 = np.mean(((np.clip(prediction, -1, 1) - target) / 2) ** 2)
+  assert float(metrics.psnr(prediction, target)) == pytest.approx(-10 * np.log10(mse01), 1e-4)
+  assert float(metrics.psnr_from_mse(0.04)) == pytest.approx(10 * np.log10(4 / 0.04), 1e-5)
+
+
+def test_psnr_clips_the_prediction():
+  target = np.ones((4, 4, 1), np.float32)
+  assert float(metrics.psnr(target * 5, target)) > 150
+
+
+def test_ssim_is_one_for_identical_images_and_lower_for_noise():
+  rng = np.random.default_rng(1)
+  image = rng.uniform(-1, 1, (32, 32, 3))
+  assert metrics.ssim(image, image) == pytest.approx(1.0)
+  assert metrics.ssim(image + rng.normal(0, 0.3, image.shape), image) < 0.9
+  with pytest.raises(ValueError, match='one shape'):
+    metrics.ssim(image, image[:16])
