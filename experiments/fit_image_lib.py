@@ -64,7 +64,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
   try:
     for name in names:
-      def eval_fn(state, apply_fn=None):
+      def eval_fn(state):
         prediction = fitting.evaluate(state.apply_fn, state.params, coords, config.chunk_size)
         return {'psnr': float(metrics.psnr(prediction, values))}
 

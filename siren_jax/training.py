@@ -94,7 +94,8 @@ def train_loop(state: TrainState, train_step: Callable[[TrainState, Batch], tupl
     steps_per_call: steps each ``train_step`` call advances; every interval must be a multiple.
     eval_every: evaluate with ``eval_fn`` at step 0, every ``eval_every`` steps and at the end.
     eval_fn: state -> dict of floats, appended to the history.
-    log_every: call ``log_fn(step, train_metrics)`` every ``log_every`` steps (0: never).
+    log_every: call ``log_fn(step, train_metrics)`` every ``log_every`` steps (0: never); the
+      metrics include ``steps_per_sec`` over the interval since the previous host sync.
     checkpoint_manager: from ``checkpoints.make_manager``, or None for no checkpoints.
     checkpoint_every: save every this many steps (0: only at the end).
   """
@@ -138,7 +139,8 @@ def train_loop(state: TrainState, train_step: Callable[[TrainState, Batch], tupl
     metrics = jax.device_get(metrics)
     interval_times.append((time.perf_counter() - interval_start) / interval_steps)
     if do_log:
-      log_fn(step, {k: float(v) for k, v in metrics.items()})
+      log_fn(step, {**{k: float(v) for k, v in metrics.items()},
+                    'steps_per_sec': 1.0 / interval_times[-1]})
     if do_eval:
       evaluate()
     if do_save:
