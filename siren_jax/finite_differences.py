@@ -26,13 +26,19 @@ def pixel_spacing(height: int, width: int) -> tuple[float, float]:
 def sobel_gradient(image: np.ndarray, mode: str = 'reflect') -> np.ndarray:
   """Sobel estimate of (d/dy, d/dx) per channel: (H, W, C) -> (H, W, C, 2).
 
-  scipy's Sobel is a central difference (2 h) smoothed by [1, 2, 1] (sum 4), hence / (8 h).
+  Sobel is a central difference (2 h) smoothed by [1, 2, 1] (sum 4) along the other spatial
+  axis, hence / (8 h). Written with ``correlate1d`` because ``scipy.ndimage.sobel`` on an
+  (H, W, C) array also smooths across the channel axis (mixing channels, scaling by 4).
   """
   image = _check(image)
   h_y, h_x = pixel_spacing(*image.shape[:2])
-  d_dy = scipy.ndimage.sobel(image, axis=0, mode=mode) / (8.0 * h_y)
-  d_dx = scipy.ndimage.sobel(image, axis=1, mode=mode) / (8.0 * h_x)
-  return np.stack([d_dy, d_dx], axis=-1)
+  difference, smooth = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])
+
+  def sobel(axis: int) -> np.ndarray:
+    out = scipy.ndimage.correlate1d(image, difference, axis=axis, mode=mode)
+    return scipy.ndimage.correlate1d(out, smooth, axis=1 - axis, mode=mode)
+
+  return np.stack([sobel(0) / (8.0 * h_y), sobel(1) / (8.0 * h_x)], axis=-1)
 
 
 def central_gradient(image: np.ndarray) -> np.ndarray:
