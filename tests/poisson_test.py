@@ -117,9 +117,10 @@ def test_match_mean_and_affine_remove_the_free_terms():
   np.testing.assert_allclose(poisson.match_affine(tilted, image), image, atol=1e-6)
 
 
-def _siren_state(channels: int, width: int = 32, learning_rate: float = 1e-4):
+def _siren_state(channels: int, width: int = 32, learning_rate: float = 1e-4,
+                 first_omega0: float = 30.0):
   model = fields.make_field_model('siren', out_features=channels, hidden_features=width,
-                                  hidden_layers=2)
+                                  hidden_layers=2, first_omega0=first_omega0)
   return training.create_train_state(model, jax.random.PRNGKey(0), jnp.zeros((1, 2)),
                                      optax.adam(learning_rate))
 
@@ -151,14 +152,17 @@ def test_siren_reconstructs_a_smooth_image_from_its_gradient():
   target = poisson.gradient_target(image)
   coords = grids.make_grid(16, 16).reshape(-1, 2)
   batch = {'coords': coords, 'gradients': jnp.asarray(target.reshape(-1, 3, 2))}
-  state = _siren_state(channels=3, width=64, learning_rate=1e-3)
+  # omega0 = 30 suits ~256 pixels; on 16 its sines are finer than the pixels, so matching the
+  # gradient at the centres leaves the field free in between. 10 keeps it band-limited.
+  state = _siren_state(channels=3, width=64, learning_rate=1e-3, first_omega0=10.0)
   step = training.make_train_step(poisson.gradient_loss, steps_per_call=50)
-  for _ in range(4):
+  for _ in range(2):
     state, _ = step(state, batch)
   fit = np.asarray(state.apply_fn(state.params, coords)).reshape(16, 16, 3)
   direct = poisson.match_mean(poisson.solve_from_gradient(target), image)
-  assert poisson.fair_psnr(fit, image) > 30.0  # Every channel must be right for this.
-  assert poisson.fair_psnr(fit, direct) > 30.0
+  for c in range(3):
+    assert poisson.fair_psnr(fit[..., c:c + 1], image[..., c:c + 1]) > 35.0, c
+  assert poisson.fair_psnr(fit, direct) > 40.0
 
 
 @pytest.mark.parametrize('mode', poisson_lib.MODES)

@@ -11,7 +11,7 @@ Variants ``--config=experiments/configs/poisson.py:MODE[_SCALE]``:
   SCALE  (none)     CPU defaults, 64x64, SIREN width 128 (3 hidden layers), lr 1e-4, full-image
                     steps. Measured on a 2-core CPU shared with other jobs: grad 500 steps at
                     0.52 s/step (4.8 min), laplacian 300 steps at 0.62 s/step (4.1 min), merge
-                    6 fits x 150 steps (4.9 min), blend 2 RGB fits x 300 steps.
+                    6 fits x 150 steps (4.9 min), blend 2 RGB fits x 300 steps (6.1 min).
          paper      the paper's setting for a GPU/TPU: 256x256 (merge 512x512 as the paper's
                     composite), width 256, 10,000 steps.
          tiny       16x16, width 32, 2 hidden layers, 10 steps: for tests.
@@ -33,7 +33,7 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
   config.mode = mode
   config.image = 'camera'  # Image A: a built-in name (siren_jax.images.BUILTIN_IMAGES) or a path.
   config.image_b = 'astronaut'  # Image B (merge, blend).
-  config.colors = 'grey'  # Comma-separated colour modes, 'grey' and/or 'rgb' (one for grad/laplacian).
+  config.colors = 'grey'  # Colour modes, comma-separated: grey and/or rgb (one for grad/laplacian).
   config.image_size = 64  # Every image is resized to this square side (0: keep; sizes must agree).
   config.rules = 'mean,mixed,masked'  # merge/blend: composition rules (siren_jax.poisson.RULES).
   # Region of B used by 'masked' (and by every rule in blend): 'ellipse' or 'rectangle' centred,
