@@ -2,7 +2,7 @@
 
 An image of H x W pixels spans [-1, 1]^2 (``grids``), so pixel spacings are h_y = 2/H, h_x = 2/W;
 dividing by them makes these estimates comparable with autodiff derivatives of a fitted field.
-Built from scipy.ndimage 1-D correlations (Sobel, second differences).
+Written with scipy.ndimage (Sobel, second differences) rather than by hand.
 """
 
 from __future__ import annotations
@@ -26,19 +26,19 @@ def pixel_spacing(height: int, width: int) -> tuple[float, float]:
 def sobel_gradient(image: np.ndarray, mode: str = 'reflect') -> np.ndarray:
   """Sobel estimate of (d/dy, d/dx) per channel: (H, W, C) -> (H, W, C, 2).
 
-  A central difference (2 h) along one axis smoothed by [1, 2, 1] (sum 4) along the other,
-  hence / (8 h). Built from 1-D passes: ``scipy.ndimage.sobel`` on an (H, W, C) array would also
-  smooth across the channel axis.
+  Sobel is a central difference (2 h) smoothed by [1, 2, 1] (sum 4) along the other spatial
+  axis, hence / (8 h). Written with ``correlate1d`` because ``scipy.ndimage.sobel`` on an
+  (H, W, C) array also smooths across the channel axis (mixing channels, scaling by 4).
   """
   image = _check(image)
   h_y, h_x = pixel_spacing(*image.shape[:2])
-  diff, smooth = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])
+  difference, smooth = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])
 
-  def sobel(axis: int, other: int) -> np.ndarray:
-    out = scipy.ndimage.correlate1d(image, diff, axis=axis, mode=mode)
-    return scipy.ndimage.correlate1d(out, smooth, axis=other, mode=mode)
+  def sobel(axis: int) -> np.ndarray:
+    out = scipy.ndimage.correlate1d(image, difference, axis=axis, mode=mode)
+    return scipy.ndimage.correlate1d(out, smooth, axis=1 - axis, mode=mode)
 
-  return np.stack([sobel(0, 1) / (8.0 * h_y), sobel(1, 0) / (8.0 * h_x)], axis=-1)
+  return np.stack([sobel(0) / (8.0 * h_y), sobel(1) / (8.0 * h_x)], axis=-1)
 
 
 def central_gradient(image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,245 @@
+"""Poisson experiments (paper Sec. 4.1): a SIREN supervised only by an image's gradient or
+Laplacian, and by composed gradient fields of two images (merge, blend); every SIREN result next
+to the direct (FFT) solution of the same target.
+
+Writes to the workdir: figure.png, metrics.json, TensorBoard scalars under tb/ and checkpoints
+under checkpoints/<tag>/. Fairness: the free constant of every result (SIREN and direct alike) is
+fixed by ``poisson.match_mean`` against a reference before PSNR and display: the ground truth
+(grad, laplacian); 0.5 (A + B) for rules applied everywhere (merge mean/mixed); A outside the mask
+for insertions (merge masked, blend).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+
+from experiments import common, field_training, figures
+from siren_jax import fitting, grids, images, metrics, poisson
+from siren_jax.models import fields
+
+MODES = ('grad', 'laplacian', 'merge', 'blend')
+
+
+def check_config(config: ml_collections.ConfigDict) -> tuple[list[str], list[str]]:
+  """Validates the config; returns (colour modes, rules)."""
+  if config.mode not in MODES:
+    raise ValueError(f'config.mode must be one of {", ".join(MODES)}, '
+                     f'got {config.mode!r}')
+  colors = common.split_names(config.colors)
+  if not colors or any(c not in images.MODES for c in colors):
+    raise ValueError(f'config.colors must list grey and/or rgb, got {config.colors!r}')
+  if config.mode in ('grad', 'laplacian') and len(colors) != 1:
+    raise ValueError(f'config.colors must be one colour mode for {config.mode}, got '
+                     f'{config.colors!r}')
+  rules = common.split_names(config.rules)
+  if config.mode in ('merge', 'blend'):
+    if not rules or any(r not in poisson.RULES for r in rules):
+      raise ValueError(f'config.rules must list some of {", ".join(poisson.RULES)}, got '
+                       f'{config.rules!r}')
+  if config.model not in fields.FIELD_MODELS:
+    raise ValueError(f'config.model: unknown model {config.model!r}; choose from '
+                     f'{", ".join(fields.FIELD_MODELS)}')
+  common.check_positive(config, ('steps',))
+  common.check_non_negative(config, ('image_size',))
+  if config.mask in ('ellipse', 'rectangle'):
+    for name in ('mask_height', 'mask_width'):
+      if not 0.0 < config[name] <= 1.0:
+        raise ValueError(f'config.{name} must be in (0, 1], got {config[name]!r}')
+  field_training.check_model_fields(config)
+  return colors, rules
+
+
+def load_pair(config: ml_collections.ConfigDict, color: str) -> tuple[np.ndarray, np.ndarray]:
+  """Images A and B (H, W, C) in [-1, 1], resized to ``config.image_size`` (or equal sizes)."""
+  size = config.image_size or None
+  image_a = images.load_image(config.image, mode=color, size=size)
+  image_b = images.load_image(config.image_b, mode=color, size=size)
+  if image_a.shape != image_b.shape:
+    raise ValueError(f'images {config.image!r} {image_a.shape[:2]} and {config.image_b!r} '
+                     f'{image_b.shape[:2]} differ in size; set config.image_size to resize both')
+  return image_a, image_b
+
+
+def make_mask(config: ml_collections.ConfigDict, height: int, width: int) -> np.ndarray:
+  """The insertion mask (H, W) bool: a centred ellipse/rectangle, or a mask image (nonzero in)."""
+  if config.mask in ('ellipse', 'rectangle'):
+    coords = np.asarray(grids.make_grid(height, width))
+    y, x = coords[..., 0] / config.mask_height, coords[..., 1] / config.mask_width
+    if config.mask == 'ellipse':
+      return y**2 + x**2 <= 1.0
+    return (np.abs(y) <= 1.0) & (np.abs(x) <= 1.0)
+  mask = images.read_image(config.mask).mean(axis=-1) > 0.5
+  if mask.shape != (height, width):
+    raise ValueError(f'mask {config.mask!r} is {mask.shape[0]}x{mask.shape[1]} but the images are '
+                     f'{height}x{width} (config.image_size); give a mask of that size')
+  if not mask.any():
+    raise ValueError(f'mask {config.mask!r} is empty (no pixel above half intensity)')
+  return mask
+
+
+def _display_gradient(grad: np.ndarray) -> np.ndarray:
+  """(H, W, C, 2) -> HSV rendering (direction = hue) of the channel-mean gradient."""
+  return images.gradient_to_rgb(grad.mean(axis=2))
+
+
+def _display_laplacian(lap: np.ndarray) -> np.ndarray:
+  return images.laplacian_to_rgb(lap.mean(axis=2))
+
+
+def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWriter, *, tag: str,
+        kind: str, target: np.ndarray, reference: np.ndarray,
+        where: np.ndarray | None = None) -> tuple[np.ndarray, dict, tuple[np.ndarray, np.ndarray]]:
+  """Fits ``config.model`` to a gradient (kind 'grad', target (H, W, C, 2)) or Laplacian (kind
+  'laplacian', target (H, W, C)) target.
+
+  Returns the rendered field with its constant matched to ``reference`` over ``where`` (H, W, C),
+  a metrics dict (PSNR vs reference, steps, time) and the field's autodiff (grad, Laplacian).
+  """
+  height, width, channels = target.shape[:3]
+  coords = grids.make_grid(height, width).reshape(-1, 2)
+  if kind == 'grad':
+    batch = {'coords': coords, 'gradients': jnp.asarray(target.reshape(-1, channels, 2))}
+    loss_fn = poisson.gradient_loss
+  else:
+    batch = {'coords': coords, 'laplacians': jnp.asarray(target.reshape(-1, channels))}
+    loss_fn = poisson.laplacian_loss
+
+  def render(state) -> np.ndarray:
+    return np.asarray(fitting.render(state.apply_fn, state.params, height, width,
+                                     config.chunk_size))
+
+  def eval_fn(state) -> dict[str, float]:
+    return {'psnr': poisson.fair_psnr(render(state), reference, where)}
+
+  start = time.time()
+  result = field_training.train_field(
+      config, workdir, tag=tag, model_name=config.model, out_features=channels,
+      image_side=max(height, width), loss_fn=loss_fn, batch=batch, eval_fn=eval_fn,
+      writer=writer)
+  seconds = time.time() - start
+  state = result.state
+  field = poisson.match_mean(render(state), reference, where)
+  grad, lap = jax.device_get(fitting.derivatives(state.apply_fn, state.params, coords,
+                                                 config.chunk_size))
+  summary = {
+      'psnr': poisson.fair_psnr(field, reference, where),
+      'steps': int(state.step),
+      'seconds': seconds,
+      'seconds_per_step': result.seconds_per_step,
+      'resumed_from_step': result.resumed_from,
+      'psnr_history': result.history,
+  }
+  logging.info('[%s] PSNR %.2f dB after %d steps (%.1f s)', tag, summary['psnr'],
+               summary['steps'], seconds)
+  return field, summary, (np.asarray(grad).reshape(height, width, channels, 2),
+                          np.asarray(lap).reshape(height, width, channels))
+
+
+def reconstruct(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWriter,
+                color: str) -> tuple[dict, list]:
+  """Modes grad / laplacian: the image from its derivative, SIREN vs the direct solver."""
+  image = images.load_image(config.image, mode=color, size=config.image_size or None)
+  if config.mode == 'grad':
+    target = poisson.gradient_target(image)
+    solve = poisson.solve_from_gradient
+    target_display = ('target grad (Sobel)', _display_gradient(target))
+  else:
+    target = poisson.laplacian_target(image)
+    solve = poisson.solve_from_laplacian
+    target_display = ('target Laplacian', _display_laplacian(target))
+  direct = {}
+  for stencil in poisson.STENCILS:
+    start = time.time()
+    solution = poisson.match_mean(solve(target, stencil), image)
+    seconds = time.time() - start
+    direct[stencil] = (solution, {'psnr': poisson.fair_psnr(solution, image), 'seconds': seconds})
+  field, summary, (grad, lap) = fit(config, workdir, writer, tag=config.mode, kind=config.mode,
+                                    target=target, reference=image)
+  # Only the constant is matched for 'psnr'; a Laplacian also leaves planes a + b y + c x free.
+  summary['psnr_affine_matched'] = float(
+      metrics.psnr(poisson.match_affine(field, image), image))
+  # 'direct' solves the SIREN's problem (exact derivatives of a band-limited field match the
+  # target); 'direct_stencil' inverts the finite-difference stencil that made the target.
+  results = {config.model: summary, 'direct': direct['spectral'][1],
+             'direct_stencil': direct['stencil'][1]}
+  rows = [[('ground truth', figures.to_unit(image)), target_display,
+           (f'{config.model}: {summary["psnr"]:.1f} dB', figures.to_unit(field)),
+           (f'{config.model} grad (autodiff)', _display_gradient(grad)),
+           (f'{config.model} Laplacian (autodiff)', _display_laplacian(lap)),
+           (f'direct solver: {results["direct"]["psnr"]:.1f} dB',
+            figures.to_unit(direct['spectral'][0]))]]
+  return results, rows
+
+
+def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWriter,
+            color: str, rules: list[str]) -> tuple[dict, list]:
+  """Modes merge / blend: composed gradient fields of A and B, SIREN vs direct solutions."""
+  image_a, image_b = load_pair(config, color)
+  height, width = image_a.shape[:2]
+  mask = make_mask(config, height, width)
+  grad_a, grad_b = poisson.gradient_target(image_a), poisson.gradient_target(image_b)
+  results, fits, directs = {}, [], []
+  for rule in rules:
+    # merge: mean/mixed everywhere, masked inside the mask; blend: every rule inside the mask.
+    rule_mask = mask if (config.mode == 'blend' or rule == 'masked') else None
+    target = poisson.compose_gradients(grad_a, grad_b, rule, rule_mask)
+    if rule_mask is None:
+      reference, where = 0.5 * (image_a + image_b), None
+    else:
+      reference, where = image_a, ~rule_mask
+    direct = poisson.match_mean(poisson.solve_from_gradient(target), reference, where)
+    tag = f'{config.mode}_{color}_{rule}'
+    field, summary, _ = fit(config, workdir, writer, tag=tag, kind='grad', target=target,
+                            reference=direct)
+    summary['psnr_vs_direct'] = summary.pop('psnr')
+    results[rule] = summary
+    fits.append((f'{config.model} {rule}: {summary["psnr_vs_direct"]:.1f} dB vs direct',
+                 figures.to_unit(field)))
+    directs.append((f'direct {rule}', figures.to_unit(direct)))
+  mask_display = ('mask', mask.astype(np.float32))
+  if config.mode == 'merge':
+    rows = [[(f'A ({color})', figures.to_unit(image_a)), ('B', figures.to_unit(image_b)), *fits],
+            [mask_display, ('pixel average', figures.to_unit(0.5 * (image_a + image_b))),
+             *directs]]
+  else:
+    paste = poisson.naive_paste(image_a, image_b, mask)
+    rows = [[('A', figures.to_unit(image_a)), ('B', figures.to_unit(image_b)), mask_display,
+             ('naive paste', figures.to_unit(paste))],
+            [item for pair in zip(directs, fits) for item in pair]]
+  return results, rows
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Runs ``config.mode``; returns the metrics written to metrics.json."""
+  colors, rules = check_config(config)
+  workdir = common.require_workdir(workdir)
+  logging.info('Poisson %s with %s, %d steps per fit, on %s.', config.mode, config.model,
+               config.steps, jax.devices()[0].platform)
+  results, rows = {}, []
+  writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
+  try:
+    for color in colors:
+      if config.mode in ('grad', 'laplacian'):
+        results[color], color_rows = reconstruct(config, workdir, writer, color)
+      else:
+        results[color], color_rows = compose(config, workdir, writer, color, rules)
+      rows.extend(color_rows)
+  finally:
+    writer.close()
+  output = {'mode': config.mode, 'image': config.image, 'device': jax.devices()[0].device_kind,
+            'fairness': 'constant matched by mean: to the ground truth (grad, laplacian), to '
+                        '0.5 (A + B) (rules applied everywhere) or to A outside the mask',
+            'results': results, 'config': config.to_dict()}
+  if config.mode in ('merge', 'blend'):
+    output['image_b'] = config.image_b
+  if common.is_main_process():
+    figures.image_grid(os.path.join(workdir, 'figure.png'), rows)
+    common.write_json(os.path.join(workdir, 'metrics.json'), output)
+  return output
