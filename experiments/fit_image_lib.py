@@ -96,7 +96,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           'resumed_from_step': result.resumed_from,
           'psnr_history': result.history,
       }
-      logging.info('[%s] final PSNR %.2f dB, %.4f s/step', name, psnr, result.seconds_per_step)
+      if common.is_main_process():
+        logging.info('[%s] final PSNR %.2f dB, %.4f s/step', name, psnr,
+                     result.seconds_per_step)
   finally:
     writer.close()
 

@@ -12,7 +12,7 @@ Commands:
   install            Copy this checkout (git HEAD, as a tarball) to every worker and
                      pip install it there with jax[tpu] and the gs:// extras.
   run -- CMD...      Run CMD in the project directory on all workers at once, with the
-                     same flags, e.g.  run -- python -m experiments.fit_image --distributed
+                     same flags, e.g.  run -- python3 -m experiments.fit_image --distributed
                      --config=experiments/configs/fit_image.py:paper --workdir=gs://B/fit
   fetch SRC DEST     Copy results back: SRC gs://... with gcloud storage, otherwise SRC is a
                      path on worker 0 (relative to its home directory), copied with scp.
@@ -114,7 +114,7 @@ case "$COMMAND" in
     if [[ $# -gt 0 && "$1" == "--" ]]; then
       shift
     fi
-    [[ $# -ge 1 ]] || die "run needs a command, e.g. run -- python -m experiments.fit_image ..."
+    [[ $# -ge 1 ]] || die "run needs a command, e.g. run -- python3 -m experiments.fit_image ..."
     # Quote each argument so the remote shell sees exactly the same words on every worker.
     remote="cd ~/$REMOTE_DIR &&"
     for arg in "$@"; do

@@ -73,11 +73,13 @@ def state_shardings(state: Any, mesh: Mesh, param_sharding: str = 'replicate') -
   return jax.tree.map(lambda leaf: _leaf_sharding(leaf, mesh, param_sharding), state)
 
 
-def _put(leaf: Any, sharding: NamedSharding) -> jax.Array:
-  if isinstance(leaf, jax.Array) and leaf.sharding == sharding:
-    return leaf  # Already in place: no copy, so placing every step costs nothing.
-  if isinstance(leaf, jax.Array) and leaf.is_fully_addressable and jax.process_count() == 1:
-    return jax.device_put(leaf, sharding)
+def put(leaf: Any, sharding: NamedSharding) -> jax.Array:
+  """One array (host or device) with ``sharding``; kept as is when it already has it."""
+  if isinstance(leaf, jax.Array):
+    if leaf.sharding == sharding:
+      return leaf  # Already in place: no copy, so placing every step costs nothing.
+    if jax.process_count() == 1 or not leaf.is_fully_addressable:
+      return jax.device_put(leaf, sharding)  # Moves a local array, or reshards a global one.
   # Host data (or a process-local array) that is the same on every process: each process copies
   # the pieces its own devices hold.
   host = np.asarray(leaf)
@@ -89,7 +91,7 @@ def put_state(state: Any, mesh: Mesh, param_sharding: str = 'replicate') -> Any:
 
   In a multi-process run every process must pass the same values (e.g. from the same seed).
   """
-  return jax.tree.map(_put, state, state_shardings(state, mesh, param_sharding))
+  return jax.tree.map(put, state, state_shardings(state, mesh, param_sharding))
 
 
 def process_slice(num_rows: int, process_index: int | None = None,
@@ -123,7 +125,7 @@ def put_batch(batch: Any, mesh: Mesh, *, process_local: bool = False) -> Any:
   sharding = batch_sharding(mesh)
   num_devices = mesh.shape[DATA_AXIS]
 
-  def put(leaf: Any) -> jax.Array:
+  def put_leaf(leaf: Any) -> jax.Array:
     if isinstance(leaf, jax.Array) and leaf.sharding == sharding:
       return leaf
     rows = np.shape(leaf)[0] * (jax.process_count() if process_local else 1)
@@ -132,9 +134,9 @@ def put_batch(batch: Any, mesh: Mesh, *, process_local: bool = False) -> Any:
                        'devices; change the batch (or image) size')
     if process_local:
       return jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
-    return _put(leaf, sharding)
+    return put(leaf, sharding)
 
-  return jax.tree.map(put, batch)
+  return jax.tree.map(put_leaf, batch)
 
 
 def to_host(tree: Any) -> Any:

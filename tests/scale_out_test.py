@@ -33,18 +33,6 @@ def _env(num_devices: int, **extra: str) -> dict[str, str]:
   return env
 
 
-@pytest.fixture(scope='module')
-def eight_device_run(tmp_path_factory):
-  """Runs tests/multidevice_checks.py on 8 simulated devices; (completed process, out dir)."""
-  directory = tmp_path_factory.mktemp('eight_devices')
-  proc = subprocess.run(
-      [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-       os.path.join(REPO_ROOT, 'tests', 'multidevice_checks.py')],
-      cwd=REPO_ROOT, env=_env(8, **{checks.CHECKPOINT_DIR_ENV: str(directory)}),
-      capture_output=True, text=True, timeout=TIMEOUT_S)
-  return proc, directory
-
-
 def _free_port() -> int:
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
@@ -52,37 +40,63 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope='module')
-def two_process_run(tmp_path_factory):
-  """fit_image (tiny, siren, 4 steps) as 2 processes x 1 CPU device on a localhost coordinator;
-  (return codes, logs, workdir)."""
-  workdir = str(tmp_path_factory.mktemp('two_processes'))
+def subprocess_runs(tmp_path_factory):
+  """Starts, at once (they spend much of their time starting up and waiting on each other):
+  tests/multidevice_checks.py on 8 simulated devices, and fit_image (tiny, siren, 4 steps) as
+  2 processes x 1 CPU device with a coordinator on localhost. Yields the Popen handles and
+  their output directories; the two fixtures below wait for them."""
+  eight_dir = tmp_path_factory.mktemp('eight_devices')
+  two_dir = str(tmp_path_factory.mktemp('two_processes'))
+  eight = subprocess.Popen(
+      [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+       os.path.join(REPO_ROOT, 'tests', 'multidevice_checks.py')],
+      cwd=REPO_ROOT, env=_env(8, **{checks.CHECKPOINT_DIR_ENV: str(eight_dir)}),
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
   port = _free_port()
-  procs = [subprocess.Popen(
+  two = [subprocess.Popen(
       [sys.executable, '-m', 'experiments.fit_image',
-       '--config=experiments/configs/fit_image.py:tiny', f'--workdir={workdir}',
+       '--config=experiments/configs/fit_image.py:tiny', f'--workdir={two_dir}',
        '--config.models=siren', '--config.steps=4', '--config.eval_every=2',
        '--config.log_every=2', '--config.checkpoint_every=4', '--distributed',
        f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2', f'--process_id={i}'],
       cwd=REPO_ROOT, env=_env(1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
       for i in range(2)]
-  try:
-    logs = [p.communicate(timeout=TIMEOUT_S)[0] for p in procs]
-  finally:
-    for p in procs:
-      if p.poll() is None:
-        p.kill()
+  yield {'eight': (eight, eight_dir), 'two': (two, two_dir)}
+  for p in (eight, *two):
+    if p.poll() is None:
+      p.kill()
+      p.wait()
+
+
+def _wait(proc: subprocess.Popen) -> str:
+  return proc.communicate(timeout=TIMEOUT_S)[0]
+
+
+@pytest.fixture(scope='module')
+def eight_device_run(subprocess_runs):
+  """(return code, output, output directory) of the 8-device checks."""
+  proc, directory = subprocess_runs['eight']
+  output = _wait(proc)
+  return proc.returncode, output, directory
+
+
+@pytest.fixture(scope='module')
+def two_process_run(subprocess_runs):
+  """(return codes, logs, workdir) of the two-process fit_image run."""
+  procs, workdir = subprocess_runs['two']
+  logs = [_wait(p) for p in procs]
   return [p.returncode for p in procs], logs, workdir
 
 
 def test_multidevice_checks_pass_on_8_simulated_devices(eight_device_run):
-  proc, _ = eight_device_run
-  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-  assert '7 passed' in proc.stdout, proc.stdout[-3000:]
+  returncode, output, _ = eight_device_run
+  assert returncode == 0, output[-3000:]
+  assert '7 passed' in output, output[-3000:]
 
 
 def test_checkpoint_written_on_8_devices_restores_on_1_device(eight_device_run):
-  proc, directory = eight_device_run
-  assert proc.returncode == 0, proc.stdout[-3000:]
+  returncode, output, directory = eight_device_run
+  assert returncode == 0, output[-3000:]
   assert jax.device_count() == 1
   with open(directory / 'expected.json') as f:
     expected = json.load(f)
