@@ -83,14 +83,16 @@ class _ShardedStep:
   """``make_train_step``'s step on a mesh: places its inputs, then runs one jit whose in- and
   out-shardings keep the state where ``place_state`` put it (compiled once per state shape)."""
 
-  def __init__(self, step, mesh, param_sharding, process_local_batches, donate_argnums):
+  def __init__(self, step: Callable[[TrainState, Batch], tuple[TrainState, Metrics]],
+               mesh: jax.sharding.Mesh, param_sharding: str, process_local_batches: bool,
+               donate_argnums: tuple[int, ...]):
     sharding.state_shardings({}, mesh, param_sharding)  # Validates param_sharding now.
     self.mesh = mesh
     self.param_sharding = param_sharding
     self._step = step
     self._process_local = process_local_batches
     self._donate = donate_argnums
-    self._compiled = {}  # (tree structure, shapes) -> (state shardings, jitted step).
+    self._compiled = {}  # (tree structures, shapes) -> (state leaf shardings, jitted step).
 
   def place_state(self, state: TrainState) -> TrainState:
     return sharding.put_state(state, self.mesh, self.param_sharding)
@@ -99,18 +101,19 @@ class _ShardedStep:
     return sharding.put_batch(batch, self.mesh, process_local=self._process_local)
 
   def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-    key = (jax.tree.structure((state, batch)),
-           tuple(np.shape(x) for x in jax.tree.leaves((state, batch))))
+    leaves, treedef = jax.tree.flatten(state)
+    key = (treedef, jax.tree.structure(batch), tuple(np.shape(x) for x in leaves),
+           tuple(np.shape(x) for x in jax.tree.leaves(batch)))
     if key not in self._compiled:
       state_sh = sharding.state_shardings(state, self.mesh, self.param_sharding)
       batch_sh = jax.tree.map(lambda _: sharding.batch_sharding(self.mesh), batch)
-      self._compiled[key] = (state_sh, jax.jit(
+      self._compiled[key] = (jax.tree.leaves(state_sh), jax.jit(
           self._step, in_shardings=(state_sh, batch_sh),
           out_shardings=(state_sh, sharding.replicated(self.mesh)),
           donate_argnums=self._donate))
-    state_sh, jitted = self._compiled[key]
+    leaf_shardings, jitted = self._compiled[key]
     # Placing is a no-op for leaves already in place (the usual case after the first step).
-    state = jax.tree.map(sharding.put, state, state_sh)
+    state = treedef.unflatten([sharding.put(x, s) for x, s in zip(leaves, leaf_shardings)])
     return jitted(state, self.place_batch(batch))
 
 
