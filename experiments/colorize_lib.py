@@ -24,10 +24,11 @@ import ml_collections
 import numpy as np
 import optax
 from absl import logging
+from etils import epath
 
 from experiments import common, figures
 from siren_jax import checkpoints as ckpt
-from siren_jax import colour, data, metrics, training
+from siren_jax import colour, data, metrics, sharding, training
 from siren_jax.models import colorizers
 
 MODELS = ('FR', 'SRS', 'S130', 'FC')
@@ -46,6 +47,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                                  'fc_first_omega0', 'fc_hidden_omega0', 'max_eval_examples',
                                  'eval_every_epochs'))
   common.check_non_negative(config, ('checkpoint_every_epochs', 'num_figure_examples'))
+  if config.param_sharding not in sharding.PARAM_SHARDINGS:
+    raise ValueError(f'config.param_sharding must be one of {", ".join(sharding.PARAM_SHARDINGS)}'
+                     f', got {config.param_sharding!r}')
   if config.model != 'FC' and config.image_size % colorizers.DOWNSAMPLING:
     raise ValueError(f'config.image_size={config.image_size} must be a multiple of '
                      f'{colorizers.DOWNSAMPLING} for the conv colouriser')
@@ -138,7 +142,7 @@ def evaluate_split(config, predict, params, split_data: dict[str, np.ndarray]) -
 def write_model_json(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Records the architecture in the workdir; a different one there is an error."""
   path = os.path.join(workdir, 'model.json')
-  if os.path.exists(path):
+  if epath.Path(path).exists():
     check_workdir_model(workdir, config)
   else:
     common.write_json(path, architecture(config))
@@ -148,10 +152,9 @@ def check_workdir_model(workdir: str, config: ml_collections.ConfigDict) -> None
   """Raises ValueError if the workdir's checkpoints belong to another architecture. (FR, SRS and
   S130 have identical parameter shapes, so the checkpoint alone cannot tell them apart.)"""
   path = os.path.join(workdir, 'model.json')
-  if not os.path.exists(path):
+  if not epath.Path(path).exists():
     raise FileNotFoundError(f'{workdir!r} holds no trained colouriser (no model.json)')
-  with open(path) as f:
-    stored = json.load(f)
+  stored = json.loads(epath.Path(path).read_text())
   differences = [f'{k}={stored.get(k)!r} there, {v!r} here'
                  for k, v in architecture(config).items() if stored.get(k) != v]
   if differences:
@@ -204,7 +207,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                jax.devices()[0].platform)
 
   state = make_state(config)
-  train_step = training.make_train_step(make_loss_fn(config))
+  # Data parallel over all devices; the pipeline yields this process's rows of each batch.
+  train_step = training.make_train_step(
+      make_loss_fn(config), mesh=sharding.make_mesh(), param_sharding=config.param_sharding,
+      process_local_batches=config.shard_data_by_process)
   predict = make_predict_rgb(config, state.apply_fn)
   keys = ('grey', target_key(config))
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
@@ -225,8 +231,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer.write(step, scalars, prefix='train/')
 
   def eval_fn(state: training.TrainState) -> dict[str, float]:
-    train = evaluate_split(config, predict, state.params, pipeline.eval_set('train'))
-    val = evaluate_split(config, predict, state.params, pipeline.eval_set('val'))
+    params = sharding.to_host(state.params)  # Every process evaluates on its first device.
+    train = evaluate_split(config, predict, params, pipeline.eval_set('train'))
+    val = evaluate_split(config, predict, params, pipeline.eval_set('val'))
     scalars = {'epoch': int(state.step) / steps_per_epoch, 'train_loss': train['loss'],
                'val_loss': val['loss'], 'val_psnr': val['psnr']}
     writer.write(int(state.step), scalars, prefix='eval/')
@@ -250,7 +257,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   rows: dict[str, list] = {}
   for split in data.SPLITS:
     split_data = pipeline.eval_set(split)
-    evaluated = evaluate_split(config, predict, state.params, split_data)
+    evaluated = evaluate_split(config, predict, sharding.to_host(state.params), split_data)
     summary[split] = {k: evaluated[k] for k in ('loss', 'psnr', 'grey_psnr')}
     summary[split]['examples'] = int(len(split_data['grey']))
     rows[split] = [

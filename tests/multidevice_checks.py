@@ -11,22 +11,27 @@ Every comparison runs the same global batch through the same step on a 1-device 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 import pytest
 from jax.sharding import PartitionSpec
 
+from experiments import colorize_lib
+from experiments.configs import colorize as colorize_config
 from siren_jax import checkpoints, fitting, grids, images, sharding, training
 from siren_jax.models import fields
 
 NUM_DEVICES = 8
 STEPS = 8
+COLORIZE_STEPS = 4
 # Written by test_checkpoint_written_on_8_devices for scale_out_test.py to restore on 1 device.
 CHECKPOINT_DIR_ENV = 'SIREN_SCALE_OUT_CHECKPOINT_DIR'
 
@@ -55,49 +60,43 @@ def fit_state() -> training.TrainState:
                                      jnp.zeros((1, 2), jnp.float32), optax.adam(1e-4))
 
 
-class ConvColorizer(nn.Module):
-  """A small fully convolutional L -> ab network, shaped like the colourisation CNNs."""
-
-  @nn.compact
-  def __call__(self, lightness):
-    x = nn.relu(nn.Conv(16, (3, 3))(lightness))
-    x = nn.relu(nn.Conv(16, (3, 3))(x))
-    return nn.Conv(2, (3, 3))(x)
-
-
-class FCColorizer(nn.Module):
-  """A fully connected L -> ab network on whole (small) images, like the large FC colouriser."""
-  hidden: int = 256
-
-  @nn.compact
-  def __call__(self, lightness):
-    batch, height, width, _ = lightness.shape
-    x = nn.relu(nn.Dense(self.hidden)(lightness.reshape(batch, -1)))
-    return nn.Dense(height * width * 2)(x).reshape(batch, height, width, 2)
+@functools.lru_cache
+def colorize_setup(model: str) -> tuple[ml_collections.ConfigDict, training.LossFn, list]:
+  """The colourisation experiment's config, loss and COLORIZE_STEPS training batches (tiny
+  config with a global batch of 8, so each device gets one image)."""
+  config = colorize_config.get_config(f'{model},tiny')
+  config.batch_size = NUM_DEVICES
+  pipeline = colorize_lib.make_pipeline(config)
+  keys = ('grey', colorize_lib.target_key(config))
+  batches = [{k: pipeline.train_batch(step)[k] for k in keys} for step in range(COLORIZE_STEPS)]
+  return config, colorize_lib.make_loss_fn(config), batches
 
 
-def colorize_batch(num_images: int = 16, side: int = 8) -> dict[str, np.ndarray]:
-  rng = np.random.default_rng(0)
-  return {'lightness': rng.uniform(-1, 1, (num_images, side, side, 1)).astype(np.float32),
-          'ab': rng.uniform(-1, 1, (num_images, side, side, 2)).astype(np.float32)}
+@functools.lru_cache
+def _colorize_host_state(model: str) -> training.TrainState:
+  # Jitted and with the 'rbg' PRNG: the conv net's threefry init takes ~30 s to compile on this
+  # CPU, 'rbg' ~4 s. Both runs of a comparison start from this same state.
+  config = colorize_setup(model)[0]
+  previous = jax.config.jax_default_prng_impl
+  jax.config.update('jax_default_prng_impl', 'rbg')
+  try:
+    return jax.device_get(jax.jit(lambda: colorize_lib.make_state(config))())
+  finally:
+    jax.config.update('jax_default_prng_impl', previous)
 
 
-def colorize_loss(params, batch, apply_fn):
-  loss = training.mse(apply_fn(params, batch['lightness']), batch['ab'])
-  return loss, {}
-
-
-def colorize_state(model: nn.Module) -> training.TrainState:
-  return training.create_train_state(model, jax.random.PRNGKey(1), jnp.zeros((1, 8, 8, 1)),
-                                     optax.adam(1e-3))
+def colorize_state(model: str) -> training.TrainState:
+  """A fresh copy (the step donates its input) of the experiment's initial state for ``model``."""
+  return jax.tree.map(jnp.array, _colorize_host_state(model))
 
 
 def run_steps(state, batch, loss_fn, mesh, steps=STEPS, param_sharding='replicate'):
-  """Losses of ``steps`` steps on ``mesh`` (None: plain jit) and the final state."""
+  """Losses of ``steps`` steps on ``mesh`` (None: plain jit) and the final state. ``batch``: one
+  batch for every step, or a list of one per step."""
   step = training.make_train_step(loss_fn, mesh=mesh, param_sharding=param_sharding)
   losses = []
-  for _ in range(steps):
-    state, metrics = step(state, batch)
+  for i in range(steps):
+    state, metrics = step(state, batch[i] if isinstance(batch, list) else batch)
     losses.append(float(metrics['loss']))
   return np.asarray(losses), state
 
@@ -137,37 +136,46 @@ def test_fit_batch_is_split_over_8_devices_and_the_state_replicated():
   assert metrics['loss'].sharding.is_fully_replicated
 
 
-def test_conv_colorizer_step_gives_the_same_losses_on_1_and_8_devices():
-  model, batch = ConvColorizer(), colorize_batch()
-  one, _ = run_steps(colorize_state(model), batch, colorize_loss, one_device_mesh())
-  eight, _ = run_steps(colorize_state(model), batch, colorize_loss, sharding.make_mesh())
+def test_conv_colorizer_train_step_gives_the_same_losses_on_1_and_8_devices():
+  _, loss_fn, batches = colorize_setup('SRS')
+  one, _ = run_steps(colorize_state('SRS'), batches, loss_fn, one_device_mesh(),
+                     steps=COLORIZE_STEPS)
+  eight, _ = run_steps(colorize_state('SRS'), batches, loss_fn, sharding.make_mesh(),
+                       steps=COLORIZE_STEPS)
   np.testing.assert_allclose(eight, one, rtol=1e-5)
-  assert eight[-1] < eight[0]
+  assert len(set(one.tolist())) == COLORIZE_STEPS  # Different batches, changing losses.
 
 
 def test_fc_colorizer_with_sharded_kernels_matches_1_device():
-  model, batch = FCColorizer(), colorize_batch()
-  one, _ = run_steps(colorize_state(model), batch, colorize_loss, one_device_mesh())
-  eight, state = run_steps(colorize_state(model), batch, colorize_loss, sharding.make_mesh(),
+  _, loss_fn, batches = colorize_setup('FC')
+  one, _ = run_steps(colorize_state('FC'), batches, loss_fn, one_device_mesh(),
+                     steps=COLORIZE_STEPS)
+  eight, state = run_steps(colorize_state('FC'), batches, loss_fn,
+                           sharding.make_mesh(), steps=COLORIZE_STEPS,
                            param_sharding='shard_kernels')
   np.testing.assert_allclose(eight, one, rtol=1e-5)
   assert eight[-1] < eight[0]
-  kernel = state.params['Dense_0']['kernel']  # (64, 256): split along its output axis.
-  assert kernel.sharding.spec == PartitionSpec(None, 'data')
-  assert kernel.addressable_shards[0].data.shape == (64, 256 // NUM_DEVICES)
-  adam_mu = state.opt_state[0].mu['Dense_1']['kernel']  # Optimiser moments follow the params.
-  assert adam_mu.sharding.spec == PartitionSpec(None, 'data')
-  assert state.params['Dense_0']['bias'].sharding.is_fully_replicated  # Small: replicated.
+  # 8x8 pieces: hidden width 3 * 64 = 192. The (192, 192) kernels are split along their output
+  # axis, 24 columns per device; the (64, 192) first kernel is below MIN_SHARDED_SIZE.
+  specs = {'/'.join(str(getattr(k, 'key', k)) for k in path): leaf.sharding.spec
+           for path, leaf in jax.tree_util.tree_leaves_with_path(state.params)}
+  split = [name for name, spec in specs.items() if spec == PartitionSpec(None, 'data')]
+  assert split and all(name.endswith('kernel') for name in split), specs
+  kernel = jax.tree.leaves(state.params)[[*specs].index(split[0])]
+  assert kernel.shape[0] == 192 and kernel.addressable_shards[0].data.shape == (192, 24)
+  mu = state.opt_state[0].mu  # Adam's moments are split like the params.
+  assert [x.sharding.spec for x in jax.tree.leaves(mu)] == list(specs.values())
 
 
 def test_process_local_batches_build_the_same_global_batch():
   # One process: its local rows are all rows, so both ways give the same global array.
   mesh = sharding.make_mesh()
-  batch = colorize_batch()
+  batch = colorize_setup('FC')[2][0]
   local = sharding.put_batch(batch, mesh, process_local=True)
   global_ = sharding.put_batch(batch, mesh)
-  assert local['ab'].sharding == global_['ab'].sharding
-  np.testing.assert_array_equal(np.asarray(local['ab']), np.asarray(global_['ab']))
+  assert local['rgb'].sharding == global_['rgb'].sharding
+  assert local['rgb'].addressable_shards[0].data.shape == (1, 8, 8, 3)
+  np.testing.assert_array_equal(np.asarray(local['rgb']), np.asarray(global_['rgb']))
 
 
 def test_a_batch_that_does_not_split_over_8_devices_is_an_error():

@@ -44,6 +44,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.split_seed = 0
   config.max_eval_examples = 64
   config.shard_data_by_process = True  # Multi-host: each process loads its slice of a batch.
+  # Batches are split over all devices (batch_size must divide by their number); the train state
+  # is replicated, or 'shard_kernels' splits large kernels over the devices (the FC model's).
+  config.param_sharding = 'replicate'
   # Optimisation (Wallner: Adam with Keras' default 1e-3; SIREN MLPs: 1e-4).
   config.epochs = 300
   config.learning_rate = 1e-4 if fc else 1e-3
