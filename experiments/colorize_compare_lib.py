@@ -106,7 +106,7 @@ def _write_table(path: str, result: dict[str, Any]) -> None:
   lines = [
       f'| model | {header} | epochs to {result["loss_threshold"]:g} | final train loss | '
       f'final val loss | best val loss | test PSNR (dB) | grey PSNR (dB) | s/epoch |',
-      '|---' * (len(losses) + 9) + '|',
+      '|---' * (len(losses) + 8) + '|',
   ]
   for name, row in result['models'].items():
     reached = ' | '.join(

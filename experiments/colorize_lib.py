@@ -195,8 +195,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """Trains config.model; returns the metrics written to metrics.json."""
   check_config(config)
   workdir = common.require_workdir(workdir)
+  pipeline = make_pipeline(config)  # Before model.json: a data error leaves the workdir reusable.
   write_model_json(workdir, config)
-  pipeline = make_pipeline(config)
   steps_per_epoch = pipeline.steps_per_epoch
   num_steps = config.epochs * steps_per_epoch
   tag = config.model

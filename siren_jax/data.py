@@ -48,7 +48,8 @@ def _shrink(image: np.ndarray, short_side: int) -> np.ndarray:
   if min(h, w) <= short_side:
     return image
   scale = short_side / min(h, w)
-  return images.resize(image, (max(short_side, round(h * scale)), max(short_side, round(w * scale))))
+  return images.resize(image, (max(short_side, round(h * scale)),
+                               max(short_side, round(w * scale))))
 
 
 class _Embedded:
@@ -223,8 +224,8 @@ class Pipeline:
     self.splits = split_indices(len(self.source), self.val_fraction, self.test_fraction,
                                 self.split_seed)
     if len(self.splits['train']) < self.batch_size:
-      raise ValueError(f'batch_size={self.batch_size} is larger than the {len(self.splits["train"])}'
-                       f' training examples of {self.dataset!r}')
+      raise ValueError(f'batch_size={self.batch_size} is larger than the '
+                       f'{len(self.splits["train"])} training examples of {self.dataset!r}')
 
   @property
   def steps_per_epoch(self) -> int:

@@ -37,23 +37,35 @@ def test_schedules_put_sines_where_the_report_says():
   assert s130 == ['sine'] * num
 
 
-def test_first_sine_layer_init_follows_the_config():
-  grey = _grey(side=16)
-  report = jax.jit(colorizers.Colorizer(schedule='SRS', width_scale=0.25).init)(
-      jax.random.PRNGKey(0), grey)
-  paper = jax.jit(colorizers.Colorizer(schedule='SRS', width_scale=0.25, sine_init='paper',
-                                       first_omega0=30.0, hidden_omega0=30.0).init)(
-                                           jax.random.PRNGKey(0), grey)
-  k_report = report['params']['encoder_0']['Conv_0']
-  k_paper = paper['params']['encoder_0']['Conv_0']
-  # The report: U(-1, 1), zero bias. The paper: U(-1/fan_in, 1/fan_in) with fan_in = 3 * 3 * 1.
-  assert 0.9 < float(jnp.abs(k_report['kernel']).max()) <= 1.0
-  assert float(jnp.abs(k_report['bias']).max()) == 0.0
-  assert 0.9 / 9 < float(jnp.abs(k_paper['kernel']).max()) <= 1.0 / 9
-  # Later sine layer (output, fan_in 3 * 3 * 4): He-uniform vs sqrt(6 / fan_in) / 30.
+def _conv_params(sine_init, is_first, omega0, channels=1):
+  layer = colorizers.ColorConv(64, 'sine', omega0=omega0, is_first=is_first, sine_init=sine_init)
+  return layer.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, channels)))['params']['Conv_0']
+
+
+def test_sine_conv_init_follows_the_config():
+  # First layer (fan_in 3 * 3 * 1 = 9). The report: U(-1, 1), zero bias. The paper: U(+-1/9).
+  report = _conv_params('report', True, 1.0 / 30.0)
+  assert 0.9 < float(jnp.abs(report['kernel']).max()) <= 1.0
+  assert float(jnp.abs(report['bias']).max()) == 0.0
+  paper = _conv_params('paper', True, 30.0)
+  assert 0.9 / 9 < float(jnp.abs(paper['kernel']).max()) <= 1.0 / 9
+  assert 0 < float(jnp.abs(paper['bias']).max()) <= 1.0 / 3
+  # Later layers (fan_in 3 * 3 * 4 = 36): He-uniform vs sqrt(6 / fan_in) / 30.
   bound = np.sqrt(6.0 / 36)
-  assert 0.9 * bound < float(jnp.abs(report['params']['output']['Conv_0']['kernel']).max()) <= bound
-  assert float(jnp.abs(paper['params']['output']['Conv_0']['kernel']).max()) <= bound / 30
+  later = float(jnp.abs(_conv_params('report', False, 1.0, 4)['kernel']).max())
+  assert 0.9 * bound < later <= bound
+  later = float(jnp.abs(_conv_params('paper', False, 30.0, 4)['kernel']).max())
+  assert 0.9 * bound / 30 < later <= bound / 30
+
+
+def test_sine_conv_computes_sin_of_omega0_times_the_conv():
+  layer = colorizers.ColorConv(3, 'sine', omega0=2.5)
+  x = jax.random.normal(jax.random.PRNGKey(1), (1, 6, 6, 2))
+  params = layer.init(jax.random.PRNGKey(0), x)
+  conv = jax.lax.conv_general_dilated(
+      x, params['params']['Conv_0']['kernel'], (1, 1), 'SAME',
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC')) + params['params']['Conv_0']['bias']
+  np.testing.assert_allclose(layer.apply(params, x), jnp.sin(2.5 * conv), atol=1e-5)
 
 
 def test_colorizer_rejects_sizes_that_are_not_multiples_of_8_and_bad_schedules():

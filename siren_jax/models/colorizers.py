@@ -1,7 +1,7 @@
 """Colourisers: Wallner's conv encoder/fusion/decoder with a sine/relu schedule, and an FC SIREN.
 
-``Colorizer`` follows Emil Wallner's "full version" (github.com/emilwallner/Coloring-greyscale-images),
-the architecture of the original report:
+``Colorizer`` follows Emil Wallner's "full version"
+(github.com/emilwallner/Coloring-greyscale-images), the architecture of the original report:
 
   L (H, W, 1) -> encoder: 3x3 convs 64, 128/2, 128, 256/2, 256, 512, 512, 256 (``/2``: stride 2;
   strides at layers 1, 3, 5) -> (H/8, W/8, 256)
@@ -229,7 +229,10 @@ class FCColorizer(nn.Module):
     return rgb.reshape(-1, self.height, self.width, 3)
 
 
-def tile(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+Layout = tuple[int, int, int, int]
+
+
+def tile(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, Layout]:
   """Cuts (H, W, C) into (N, height, width, C) pieces, row-major; the image is reflect-padded
   at the bottom/right up to multiples of the piece size. Returns the pieces and the layout
   (rows, cols, H, W) that ``untile`` needs."""
@@ -241,7 +244,7 @@ def tile(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, tuple[
   return pieces.reshape(rows * cols, height, width, -1), (rows, cols, h, w)
 
 
-def untile(pieces: np.ndarray, layout: tuple[int, int, int, int]) -> np.ndarray:
+def untile(pieces: np.ndarray, layout: Layout) -> np.ndarray:
   """Inverse of ``tile``: (N, height, width, C) pieces -> the (H, W, C) image."""
   rows, cols, h, w = layout
   if pieces.shape[0] != rows * cols:
