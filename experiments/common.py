@@ -1,17 +1,19 @@
-"""Glue shared by the experiment entry points: one-line errors, workdirs, scalar writers, JSON."""
+"""Glue shared by the experiment entry points: multi-host start-up, one-line errors, workdirs,
+scalar writers, JSON. Workdirs may be local paths or URLs (``gs://...``): files go through
+etils.epath, checkpoints through orbax, scalars through tensorboardX."""
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
 import ml_collections
-from absl import logging
+from absl import flags, logging
+from etils import epath
 
 # Errors a user can cause with a flag, a config value or an input file; anything else is a bug
 # and keeps its traceback.
@@ -19,12 +21,41 @@ USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryEr
                PermissionError)
 
 
+# Multi-host runs, for every entry point (each imports this module through its main wrapper).
+flags.DEFINE_bool('distributed', False,
+                  'Call jax.distributed.initialize() first: one process per host (TPU VM pod '
+                  'slice, multi-node GPU). On Cloud TPU the other arguments are detected.')
+flags.DEFINE_string('coordinator_address', None,
+                    'With --distributed off Cloud TPU: host:port of process 0.')
+flags.DEFINE_integer('num_processes', None, 'With --distributed off Cloud TPU: process count.')
+flags.DEFINE_integer('process_id', None, 'With --distributed off Cloud TPU: this process.')
+
+
+def initialize_distributed(enabled: bool, coordinator_address: str | None = None,
+                           num_processes: int | None = None,
+                           process_id: int | None = None) -> None:
+  """``jax.distributed.initialize`` when ``enabled`` (before any other JAX call); logs the
+  resulting process/device counts. Arguments left None are auto-detected (Cloud TPU, SLURM)."""
+  if not enabled:
+    if any(v is not None for v in (coordinator_address, num_processes, process_id)):
+      raise ValueError('--coordinator_address/--num_processes/--process_id need --distributed')
+    return
+  jax.distributed.initialize(coordinator_address=coordinator_address,
+                             num_processes=num_processes, process_id=process_id)
+  logging.info('Process %d of %d; %d local and %d global devices.', jax.process_index(),
+               jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
 def main_with_clean_errors(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
-  """Wraps an absl ``main`` so user errors print one line ``error: ...`` and exit with status 2."""
+  """Wraps an absl ``main``: initialises multi-host JAX when ``--distributed`` is given, and
+  makes user errors print one line ``error: ...`` and exit with status 2."""
 
   @functools.wraps(main)
   def wrapped(argv: list[str]) -> None:
     try:
+      if flags.FLAGS.is_parsed():  # Not when a test calls main() directly.
+        initialize_distributed(flags.FLAGS.distributed, flags.FLAGS.coordinator_address,
+                               flags.FLAGS.num_processes, flags.FLAGS.process_id)
       main(argv)
     except USER_ERRORS as e:
       message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -35,13 +66,18 @@ def main_with_clean_errors(main: Callable[[list[str]], None]) -> Callable[[list[
 
 
 def require_workdir(workdir: str | None) -> str:
-  """Creates ``workdir`` (local paths) and returns it; a missing flag is a user error."""
+  """Creates ``workdir`` (a local path or a URL such as ``gs://bucket/run``) and returns it; a
+  missing flag is a user error."""
   if not workdir:
     raise ValueError('--workdir is required (a directory for metrics, checkpoints and figures)')
-  if '://' not in workdir:
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-      raise ValueError(f'--workdir {workdir!r} exists and is not a directory')
-    os.makedirs(workdir, exist_ok=True)
+  path = epath.Path(workdir)
+  if path.exists() and not path.is_dir():
+    raise ValueError(f'--workdir {workdir!r} exists and is not a directory')
+  path.mkdir(parents=True, exist_ok=True)
+  if jax.process_count() > 1 and '://' not in workdir:
+    logging.warning('--workdir %s is local: with %d processes every host must see the same '
+                    'directory (use gs://... on a pod slice) or checkpoints are incomplete.',
+                    workdir, jax.process_count())
   return workdir
 
 
@@ -75,7 +111,6 @@ def write_json(path: str, obj: Any) -> None:
   """Writes ``obj`` as indented JSON (process 0 only)."""
   if not is_main_process():
     return
-  from etils import epath  # Local import: only needed for gs:// workdirs.
   epath.Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True) + '\n')
 
 
@@ -101,7 +136,9 @@ class ScalarWriter:
 
 
 def log_progress(tag: str, step: int, total: int, scalars: dict[str, float]) -> None:
-  """One absl log line: '[tag] step 100/500  loss=0.0012  psnr=31.20'."""
+  """One absl log line: '[tag] step 100/500  loss=0.0012  psnr=31.20' (process 0 only)."""
+  if not is_main_process():
+    return
   parts = '  '.join(f'{k}={v:.4g}' for k, v in scalars.items())
   logging.info('[%s] step %d/%d  %s', tag, step, total, parts)
 

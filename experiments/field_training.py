@@ -16,7 +16,7 @@ import ml_collections
 import optax
 
 from experiments import common
-from siren_jax import baselines, training
+from siren_jax import baselines, sharding, training
 from siren_jax import checkpoints as ckpt
 from siren_jax.models import fields
 
@@ -36,6 +36,8 @@ def add_model_fields(config: ml_collections.ConfigDict) -> None:
   config.eval_every = 25
   config.checkpoint_every = 100
   config.chunk_size = 16384  # Points per chunk when evaluating derivatives of a whole image.
+  # Data parallel over all devices; 'shard_kernels' also splits large kernels (siren_jax.sharding).
+  config.param_sharding = 'replicate'
 
 
 def check_model_fields(config: ml_collections.ConfigDict) -> None:
@@ -44,6 +46,9 @@ def check_model_fields(config: ml_collections.ConfigDict) -> None:
                                  'hidden_omega0', 'steps_per_call', 'chunk_size'))
   common.check_non_negative(config, ('hidden_layers', 'num_frequencies', 'log_every',
                                      'eval_every', 'checkpoint_every'))
+  if config.param_sharding not in sharding.PARAM_SHARDINGS:
+    raise ValueError(f'config.param_sharding must be one of {", ".join(sharding.PARAM_SHARDINGS)}'
+                     f', got {config.param_sharding!r}')
   for name in ('log_every', 'eval_every', 'checkpoint_every', 'steps'):
     if config[name] % config.steps_per_call:
       raise ValueError(f'config.{name}={config[name]} must be a multiple of '
@@ -66,13 +71,20 @@ def train_field(config: ml_collections.ConfigDict, workdir: str, *, tag: str, mo
                 writer: common.ScalarWriter) -> training.LoopResult:
   """Fits the named model to ``loss_fn`` on a fixed full ``batch`` for ``config.steps`` steps.
 
-  Resumes from ``workdir/checkpoints/<tag>`` when a checkpoint is there.
+  ``batch`` is the whole (global) batch, rows along axis 0; each process feeds only its slice
+  of the rows and the step splits them over all devices (``siren_jax.sharding``). Resumes from
+  ``workdir/checkpoints/<tag>`` when a checkpoint is there.
   """
   model = build_model(config, model_name, out_features, image_side)
   sample = jax.numpy.zeros((1, 2), jax.numpy.float32)
   state = training.create_train_state(model, jax.random.PRNGKey(config.seed), sample,
                                       optax.adam(config.learning_rate))
-  step_fn = training.make_train_step(loss_fn, steps_per_call=config.steps_per_call)
+  step_fn = training.make_train_step(loss_fn, steps_per_call=config.steps_per_call,
+                                     mesh=sharding.make_mesh(),
+                                     param_sharding=config.param_sharding,
+                                     process_local_batches=True)
+  rows = sharding.process_slice(len(jax.tree.leaves(batch)[0]))
+  batch = step_fn.place_batch(jax.tree.map(lambda x: x[rows], batch))  # Once, not every step.
   manager = ckpt.make_manager(os.path.join(workdir, 'checkpoints', tag))
 
   def log_fn(step: int, scalars: dict[str, float]) -> None:

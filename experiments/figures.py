@@ -1,7 +1,11 @@
-"""Figures shared by the experiments (matplotlib, Agg backend, small PNGs)."""
+"""Figures shared by the experiments (matplotlib, Agg backend, small PNGs).
+
+Figures are rendered to PNG bytes and written with etils.epath, so paths may be ``gs://`` URLs.
+"""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import matplotlib
@@ -9,6 +13,15 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from etils import epath  # noqa: E402
+
+
+def _save(fig, path: str, dpi: int) -> None:
+  """Writes ``fig`` as a PNG to a local path or a URL, then closes it."""
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format='png', dpi=dpi)
+  plt.close(fig)
+  epath.Path(path).write_bytes(buffer.getvalue())
 
 
 def _show(image: np.ndarray) -> np.ndarray:
@@ -31,8 +44,7 @@ def image_grid(path: str, rows: Sequence[Sequence[tuple[str, np.ndarray]]],
       axes[r, c].imshow(_show(image), cmap='gray', vmin=0.0, vmax=1.0, interpolation='nearest')
       axes[r, c].set_title(title, fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=dpi)
-  plt.close(fig)
+  _save(fig, path, dpi)
 
 
 def curves(path: str, series: dict[str, tuple[Sequence[float], Sequence[float]]], *,
@@ -50,8 +62,7 @@ def curves(path: str, series: dict[str, tuple[Sequence[float], Sequence[float]]]
   axis.grid(alpha=0.3)
   axis.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=dpi)
-  plt.close(fig)
+  _save(fig, path, dpi)
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from absl import logging
 
 from experiments import common, field_training, figures
-from siren_jax import finite_differences, fitting, grids, images, metrics
+from siren_jax import finite_differences, fitting, grids, images, metrics, sharding
 from siren_jax.models import fields
 
 
@@ -53,8 +53,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   height, width, channels = image.shape
   coords, values = grids.image_to_samples(image)
   batch = {'coords': coords, 'values': values}
-  logging.info('Fitting %s (%dx%dx%d) with %s for %d steps on %s.', config.image, height,
-               width, channels, ', '.join(names), config.steps, jax.devices()[0].platform)
+  logging.info('Fitting %s (%dx%dx%d) with %s for %d steps on %d %s device(s), %d process(es).',
+               config.image, height, width, channels, ', '.join(names), config.steps,
+               jax.device_count(), jax.devices()[0].platform, jax.process_count())
 
   gt_grad = finite_differences.sobel_gradient(image)
   gt_lap = finite_differences.laplacian(image)
@@ -65,7 +66,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   try:
     for name in names:
       def eval_fn(state):
-        prediction = fitting.evaluate(state.apply_fn, state.params, coords, config.chunk_size)
+        # Host copy of the (replicated or sharded, possibly multi-host) params: every process
+        # evaluates the whole image on its own first device.
+        params = sharding.to_host(state.params)
+        prediction = fitting.evaluate(state.apply_fn, params, coords, config.chunk_size)
         return {'psnr': float(metrics.psnr(prediction, values))}
 
       result = field_training.train_field(
@@ -73,9 +77,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           image_side=max(height, width), loss_fn=fitting.image_loss, batch=batch,
           eval_fn=eval_fn, writer=writer)
       state = result.state
-      fit = np.asarray(fitting.render(state.apply_fn, state.params, height, width,
-                                      config.chunk_size))
-      grad, lap = jax.device_get(fitting.derivatives(state.apply_fn, state.params, coords,
+      params = sharding.to_host(state.params)
+      fit = np.asarray(fitting.render(state.apply_fn, params, height, width, config.chunk_size))
+      grad, lap = jax.device_get(fitting.derivatives(state.apply_fn, params, coords,
                                                      config.chunk_size))
       grad = np.asarray(grad).reshape(height, width, channels, 2)
       lap = np.asarray(lap).reshape(height, width, channels)
@@ -92,12 +96,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           'resumed_from_step': result.resumed_from,
           'psnr_history': result.history,
       }
-      logging.info('[%s] final PSNR %.2f dB, %.4f s/step', name, psnr, result.seconds_per_step)
+      if common.is_main_process():
+        logging.info('[%s] final PSNR %.2f dB, %.4f s/step', name, psnr,
+                     result.seconds_per_step)
   finally:
     writer.close()
 
   output = {'image': config.image, 'height': height, 'width': width, 'channels': channels,
-            'device': jax.devices()[0].device_kind, 'models': summary,
+            'device': jax.devices()[0].device_kind, 'num_devices': jax.device_count(),
+            'num_processes': jax.process_count(), 'models': summary,
             'config': config.to_dict()}
   if common.is_main_process():
     figures.image_grid(os.path.join(workdir, 'figure.png'), rows)

@@ -17,11 +17,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from absl import logging
 from flax.training import train_state
 
-from siren_jax import checkpoints
+from siren_jax import checkpoints, sharding
 
 Array = jax.Array
 Batch = Any
@@ -38,13 +39,24 @@ def create_train_state(model: nn.Module, key: Array, sample_input: Array,
                            tx=optimizer)
 
 
-def make_train_step(loss_fn: LossFn, *, steps_per_call: int = 1,
-                    donate: bool = True) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
+def make_train_step(loss_fn: LossFn, *, steps_per_call: int = 1, donate: bool = True,
+                    mesh: jax.sharding.Mesh | None = None, param_sharding: str = 'replicate',
+                    process_local_batches: bool = False
+                    ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
   """A jitted ``(state, batch) -> (state, metrics)`` running ``steps_per_call`` optimiser steps.
 
   Several steps per call (``lax.scan`` over the same batch, for full-batch fitting) save the
   per-dispatch overhead; ``metrics`` are those of the last step. The input state's buffers are
   donated, so do not use it after the call.
+
+  With a ``mesh`` (``sharding.make_mesh()``) the same step is data parallel over its devices:
+  the batch is split along its leading axis, the state is replicated or, with
+  ``param_sharding='shard_kernels'``, its large kernels are split (see ``sharding``), and
+  metrics come back replicated. The returned step then also has ``place_state(state)`` and
+  ``place_batch(batch)``; it places whatever it is given itself (a no-op for arrays already in
+  place), so place a fixed batch once to save the copy per step. ``process_local_batches``:
+  host batches hold only this process's rows (``sharding.put_batch(process_local=True)``).
+  Without a mesh it is a plain ``jax.jit`` on the default device, as before.
   """
   if steps_per_call < 1:
     raise ValueError(f'steps_per_call must be >= 1, got {steps_per_call}')
@@ -61,7 +73,48 @@ def make_train_step(loss_fn: LossFn, *, steps_per_call: int = 1,
                                   length=steps_per_call)
     return state, jax.tree.map(lambda m: m[-1], metrics)
 
-  return jax.jit(step, donate_argnums=(0,) if donate else ())
+  donate_argnums = (0,) if donate else ()
+  if mesh is None:
+    return jax.jit(step, donate_argnums=donate_argnums)
+  return _ShardedStep(step, mesh, param_sharding, process_local_batches, donate_argnums)
+
+
+class _ShardedStep:
+  """``make_train_step``'s step on a mesh: places its inputs, then runs one jit whose in- and
+  out-shardings keep the state where ``place_state`` put it (compiled once per state shape)."""
+
+  def __init__(self, step: Callable[[TrainState, Batch], tuple[TrainState, Metrics]],
+               mesh: jax.sharding.Mesh, param_sharding: str, process_local_batches: bool,
+               donate_argnums: tuple[int, ...]):
+    sharding.state_shardings({}, mesh, param_sharding)  # Validates param_sharding now.
+    self.mesh = mesh
+    self.param_sharding = param_sharding
+    self._step = step
+    self._process_local = process_local_batches
+    self._donate = donate_argnums
+    self._compiled = {}  # (tree structures, shapes) -> (state leaf shardings, jitted step).
+
+  def place_state(self, state: TrainState) -> TrainState:
+    return sharding.put_state(state, self.mesh, self.param_sharding)
+
+  def place_batch(self, batch: Batch) -> Batch:
+    return sharding.put_batch(batch, self.mesh, process_local=self._process_local)
+
+  def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+    leaves, treedef = jax.tree.flatten(state)
+    key = (treedef, jax.tree.structure(batch), tuple(np.shape(x) for x in leaves),
+           tuple(np.shape(x) for x in jax.tree.leaves(batch)))
+    if key not in self._compiled:
+      state_sh = sharding.state_shardings(state, self.mesh, self.param_sharding)
+      batch_sh = jax.tree.map(lambda _: sharding.batch_sharding(self.mesh), batch)
+      self._compiled[key] = (jax.tree.leaves(state_sh), jax.jit(
+          self._step, in_shardings=(state_sh, batch_sh),
+          out_shardings=(state_sh, sharding.replicated(self.mesh)),
+          donate_argnums=self._donate))
+    leaf_shardings, jitted = self._compiled[key]
+    # Placing is a no-op for leaves already in place (the usual case after the first step).
+    state = treedef.unflatten([sharding.put(x, s) for x, s in zip(leaves, leaf_shardings)])
+    return jitted(state, self.place_batch(batch))
 
 
 @dataclasses.dataclass
@@ -88,7 +141,8 @@ def train_loop(state: TrainState, train_step: Callable[[TrainState, Batch], tupl
 
   Args:
     state: initial state (also the template for restoring).
-    train_step: from ``make_train_step(..., steps_per_call=steps_per_call)``.
+    train_step: from ``make_train_step(..., steps_per_call=steps_per_call)``; with a mesh, the
+      state is placed on it before restoring or stepping.
     batch_fn: step -> batch; a pure function of the step, so a resumed run sees the same data.
     num_steps: total optimiser steps.
     steps_per_call: steps each ``train_step`` call advances; every interval must be a multiple.
@@ -104,6 +158,11 @@ def train_loop(state: TrainState, train_step: Callable[[TrainState, Batch], tupl
     if value < 0 or value % steps_per_call:
       raise ValueError(f'{name}={value} must be >= 0 and a multiple of steps_per_call='
                        f'{steps_per_call}')
+  place_state = getattr(train_step, 'place_state', None)
+  if place_state is not None:
+    # A sharded step: put the state on its mesh first, so a checkpoint restores straight into
+    # this run's layout, whatever devices wrote it.
+    state = place_state(state)
   history: list[dict[str, Any]] = []
   step = 0
   resumed_from = None
