@@ -3,14 +3,16 @@
 Variants (``--config=experiments/configs/resize.py:VARIANT``):
   ''        (default, task 'compare') 256x256 cameraman ground truth, box-downsampled x4 (64x64)
             and x2 (128x128); SIREN (width 256, 3 hidden layers) fitted 500 steps on each and
-            rendered at 256x256, vs nearest/bilinear/bicubic/Lanczos: ~3-4 minutes on a 2-core
-            CPU (~0.05 s/step at 64x64, ~0.2 s/step at 128x128).
+            rendered at 256x256, vs nearest/bilinear/bicubic/Lanczos. ~0.05 / 0.2 s/step (64^2 /
+            128^2) on an idle 2-core CPU, ~2-3 minutes in all; measured 0.44 / 0.74 s/step and
+            9.7 minutes on the shared machine (load ~10).
   paper     512x512 ground truth (x4: 128x128, x2: 256x256), 5,000 steps: for a GPU/TPU.
   upscale   task 'upscale': fit a user's image (config.input; default the built-in 172x448
             'text', 300 steps) and render it config.factor times larger (or at
             out_height/out_width) to config.output, saving the fitted network too; an input ending
-            in .inr re-renders a saved network without fitting. Full-batch fitting costs ~1 s/step
-            per 65k pixels on a 2-core CPU: use config.tile_size or a GPU for large images.
+            in .inr re-renders a saved network without fitting. Full-batch fitting is slow on a
+            CPU (measured ~2.5 s/step for 'text' on the shared 2-core machine, ~13 minutes):
+            use config.tile_size or a GPU for large images.
   tiny      32x32 ground truth (x4: 8x8, x2: 16x16), width 32, 20 steps: for tests.
 """
 
