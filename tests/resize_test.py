@@ -168,6 +168,25 @@ def test_tiled_fit_on_the_tile_grid_matches_each_tile_and_has_no_seam():
     assert step_error[across].mean() < 1.3 * step_error[~across].mean()
 
 
+def test_batched_tile_fit_equals_independent_fits():
+  image = images.load_image('camera', mode='grey', size=(16, 24))
+  layout = tiling.make_layout(16, 24, 16, 4)  # 1 x 2 tiles.
+  model = fields.make_field_model(**MODEL)
+  key = jax.random.PRNGKey(3)
+  result = tiling.fit_tiles(model, image, layout, key=key, optimizer=optax.adam(1e-3),
+                            num_steps=5, steps_per_call=5)
+  tiles = tiling.split(image, layout)
+  # Equal up to Adam's epsilon, which the batched loss's 1/T gradient scale makes matter a
+  # little (~2e-5 here); fits from other keys or tiles differ by ~lr * steps = 5e-3.
+  for t, tile_key in enumerate(jax.random.split(key, layout.num_tiles)):
+    state = training.create_train_state(model, tile_key, jnp.zeros((1, 2)), optax.adam(1e-3))
+    coords, values = grids.image_to_samples(tiles[t])
+    state, _ = training.make_train_step(fitting.image_loss, steps_per_call=5)(
+        state, {'coords': coords, 'values': values})
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a[t], b, rtol=1e-3, atol=1e-4),
+                 result.state.params, state.params)
+
+
 def test_saved_fitted_image_reloads_and_renders_identically(fitted, tmp_path):
   path = str(tmp_path / 'camera.inr')
   size = inr_file.save(path, fitted.params, model=inr_file.model_kwargs(**MODEL), height=32,
