@@ -177,12 +177,12 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
           'resumed_from_step': result.resumed_from}
       logging.info('x%d: %s', factor, ', '.join(f'{n} {s["psnr"]:.2f} dB' for n, s in
                                                 scores.items()))
-      low_nearest = classical_resize(low, height, width, 'nearest')
-      gain = (np.abs(outputs['bicubic'] - truth) - np.abs(np.clip(outputs[config.model], -1, 1)
-                                                          - truth)).mean(axis=-1)
+      # Clipped as the metrics clip: positive where the model is closer to the truth.
+      gain = (np.abs(np.clip(outputs['bicubic'], -1, 1) - truth)
+              - np.abs(np.clip(outputs[config.model], -1, 1) - truth)).mean(axis=-1)
       rows.append([(f'x{factor} input {low.shape[0]}x{low.shape[1]}\n'
                     f'(nearest {scores["nearest"]["psnr"]:.1f} dB)',
-                    figures.to_unit(low_nearest[crop])),
+                    figures.to_unit(outputs['nearest'][crop])),
                    *[(f'{n} {scores[n]["psnr"]:.1f} dB', figures.to_unit(outputs[n][crop]))
                      for n in (*CLASSICAL, config.model) if n != 'nearest'],
                    ('ground truth', figures.to_unit(truth[crop])),
