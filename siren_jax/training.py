@@ -144,7 +144,8 @@ def train_loop(state: TrainState, train_step: Callable[[TrainState, Batch], tupl
     if do_save:
       save(wait=False)
     interval_start, interval_steps = time.perf_counter(), 0
-  save(wait=True)
+  if step != resumed_from:  # A rerun of a finished run already has this step's checkpoint.
+    save(wait=True)
   timed = sorted(interval_times[1:])  # The first interval includes compilation.
   seconds = float(timed[len(timed) // 2]) if timed else float('nan')
   return LoopResult(state, history, seconds, resumed_from)
