@@ -1,0 +1,151 @@
+"""An image stored in a network: a fitted field saved as one compact file, re-rendered later at
+any size.
+
+File format (msgpack, via ``flax.serialization``): a map with
+  'format':   ``FORMAT`` (identifies the file), 'version': ``VERSION``,
+  'metadata': JSON text -- model name and hyperparameters (``models.fields.make_field_model``
+              keyword arguments), the fitted image's height, width and channels, the grid
+              convention, the value range, and the tile layout and blending ramp if tiled,
+  'params':   the parameters' state dict (float32, or float16 to halve the size; loaded back as
+              float32). Tiled fits store params stacked over tiles (leading axis T).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+from siren_jax import render as render_lib
+from siren_jax import tiling
+from siren_jax.models import fields
+
+Array = jax.Array
+FORMAT = 'siren_jax.fitted_image'
+VERSION = 1
+GRID_CONVENTION = 'pixel-centre, image covers [-1, 1]^2, coords (y, x)'
+VALUE_RANGE = (-1.0, 1.0)
+PARAM_DTYPES = ('float32', 'float16')
+
+
+@dataclasses.dataclass(frozen=True)
+class FittedImage:
+  """A loaded fitted image. ``field(params, coords (N, 2)) -> (N, C)`` is the whole image's field
+  (blended over tiles if tiled); ``metadata`` is the file's metadata dict."""
+  params: Any
+  metadata: dict[str, Any]
+  field: Any
+
+  @property
+  def height(self) -> int:
+    return int(self.metadata['height'])
+
+  @property
+  def width(self) -> int:
+    return int(self.metadata['width'])
+
+  @property
+  def channels(self) -> int:
+    return int(self.metadata['channels'])
+
+  def render(self, height: int, width: int, **kwargs) -> np.ndarray:
+    """(height, width, C) image in [-1, 1]-ish; kwargs go to ``render.render`` (crops, ...)."""
+    return render_lib.render(self.field, self.params, height, width, **kwargs)
+
+
+def model_kwargs(name: str, *, out_features: int, **hyperparameters) -> dict[str, Any]:
+  """The model description stored in a file: ``make_field_model``'s arguments, checked by
+  building the model once."""
+  description = {'name': name, 'out_features': int(out_features), **hyperparameters}
+  fields.make_field_model(**description)
+  return description
+
+
+def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: int,
+         channels: int, layout: tiling.TileLayout | None = None, ramp: str = 'cosine',
+         param_dtype: str = 'float32', extra: dict[str, Any] | None = None) -> int:
+  """Writes a fitted image to ``path``; returns the file size in bytes.
+
+  Args:
+    path: output file (parent directories are created).
+    params: the field's parameters (stacked over tiles when ``layout`` is given).
+    model: ``model_kwargs(...)`` of the network that ``params`` belong to.
+    height, width, channels: the fitted image's size (its native rendering size).
+    layout, ramp: the tile layout and blending ramp for a tiled fit; None for one network.
+    param_dtype: 'float32' or 'float16' (half the size, ~1e-3 relative rounding of weights).
+    extra: more JSON-serialisable metadata (e.g. the source image, training steps).
+  """
+  if param_dtype not in PARAM_DTYPES:
+    raise ValueError(f'param_dtype must be one of {", ".join(PARAM_DTYPES)}, got {param_dtype!r}')
+  render_lib.check_size(height, width, None)
+  metadata = {'model': dict(model), 'height': int(height), 'width': int(width),
+              'channels': int(channels), 'grid': GRID_CONVENTION, 'value_range': VALUE_RANGE,
+              'param_dtype': param_dtype,
+              'tiling': None if layout is None else {**layout.to_dict(), 'ramp': ramp},
+              **(extra or {})}
+  state = jax.tree.map(lambda a: np.asarray(a, param_dtype),
+                       serialization.to_state_dict(jax.device_get(params)))
+  payload = serialization.msgpack_serialize(
+      {'format': FORMAT, 'version': VERSION, 'metadata': json.dumps(metadata), 'params': state})
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'wb') as f:
+    f.write(payload)
+  return len(payload)
+
+
+def _template(model: Any, layout: tiling.TileLayout | None) -> Any:
+  """Parameter shapes the file's params must have (no real initialisation is computed)."""
+  sample = jnp.zeros((1, 2), jnp.float32)
+  init = lambda k: model.init(k, sample)['params']  # noqa: E731
+  if layout is not None:
+    init = jax.vmap(init)
+    return jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), layout.num_tiles))
+  return jax.eval_shape(init, jax.random.PRNGKey(0))
+
+
+def load(path: str) -> FittedImage:
+  """Reads a file written by ``save``; raises FileNotFoundError / one-line ValueError for a
+  missing, foreign, corrupt or inconsistent file."""
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'fitted-image file not found: {path!r}')
+  with open(path, 'rb') as f:
+    payload = f.read()
+  try:
+    contents = serialization.msgpack_restore(payload)
+  except Exception:  # msgpack raises several types on foreign bytes.
+    contents = None
+  if not isinstance(contents, dict) or contents.get('format') != FORMAT:
+    raise ValueError(f'{path!r} is not a siren_jax fitted-image file')
+  if contents.get('version') != VERSION:
+    raise ValueError(f'{path!r} has fitted-image format version {contents.get("version")!r}; '
+                     f'this siren_jax reads version {VERSION}')
+  try:
+    metadata = json.loads(contents['metadata'])
+    model = fields.make_field_model(**metadata['model'])
+    tiled = metadata.get('tiling')
+    layout = tiling.TileLayout.from_dict(tiled) if tiled else None
+    template = _template(model, layout)
+    params = serialization.from_state_dict(template, contents['params'])
+    mismatched = [jax.tree_util.keystr(k) for (k, t), p in zip(
+        jax.tree_util.tree_leaves_with_path(template), jax.tree.leaves(params))
+                  if tuple(np.shape(p)) != tuple(t.shape)]
+    if mismatched:
+      raise ValueError(f'parameter {mismatched[0]} does not match the stored model')
+  except (KeyError, TypeError, ValueError) as e:
+    raise ValueError(f'{path!r} is a corrupt fitted-image file: '
+                     f'{str(e).splitlines()[0] if str(e) else type(e).__name__}') from None
+  params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)
+  apply_one = functools.partial(_apply, model)
+  field = apply_one if layout is None else tiling.tiled_field(apply_one, layout, tiled['ramp'])
+  return FittedImage(params=params, metadata=metadata, field=field)
+
+
+def _apply(model: Any, params: Any, coords: Array) -> Array:
+  return model.apply({'params': params}, coords)
