@@ -113,3 +113,21 @@ def test_intervals_must_divide_by_steps_per_call():
   state, step, batch = _setup(steps_per_call=4)
   with pytest.raises(ValueError, match='multiple of steps_per_call'):
     training.train_loop(state, step, lambda s: batch, num_steps=10, steps_per_call=4)
+
+
+def test_rerunning_a_finished_run_restores_it_without_saving_again(tmp_path):
+  state, step, batch = _setup()
+
+  def run():
+    manager = checkpoints.make_manager(str(tmp_path))
+    try:
+      return training.train_loop(state, step, lambda s: batch, num_steps=3,
+                                 checkpoint_manager=manager, checkpoint_every=0)
+    finally:
+      manager.close()
+
+  first = run()
+  state, step, batch = _setup()
+  again = run()  # orbax refuses to save an existing step: the loop must not try.
+  assert first.resumed_from is None and again.resumed_from == 3
+  assert int(again.state.step) == 3
