@@ -26,7 +26,7 @@ from absl import app, flags
 from bench import common
 from bench.fit_step import TorchFit, make_problem
 from experiments.common import main_with_clean_errors
-from siren_jax import fitting, layers, training
+from siren_jax import fast_sine, fitting, layers, training
 
 
 def train_step_flops(num_points: int, sizes: list[int]) -> int:
@@ -65,6 +65,17 @@ def torch_matmul_gflops(m: int, k: int, n: int, repeats: int) -> float:
   return 2 * m * k * n / min(common.time_alternating({'dot': dot}, repeats)['dot']) / 1e9
 
 
+def sine_throughput(m: int, n: int, repeats: int) -> dict[str, float]:
+  """Best-of-``repeats`` Gelem/s of jitted ``jnp.sin`` and ``fast_sine.sin`` on (m, n) float32."""
+  x = jax.random.uniform(jax.random.PRNGKey(0), (m, n), jnp.float32, -100.0, 100.0)
+  fns = {name: jax.jit(f) for name, f in (('jnp.sin', jnp.sin), ('fast_sine.sin', fast_sine.sin))}
+  for f in fns.values():
+    common.block(f(x))
+  times = common.time_alternating({k: (lambda f=f: common.block(f(x))) for k, f in fns.items()},
+                                  repeats)
+  return {k: m * n / min(t) / 1e9 for k, t in times.items()}
+
+
 def run(*, size: int = 128, width: int = 256, hidden_layers: int = 3, matmul_size: int = 2048,
         steps: int = 20, steps_per_call: int = 5, repeats: int = 5, use_torch: bool = True,
         results_path: str | None = common.DEFAULT_RESULTS) -> dict[str, Any]:
@@ -85,6 +96,7 @@ def run(*, size: int = 128, width: int = 256, hidden_layers: int = 3, matmul_siz
     if torch is not None:
       matmul[label]['torch'] = torch_matmul_gflops(*shape, repeats)
   peak = max(g for libs in matmul.values() for g in libs.values())
+  sines = sine_throughput(n, width, repeats)
 
   batch, new_state = make_problem('camera', size, width, hidden_layers, 1e-4)
   sizes = [2] + [width] * (hidden_layers + 1) + [1]
@@ -112,8 +124,10 @@ def run(*, size: int = 128, width: int = 256, hidden_layers: int = 3, matmul_siz
 
   rows = [[f'matmul {label}, {lib}', None, gflops, gflops / peak]
           for label, libs in matmul.items() for lib, gflops in libs.items()]
+  rows += [[f'{name} on ({n}, {width}) (Gelem/s)', None, rate, None]
+           for name, rate in sines.items()]
   out = {'peak_gflops': peak, 'analytic_flops': analytic, 'xla_flops': xla_flops,
-         'matmul': matmul, 'train': {}}
+         'matmul': matmul, 'sine_gelems': sines, 'train': {}}
   for name, samples in times.items():
     seconds = common.median(samples) / k
     gflops = analytic / seconds / 1e9
@@ -125,7 +139,9 @@ def run(*, size: int = 128, width: int = 256, hidden_layers: int = 3, matmul_siz
            f'Train step ({size}x{size} pixels, SIREN {sizes}): {analytic / 1e9:.2f} GFLOP of '
            f'matmuls counted analytically; XLA cost analysis {xla_flops / 1e9:.2f} GFLOP '
            '(includes elementwise ops and Adam).',
-           f'{steps // k} alternating rounds of {k} steps.']
+           f'{steps // k} alternating rounds of {k} steps. The sine rows are elements/s, not '
+           'FLOP/s: each layer needs one sine per activation (and a cosine in the backward '
+           'pass), which is why ``siren_jax`` uses ``fast_sine``.']
   if torch is None:
     notes.append(common.NO_TORCH)
   common.report(f'Machine limit: {size}x{size}, width {width}', body, results_path, notes)
