@@ -27,5 +27,7 @@ setup(
     ],
     extras_require={
         'test': ['pytest', 'pytest-xdist', 'chex'],
+        # The PyTorch reference of the bench/ scripts only; never needed by the library.
+        'bench': ['torch'],
     },
 )
