@@ -39,25 +39,30 @@ def train_step_flops(num_points: int, sizes: list[int]) -> int:
   return 3 * sum(per_layer) - per_layer[0]
 
 
-def jax_matmul_gflops(m: int, k: int, n: int, repeats: int) -> float:
-  """Best-of-``repeats`` GFLOP/s of a jitted float32 (m, k) @ (k, n) on the default device."""
-  a = jax.random.normal(jax.random.PRNGKey(0), (m, k), jnp.float32)
+def jax_matmul_gflops(m: int, k: int, n: int, repeats: int, transpose_a: bool = False) -> float:
+  """Best-of-``repeats`` GFLOP/s of a jitted float32 (m, k) @ (k, n) on the default device.
+
+  ``transpose_a``: A is stored (k, m) and contracted over its first axis, the backward pass's
+  kernel-gradient shape ``x^T @ dy`` (x: (pixels, width)).
+  """
+  a = jax.random.normal(jax.random.PRNGKey(0), (k, m) if transpose_a else (m, k), jnp.float32)
   b = jax.random.normal(jax.random.PRNGKey(1), (k, n), jnp.float32)
-  dot = jax.jit(functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST))
+  spec = 'km,kn->mn' if transpose_a else 'mk,kn->mn'
+  dot = jax.jit(functools.partial(jnp.einsum, spec, precision=jax.lax.Precision.HIGHEST))
   common.block(dot(a, b))
   times = common.time_alternating({'dot': lambda: common.block(dot(a, b))}, repeats)['dot']
   return 2 * m * k * n / min(times) / 1e9
 
 
-def torch_matmul_gflops(m: int, k: int, n: int, repeats: int) -> float:
+def torch_matmul_gflops(m: int, k: int, n: int, repeats: int, transpose_a: bool = False) -> float:
   """Best-of-``repeats`` GFLOP/s of a float32 torch.matmul (m, k) @ (k, n) (CUDA when available)."""
   torch = common.try_import_torch()
   device = 'cuda' if torch.cuda.is_available() else 'cpu'
-  a = torch.randn(m, k, device=device)
+  a = torch.randn(k, m, device=device) if transpose_a else torch.randn(m, k, device=device)
   b = torch.randn(k, n, device=device)
 
   def dot() -> None:
-    torch.matmul(a, b)
+    torch.matmul(a.T if transpose_a else a, b)
     if device == 'cuda':
       torch.cuda.synchronize()
 
@@ -88,13 +93,14 @@ def run(*, size: int = 128, width: int = 256, hidden_layers: int = 3, matmul_siz
     raise ValueError(f'--steps={steps} must be a multiple of --steps_per_call={steps_per_call}')
   torch = common.try_import_torch() if use_torch else None
   n = size * size
-  shapes = {f'square {matmul_size}^3': (matmul_size,) * 3,
-            f'layer ({n}, {width}) @ ({width}, {width})': (n, width, width)}
+  shapes = {f'square {matmul_size}^3': ((matmul_size,) * 3, False),
+            f'layer ({n}, {width}) @ ({width}, {width})': ((n, width, width), False),
+            f'kernel grad ({n}, {width})^T @ ({n}, {width})': ((width, n, width), True)}
   matmul = {}
-  for label, shape in shapes.items():
-    matmul[label] = {'jax': jax_matmul_gflops(*shape, repeats)}
+  for label, (shape, transpose_a) in shapes.items():
+    matmul[label] = {'jax': jax_matmul_gflops(*shape, repeats, transpose_a)}
     if torch is not None:
-      matmul[label]['torch'] = torch_matmul_gflops(*shape, repeats)
+      matmul[label]['torch'] = torch_matmul_gflops(*shape, repeats, transpose_a)
   peak = max(g for libs in matmul.values() for g in libs.values())
   sines = sine_throughput(n, width, repeats)
 
