@@ -1,0 +1,37 @@
+r"""Colourises a grey photo of any size with a trained colouriser, writing an RGB PNG.
+
+  python -m experiments.colorize_photo --config=experiments/configs/colorize.py:SRS \
+      --workdir=/tmp/srs --input=photo.png --output=photo_colour.png
+
+--config must describe the model trained in --workdir (a different model is an error). Colour
+inputs are reduced to their Lab lightness first. The conv colouriser runs on the whole photo
+(reflect-padded to multiples of 8); the FC SIREN colourises image_size x image_size tiles and
+reassembles them.
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from experiments import colorize_photo_lib, common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('workdir', None, 'Workdir of a finished experiments.colorize run.')
+flags.DEFINE_string('input', None, 'Grey (or colour) image file, any size.')
+flags.DEFINE_string('output', None, 'Where to write the colourised PNG.')
+config_flags.DEFINE_config_file('config', 'experiments/configs/colorize.py',
+                                'The config the workdir was trained with.', lock_config=True)
+
+
+@common.main_with_clean_errors
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise ValueError(f'unexpected arguments: {" ".join(argv[1:])}')
+  for name in ('workdir', 'input', 'output'):
+    if not FLAGS[name].value:
+      raise ValueError(f'--{name} is required')
+  common.quiet_library_logs()
+  colorize_photo_lib.colorize_file(FLAGS.config, FLAGS.workdir, FLAGS.input, FLAGS.output)
+
+
+if __name__ == '__main__':
+  app.run(main)

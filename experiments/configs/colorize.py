@@ -1,0 +1,83 @@
+"""Config for experiments.colorize (and colorize_compare, colorize_photo).
+
+Variants (``--config=experiments/configs/colorize.py:MODEL[,SCALE]``):
+  MODEL  FR (relu, tanh out; the original), SRS (sine first and last layer), S130 (sine
+         everywhere): Wallner's conv colouriser; FC: the fully connected SIREN. Default FR.
+  SCALE  ''    CPU-sized: 64x64 crops of the embedded photos, width x0.25, 300 epochs (FC: 16x16);
+               a few minutes per model on a 2-core CPU.
+         paper the report's scale for a GPU/TPU: 256x256, full width, batch 20, 1000 epochs
+               (FC: 48x48, batch 70, 1000 epochs). Point config.dataset at real data.
+         tiny  16x16, a few epochs: for tests.
+e.g. ``colorize.py:SRS``, ``colorize.py:FC,paper``, ``colorize.py:S130,tiny``.
+The report's sine init is the default (first omega0 1/30 with U(-1, 1) weights); the SIREN
+paper's: ``--config.sine_init=paper --config.first_omega0=30 --config.hidden_omega0=30``.
+"""
+
+import ml_collections
+
+MODELS = ('FR', 'SRS', 'S130', 'FC')
+SCALES = ('paper', 'tiny')
+
+
+def get_config(variant: str = '') -> ml_collections.ConfigDict:
+  tokens = [t.strip() for t in variant.split(',') if t.strip()]
+  models = [t for t in tokens if t in MODELS]
+  scales = [t for t in tokens if t in SCALES]
+  unknown = [t for t in tokens if t not in MODELS + SCALES]
+  if unknown or len(models) > 1 or len(scales) > 1:
+    raise ValueError(f'bad colorize config variant {variant!r}; use MODEL[,SCALE] with MODEL in '
+                     f'{", ".join(MODELS)} and SCALE in {", ".join(SCALES)}')
+  model = models[0] if models else 'FR'
+  scale = scales[0] if scales else ''
+  fc = model == 'FC'
+
+  config = ml_collections.ConfigDict()
+  config.model = model
+  # Data: 'embedded' (scikit-image photos), 'folder:/path' or 'tfds:NAME[:SPLIT]'.
+  config.dataset = 'embedded'
+  config.data_dir = ''  # TFDS data dir ('' = $TFDS_DATA_DIR or ~/tensorflow_datasets).
+  config.image_key = 'image'  # TFDS feature holding the image.
+  config.image_size = 16 if fc else 64
+  config.batch_size = 16
+  config.val_fraction = 0.1
+  config.test_fraction = 0.1
+  config.split_seed = 0
+  config.max_eval_examples = 64
+  config.shard_data_by_process = True  # Multi-host: each process loads its slice of a batch.
+  # Optimisation (Wallner: Adam with Keras' default 1e-3; SIREN MLPs: 1e-4).
+  config.epochs = 300
+  config.learning_rate = 1e-4 if fc else 1e-3
+  config.seed = 0
+  # Conv colouriser.
+  config.width_scale = 0.25  # Multiplies every hidden channel count; 1.0 = Wallner's widths.
+  config.sine_init = 'report'  # 'report' or 'paper' (see siren_jax.models.colorizers).
+  config.first_omega0 = 1.0 / 30.0
+  config.hidden_omega0 = 1.0
+  config.fusion = ''  # '' (off) or a name in colorizers.EMBEDDINGS ('thumbnail').
+  # FC SIREN colouriser.
+  config.fc_sine_layers = 3
+  config.fc_first_omega0 = 30.0
+  config.fc_hidden_omega0 = 30.0
+  # Loop, evaluation and outputs (intervals in epochs).
+  config.eval_every_epochs = 1
+  config.checkpoint_every_epochs = 10
+  config.loss_threshold = 0.002  # The report's train-loss level for 'epochs to reach'.
+  config.num_figure_examples = 4
+  config.compare_models = 'FR,SRS,S130'  # experiments.colorize_compare.
+
+  if scale == 'paper':
+    config.image_size = 48 if fc else 256
+    config.batch_size = 70 if fc else 20
+    config.width_scale = 1.0
+    config.epochs = 1000
+    config.eval_every_epochs = 5
+    config.checkpoint_every_epochs = 50
+  elif scale == 'tiny':
+    config.image_size = 8 if fc else 16
+    config.batch_size = 4
+    config.width_scale = 0.125
+    config.epochs = 2
+    config.max_eval_examples = 8
+    config.checkpoint_every_epochs = 1
+    config.num_figure_examples = 2
+  return config

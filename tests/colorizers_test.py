@@ -1,0 +1,110 @@
+"""Tests of siren_jax.models.colorizers: shapes, ranges, schedules, inits, tiling, learning."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from siren_jax import training
+from siren_jax.models import colorizers
+
+
+def _grey(batch=2, side=16, seed=0):
+  return jax.random.uniform(jax.random.PRNGKey(seed), (batch, side, side, 1), minval=-1, maxval=1)
+
+
+def test_colorizer_with_fusion_output_shape_and_range(schedule='S130', fusion=True):
+  model = colorizers.Colorizer(schedule=schedule, width_scale=0.125,
+                               fusion_features=66 if fusion else 0)
+  grey = _grey(side=24)
+  inputs = {'grey': grey, 'embedding': colorizers.thumbnail_embedding(grey)} if fusion else grey
+  params, ab = jax.jit(lambda k, x: (model.init(k, x), model.apply(model.init(k, x), x)))(
+      jax.random.PRNGKey(0), inputs)
+  assert ab.shape == (2, 24, 24, 2)
+  assert float(jnp.abs(ab).max()) <= 1.0
+  assert float(jnp.std(ab)) > 0  # Not a constant output.
+  assert ('fusion' in params['params']) == fusion
+
+
+def test_schedules_put_sines_where_the_report_says():
+  num = 15
+  fr = [colorizers.Colorizer(schedule='FR')._activation(i, num) for i in range(num)]
+  srs = [colorizers.Colorizer(schedule='SRS')._activation(i, num) for i in range(num)]
+  s130 = [colorizers.Colorizer(schedule='S130')._activation(i, num) for i in range(num)]
+  assert fr == ['relu'] * (num - 1) + ['tanh']
+  assert srs == ['sine'] + ['relu'] * (num - 2) + ['sine']
+  assert s130 == ['sine'] * num
+
+
+def test_first_sine_layer_init_follows_the_config():
+  grey = _grey(side=16)
+  report = jax.jit(colorizers.Colorizer(schedule='SRS', width_scale=0.25).init)(
+      jax.random.PRNGKey(0), grey)
+  paper = jax.jit(colorizers.Colorizer(schedule='SRS', width_scale=0.25, sine_init='paper',
+                                       first_omega0=30.0, hidden_omega0=30.0).init)(
+                                           jax.random.PRNGKey(0), grey)
+  k_report = report['params']['encoder_0']['Conv_0']
+  k_paper = paper['params']['encoder_0']['Conv_0']
+  # The report: U(-1, 1), zero bias. The paper: U(-1/fan_in, 1/fan_in) with fan_in = 3 * 3 * 1.
+  assert 0.9 < float(jnp.abs(k_report['kernel']).max()) <= 1.0
+  assert float(jnp.abs(k_report['bias']).max()) == 0.0
+  assert 0.9 / 9 < float(jnp.abs(k_paper['kernel']).max()) <= 1.0 / 9
+  # Later sine layer (output, fan_in 3 * 3 * 4): He-uniform vs sqrt(6 / fan_in) / 30.
+  bound = np.sqrt(6.0 / 36)
+  assert 0.9 * bound < float(jnp.abs(report['params']['output']['Conv_0']['kernel']).max()) <= bound
+  assert float(jnp.abs(paper['params']['output']['Conv_0']['kernel']).max()) <= bound / 30
+
+
+def test_colorizer_rejects_sizes_that_are_not_multiples_of_8_and_bad_schedules():
+  with pytest.raises(ValueError, match='multiples of 8'):
+    colorizers.Colorizer().init(jax.random.PRNGKey(0), _grey(side=20))
+  with pytest.raises(ValueError, match='schedule'):
+    colorizers.Colorizer(schedule='SSS').init(jax.random.PRNGKey(0), _grey(side=16))
+  with pytest.raises(ValueError, match='embedding'):
+    colorizers.Colorizer(fusion_features=4).init(jax.random.PRNGKey(0), _grey(side=16))
+
+
+def test_fc_colorizer_output_shape_and_layers():
+  model = colorizers.FCColorizer(height=4, width=6)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 4, 6, 1)))
+  rgb = model.apply(params, jnp.zeros((3, 4, 6, 1)))
+  assert rgb.shape == (3, 4, 6, 3)
+  shapes = [p['kernel'].shape for p in params['params']['siren'].values()]
+  assert shapes == [(24, 72), (72, 72), (72, 72), (72, 72)]  # 3 sine layers, then linear.
+
+
+@pytest.mark.parametrize('shape', [(5, 7, 3), (8, 12, 1), (13, 3, 2)])
+def test_tiling_reassembles_exactly(shape):
+  image = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+  pieces, layout = colorizers.tile(image, 4, 4)
+  assert pieces.shape[1:] == (4, 4, shape[-1])
+  np.testing.assert_array_equal(colorizers.untile(pieces, layout), image)
+
+
+@pytest.mark.parametrize('name', ['FR', 'SRS', 'S130', 'FC'])
+def test_output_shape_range_and_a_few_steps_lower_the_loss(name):
+  grey = _grey(batch=4, side=16)
+  # A constant colour cast: learnable by every model through its biases in a few steps.
+  target = jnp.broadcast_to(jnp.array([0.3, -0.2, 0.1]), grey.shape[:3] + (3,))
+  if name == 'FC':
+    model, target, lr = colorizers.FCColorizer(height=16, width=16), target, 1e-4
+  else:
+    model, target, lr = colorizers.Colorizer(schedule=name, width_scale=0.25), target[..., :2], 1e-3
+  state = training.create_train_state(model, jax.random.PRNGKey(0), grey, optax.adam(lr))
+  output = jax.jit(state.apply_fn)(state.params, grey)
+  assert output.shape == target.shape
+  assert float(jnp.std(output)) > 0
+  if name != 'FC':  # tanh or sine output; the FC SIREN's last layer is linear.
+    assert float(jnp.abs(output).max()) <= 1.0
+
+  def loss_fn(params, batch, apply_fn):
+    return training.mse(apply_fn(params, batch['grey']), batch['target']), {}
+
+  step = training.make_train_step(loss_fn)
+  batch = {'grey': grey, 'target': target}
+  first = None
+  for _ in range(10):
+    state, metrics = step(state, batch)
+    first = float(metrics['loss']) if first is None else first
+  assert float(metrics['loss']) < 0.8 * first

@@ -1,0 +1,67 @@
+"""Tests of siren_jax.colour against scikit-image."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import skimage.color
+import skimage.data
+
+from siren_jax import colour
+
+
+def _random_rgb(shape=(7, 9, 3), seed=0):
+  rgb = np.random.default_rng(seed).uniform(0.0, 1.0, shape)
+  rgb[0, :3] = [[0, 0, 0], [1, 1, 1], [0.02, 0.01, 0.03]]  # Black, white, the linear branch.
+  return rgb
+
+
+def test_rgb_to_lab_matches_skimage():
+  rgb = _random_rgb()
+  np.testing.assert_allclose(colour.rgb_to_lab(rgb), skimage.color.rgb2lab(rgb), atol=1e-6)
+
+
+def test_rgb_to_lab_in_jax_matches_skimage_on_a_photo():
+  rgb = skimage.data.astronaut()[::8, ::8] / 255.0
+  lab = jax.jit(colour.rgb_to_lab)(jnp.asarray(rgb, jnp.float32))
+  assert isinstance(lab, jax.Array)
+  np.testing.assert_allclose(lab, skimage.color.rgb2lab(rgb), atol=2e-3)
+
+
+def test_lab_to_rgb_matches_skimage_including_out_of_gamut():
+  rng = np.random.default_rng(1)
+  lab = np.stack([rng.uniform(0, 100, 200), rng.uniform(-110, 110, 200),
+                  rng.uniform(-110, 110, 200)], axis=-1)
+  with pytest.warns(UserWarning, match='negative Z'):  # The out-of-gamut case is covered.
+    expected = skimage.color.lab2rgb(lab)
+  np.testing.assert_allclose(colour.lab_to_rgb(lab), expected, atol=1e-6)
+  np.testing.assert_allclose(jax.jit(colour.lab_to_rgb)(jnp.asarray(lab, jnp.float32)),
+                             expected, atol=1e-4)
+
+
+@pytest.mark.parametrize('rgb_range', ['signed', 'unit'])
+def test_scaled_lab_round_trip_returns_the_image(rgb_range):
+  rgb = _random_rgb(seed=2)
+  if rgb_range == 'signed':
+    rgb = rgb * 2 - 1
+  lightness, ab = colour.rgb_to_scaled_lab(rgb, rgb_range=rgb_range)
+  assert lightness.shape == (7, 9, 1) and ab.shape == (7, 9, 2)
+  assert lightness.min() >= -1 and lightness.max() <= 1 and np.abs(ab).max() <= 1
+  np.testing.assert_allclose(colour.scaled_lab_to_rgb(lightness, ab, rgb_range=rgb_range), rgb,
+                             atol=1e-6)
+
+
+def test_grey_baseline_is_neutral_with_the_same_lightness():
+  rgb = _random_rgb(seed=3) * 2 - 1
+  lightness, _ = colour.rgb_to_scaled_lab(rgb)
+  grey = colour.grey_baseline_rgb(lightness)
+  np.testing.assert_allclose(grey[..., 0], grey[..., 1], atol=1e-3)  # D65 vs the matrix rows.
+  np.testing.assert_allclose(grey[..., 1], grey[..., 2], atol=1e-3)
+  np.testing.assert_allclose(colour.rgb_to_scaled_lab(grey)[0], lightness, atol=1e-5)
+
+
+def test_wrong_channel_count_is_an_error():
+  with pytest.raises(ValueError, match='3 channels'):
+    colour.rgb_to_lab(np.zeros((4, 4, 2)))
+  with pytest.raises(ValueError, match='rgb_range'):
+    colour.rgb_to_scaled_lab(np.zeros((4, 4, 3)), rgb_range='bytes')
