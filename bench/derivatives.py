@@ -89,8 +89,9 @@ def run(*, image: str = 'camera', size: int = 256, width: int = 256, hidden_laye
   for name, s in seconds.items():
     rows.append([name, s, size * size / s / 1e6, torch_seconds / s if torch_seconds else None])
   body = common.table(['implementation', 's (median)', 'Mpixel/s', 'speed-up vs PyTorch'], rows)
+  weights = f'fitted {fit_steps} steps' if fit_steps else 'initial weights'
   notes = [f'{image} {size}x{size} grey ({size * size} points), SIREN width {width}, '
-           f'{hidden_layers} hidden layers, {"fitted " + str(fit_steps) + " steps" if fit_steps else "initial weights"}; '
+           f'{hidden_layers} hidden layers, {weights}; '
            f'gradient (N, C, 2) and Laplacian (N, C) together; siren_jax chunk {chunk_size} '
            f'points; {repeats} alternating repeats.']
   if torch is not None:

@@ -12,7 +12,6 @@ PyTorch. siren_jax runs twice: one step per jitted call, and ``--steps_per_call`
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import jax
