@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from siren_jax import layers
+from siren_jax import fast_sine, layers
 
 Array = jax.Array
 
@@ -94,7 +94,7 @@ class ColorConv(nn.Module):
     y = nn.Conv(self.features, (self.kernel_size,) * 2, strides=self.stride, padding='SAME',
                 kernel_init=kernel_init, bias_init=bias_init)(x)
     if self.activation == 'sine':
-      return jnp.sin(self.omega0 * y)
+      return fast_sine.sin(self.omega0 * y)
     if self.activation == 'relu':
       return nn.relu(y)
     if self.activation == 'tanh':
