@@ -1,5 +1,5 @@
 """Largest relative loss difference between 1 and 8 devices (the table in
-docs/readme/scale_out.md), with the models, batches and initial states of
+the README's scale-out section), with the models, batches and initial states of
 tests/multidevice_checks.py:
 
   XLA_FLAGS=--xla_force_host_platform_device_count=8 PYTHONPATH=. \
