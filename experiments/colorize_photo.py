@@ -24,12 +24,10 @@ config_flags.DEFINE_config_file('config', 'experiments/configs/colorize.py',
 
 @common.main_with_clean_errors
 def main(argv: list[str]) -> None:
-  if len(argv) > 1:
-    raise ValueError(f'unexpected arguments: {" ".join(argv[1:])}')
+  del argv  # Checked by main_with_clean_errors.
   for name in ('workdir', 'input', 'output'):
     if not FLAGS[name].value:
       raise ValueError(f'--{name} is required')
-  common.quiet_library_logs()
   colorize_photo_lib.colorize_file(FLAGS.config, FLAGS.workdir, FLAGS.input, FLAGS.output)
 
 

@@ -47,12 +47,16 @@ def initialize_distributed(enabled: bool, coordinator_address: str | None = None
 
 
 def main_with_clean_errors(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
-  """Wraps an absl ``main``: initialises multi-host JAX when ``--distributed`` is given, and
-  makes user errors print one line ``error: ...`` and exit with status 2."""
+  """Wraps an absl ``main``: rejects stray positional arguments, quiets orbax's INFO logs,
+  initialises multi-host JAX when ``--distributed`` is given, and makes user errors print one
+  line ``error: ...`` and exit with status 2."""
 
   @functools.wraps(main)
   def wrapped(argv: list[str]) -> None:
     try:
+      if len(argv) > 1:
+        raise ValueError(f'unexpected arguments: {" ".join(argv[1:])}')
+      quiet_library_logs()
       if flags.FLAGS.is_parsed():  # Not when a test calls main() directly.
         initialize_distributed(flags.FLAGS.distributed, flags.FLAGS.coordinator_address,
                                flags.FLAGS.num_processes, flags.FLAGS.process_id)

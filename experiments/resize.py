@@ -20,9 +20,7 @@ config_flags.DEFINE_config_file('config', 'experiments/configs/resize.py',
 
 @common.main_with_clean_errors
 def main(argv: list[str]) -> None:
-  if len(argv) > 1:
-    raise ValueError(f'unexpected arguments: {" ".join(argv[1:])}')
-  common.quiet_library_logs()
+  del argv  # Checked by main_with_clean_errors.
   resize_lib.train_and_evaluate(FLAGS.config, common.require_workdir(FLAGS.workdir))
 
 
