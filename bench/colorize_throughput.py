@@ -112,7 +112,7 @@ if __name__ == '__main__':
   flags.DEFINE_integer('fc_batch', 70, 'FC SIREN batch size.')
   flags.DEFINE_integer('steps', 3, 'Timed calls per model.')
   flags.DEFINE_list('models', ['FR', 'SRS', 'S130', 'FC'], 'Models to time.')
-  flags.DEFINE_string('results', common.DEFAULT_RESULTS, 'Markdown file to append to ("" = none).')
+  common.define_results_flag()
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:

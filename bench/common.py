@@ -19,9 +19,24 @@ from typing import Any
 
 import jax
 import numpy as np
+from absl import flags
 
 DEFAULT_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'RESULTS.md')
 NO_TORCH = 'PyTorch is not installed (pip install torch): its columns are skipped.'
+
+
+def define_results_flag() -> None:
+  """--results: the Markdown file a script appends its table to."""
+  flags.DEFINE_string('results', DEFAULT_RESULTS, 'Markdown file to append to ("" = none).')
+
+
+def define_siren_flags(size: int) -> None:
+  """Flags of the SIREN-vs-PyTorch scripts: image side, network shape, torch switch, results."""
+  flags.DEFINE_integer('size', size, 'Image side in pixels.')
+  flags.DEFINE_integer('width', 256, 'SIREN hidden width.')
+  flags.DEFINE_integer('hidden_layers', 3, 'SIREN hidden layers.')
+  flags.DEFINE_bool('torch', True, 'Run the PyTorch reference when it is installed.')
+  define_results_flag()
 
 
 def try_import_torch():

@@ -304,7 +304,7 @@ if __name__ == '__main__':
   flags.DEFINE_float('max_step_seconds', 20.0, 'Skip train points predicted slower than this.')
   flags.DEFINE_float('max_render_seconds', 120.0, 'Skip renders predicted slower than this.')
   flags.DEFINE_string('plot', DEFAULT_PLOT, 'PNG to write ("" = none).')
-  flags.DEFINE_string('results', common.DEFAULT_RESULTS, 'Markdown file to append to ("" = none).')
+  common.define_results_flag()
   flags.DEFINE_string('worker', '', 'Internal: kind,size,width,hidden_layers,steps,chunk_size; '
                       'measure one point and print it as JSON.')
 

@@ -108,15 +108,11 @@ def run(*, image: str = 'camera', size: int = 256, width: int = 256, hidden_laye
 
 
 if __name__ == '__main__':
+  common.define_siren_flags(size=256)
   flags.DEFINE_string('image', 'camera', 'Built-in image name or path.')
-  flags.DEFINE_integer('size', 256, 'Image side in pixels.')
-  flags.DEFINE_integer('width', 256, 'SIREN hidden width.')
-  flags.DEFINE_integer('hidden_layers', 3, 'SIREN hidden layers.')
   flags.DEFINE_integer('chunk_size', 16384, 'siren_jax points per chunk.')
   flags.DEFINE_integer('repeats', 5, 'Timed repeats per implementation.')
   flags.DEFINE_integer('fit_steps', 0, 'Fit the image this many steps first (0: initial weights).')
-  flags.DEFINE_bool('torch', True, 'Run the PyTorch reference when it is installed.')
-  flags.DEFINE_string('results', common.DEFAULT_RESULTS, 'Markdown file to append to ("" = none).')
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:

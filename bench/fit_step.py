@@ -167,18 +167,14 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
 
 
 if __name__ == '__main__':
+  common.define_siren_flags(size=128)
   flags.DEFINE_string('image', 'camera', 'Built-in image name or path.')
-  flags.DEFINE_integer('size', 128, 'Image side in pixels.')
-  flags.DEFINE_integer('width', 256, 'SIREN hidden width.')
-  flags.DEFINE_integer('hidden_layers', 3, 'SIREN hidden layers.')
   flags.DEFINE_integer('steps', 100, 'Optimiser steps per implementation.')
   flags.DEFINE_integer('steps_per_call', 10, 'Steps per jitted call for the lax.scan variant; '
                        'also the steps per timed round.')
   flags.DEFINE_float('learning_rate', 1e-4, 'Adam learning rate.')
   flags.DEFINE_list('matmul_precisions', ['default'], 'jax matmul precisions to run, e.g. '
                     'default,bfloat16 (bfloat16 matters on GPU/TPU only).')
-  flags.DEFINE_bool('torch', True, 'Run the PyTorch reference when it is installed.')
-  flags.DEFINE_string('results', common.DEFAULT_RESULTS, 'Markdown file to append to ("" = none).')
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:

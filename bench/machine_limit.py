@@ -154,15 +154,11 @@ def run(*, size: int = 128, width: int = 256, hidden_layers: int = 3, matmul_siz
 
 
 if __name__ == '__main__':
-  flags.DEFINE_integer('size', 128, 'Image side in pixels.')
-  flags.DEFINE_integer('width', 256, 'SIREN hidden width.')
-  flags.DEFINE_integer('hidden_layers', 3, 'SIREN hidden layers.')
+  common.define_siren_flags(size=128)
   flags.DEFINE_integer('matmul_size', 2048, 'Side of the square matmul measuring the peak.')
   flags.DEFINE_integer('steps', 20, 'Timed train steps per implementation.')
   flags.DEFINE_integer('steps_per_call', 5, 'siren_jax steps per jitted call.')
   flags.DEFINE_integer('repeats', 5, 'Timed matmul repeats.')
-  flags.DEFINE_bool('torch', True, 'Run the PyTorch reference when it is installed.')
-  flags.DEFINE_string('results', common.DEFAULT_RESULTS, 'Markdown file to append to ("" = none).')
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:
