@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import ml_collections  # noqa: E402
 from absl import logging  # noqa: E402
 
-from experiments import colorize_lib, common  # noqa: E402
+from experiments import colorize_lib, common, figures  # noqa: E402
 
 FRACTIONS = (0.25, 0.5, 1.0)  # Of the epoch budget: where the reference model's losses are read.
 
@@ -94,8 +94,7 @@ def _write_figure(path: str, runs: dict[str, Any], config: ml_collections.Config
   fig.suptitle(f'{config.dataset} {config.image_size}x{config.image_size}, width x'
                f'{config.width_scale:g}, seed {config.seed}', fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=80)
-  plt.close(fig)
+  figures.save(fig, path, dpi=80)
 
 
 def _write_table(path: str, result: dict[str, Any]) -> None:
@@ -122,5 +121,4 @@ def _write_table(path: str, result: dict[str, Any]) -> None:
   lines.append(f'\n"epochs to {reference}@E (L)": first epoch whose train loss is <= L, the best '
                f'train loss {reference} reached by epoch E; (Nx): N times fewer epochs than '
                f'{reference}.')
-  with open(path, 'w') as f:
-    f.write('\n'.join(lines) + '\n')
+  common.write_text(path, '\n'.join(lines) + '\n')

@@ -111,11 +111,15 @@ def is_main_process() -> bool:
   return jax.process_index() == 0
 
 
+def write_text(path: str, text: str) -> None:
+  """Writes ``text`` to a local path or a URL (process 0 only)."""
+  if is_main_process():
+    epath.Path(path).write_text(text)
+
+
 def write_json(path: str, obj: Any) -> None:
   """Writes ``obj`` as indented JSON (process 0 only)."""
-  if not is_main_process():
-    return
-  epath.Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True) + '\n')
+  write_text(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
 
 
 class ScalarWriter:

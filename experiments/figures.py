@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from etils import epath  # noqa: E402
 
 
-def _save(fig, path: str, dpi: int) -> None:
+def save(fig, path: str, dpi: int) -> None:
   """Writes ``fig`` as a PNG to a local path or a URL, then closes it."""
   buffer = io.BytesIO()
   fig.savefig(buffer, format='png', dpi=dpi)
@@ -44,7 +44,7 @@ def image_grid(path: str, rows: Sequence[Sequence[tuple[str, np.ndarray]]],
       axes[r, c].imshow(_show(image), cmap='gray', vmin=0.0, vmax=1.0, interpolation='nearest')
       axes[r, c].set_title(title, fontsize=8)
   fig.tight_layout()
-  _save(fig, path, dpi)
+  save(fig, path, dpi)
 
 
 def curves(path: str, series: dict[str, tuple[Sequence[float], Sequence[float]]], *,
@@ -62,7 +62,7 @@ def curves(path: str, series: dict[str, tuple[Sequence[float], Sequence[float]]]
   axis.grid(alpha=0.3)
   axis.legend(fontsize=8)
   fig.tight_layout()
-  _save(fig, path, dpi)
+  save(fig, path, dpi)
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:
