@@ -6,22 +6,7 @@ r"""Trains a colouriser (the original report): Wallner's conv model (FR, SRS, S1
       --config.dataset=folder:/data/beach --workdir=/tmp/srs_paper
 """
 
-from absl import app, flags
-from ml_collections import config_flags
-
-from experiments import colorize_lib, common
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'Directory for metrics, figures and checkpoints.')
-config_flags.DEFINE_config_file('config', 'experiments/configs/colorize.py',
-                                'Config file (path[:MODEL[,SCALE]]).', lock_config=True)
-
-
-@common.main_with_clean_errors
-def main(argv: list[str]) -> None:
-  del argv  # Checked by main_with_clean_errors.
-  colorize_lib.train_and_evaluate(FLAGS.config, common.require_workdir(FLAGS.workdir))
-
+from experiments import common, colorize_lib
 
 if __name__ == '__main__':
-  app.run(main)
+  common.run(colorize_lib.train_and_evaluate, default_config='experiments/configs/colorize.py')

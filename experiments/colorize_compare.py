@@ -8,23 +8,7 @@ Writes WORKDIR/<MODEL>/ (each model's full colorize outputs), compare.png, compa
 compare.json.
 """
 
-from absl import app, flags
-from ml_collections import config_flags
-
-from experiments import colorize_compare_lib, common
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'Directory for the per-model runs and the comparison.')
-config_flags.DEFINE_config_file('config', 'experiments/configs/colorize.py',
-                                'Config file (path[:SCALE]); config.compare_models lists models.',
-                                lock_config=True)
-
-
-@common.main_with_clean_errors
-def main(argv: list[str]) -> None:
-  del argv  # Checked by main_with_clean_errors.
-  colorize_compare_lib.compare(FLAGS.config, common.require_workdir(FLAGS.workdir))
-
+from experiments import common, colorize_compare_lib
 
 if __name__ == '__main__':
-  app.run(main)
+  common.run(colorize_compare_lib.compare, default_config='experiments/configs/colorize.py')

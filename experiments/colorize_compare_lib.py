@@ -14,6 +14,7 @@ import ml_collections  # noqa: E402
 from absl import logging  # noqa: E402
 
 from experiments import colorize_lib, common, figures  # noqa: E402
+from siren_jax.names import COLORIZER_SCHEDULES  # noqa: E402
 
 FRACTIONS = (0.25, 0.5, 1.0)  # Of the epoch budget: where the reference model's losses are read.
 
@@ -29,7 +30,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if not names:
     raise ValueError('config.compare_models is empty')
   for name in names:
-    if name not in colorize_lib.MODELS or name == 'FC':
+    if name not in COLORIZER_SCHEDULES:
       raise ValueError(f'config.compare_models: {name!r} is not one of FR, SRS, S130')
   if len(set(names)) != len(names):
     raise ValueError(f'config.compare_models lists a model twice: {config.compare_models!r}')

@@ -12,9 +12,9 @@ models and epochs; the noisy minibatch loss goes to the progress log and TensorB
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,12 +26,10 @@ import optax
 from absl import logging
 from etils import epath
 
-from experiments import common, figures
-from siren_jax import checkpoints as ckpt
-from siren_jax import colour, data, metrics, sharding, training
+from experiments import common, driver, figures
+from experiments.configs.colorize import MODELS
+from siren_jax import colour, data, grids, metrics, sharding, training
 from siren_jax.models import colorizers
-
-MODELS = ('FR', 'SRS', 'S130', 'FC')
 # Config fields that define the network (checked against model.json before reusing a workdir).
 ARCHITECTURE_FIELDS = ('model', 'image_size', 'width_scale', 'sine_init', 'first_omega0',
                        'hidden_omega0', 'fusion', 'fc_sine_layers', 'fc_first_omega0',
@@ -40,16 +38,13 @@ ARCHITECTURE_FIELDS = ('model', 'image_size', 'width_scale', 'sine_init', 'first
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """One-line errors for bad config values."""
-  if config.model not in MODELS:
-    raise ValueError(f'config.model must be one of {", ".join(MODELS)}, got {config.model!r}')
+  common.check_choice(config, 'model', MODELS)
   common.check_positive(config, ('image_size', 'batch_size', 'epochs', 'learning_rate',
                                  'width_scale', 'first_omega0', 'hidden_omega0', 'fc_sine_layers',
                                  'fc_first_omega0', 'fc_hidden_omega0', 'max_eval_examples',
                                  'eval_every_epochs'))
   common.check_non_negative(config, ('checkpoint_every_epochs', 'num_figure_examples'))
-  if config.param_sharding not in sharding.PARAM_SHARDINGS:
-    raise ValueError(f'config.param_sharding must be one of {", ".join(sharding.PARAM_SHARDINGS)}'
-                     f', got {config.param_sharding!r}')
+  common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
   if config.model != 'FC' and config.image_size % colorizers.DOWNSAMPLING:
     raise ValueError(f'config.image_size={config.image_size} must be a multiple of '
                      f'{colorizers.DOWNSAMPLING} for the conv colouriser')
@@ -58,9 +53,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                      f'{", ".join(colorizers.EMBEDDINGS)} or leave empty')
   if config.fusion and config.model == 'FC':
     raise ValueError('config.fusion applies to the conv colourisers only, not FC')
-  if config.sine_init not in colorizers.SINE_INITS:
-    raise ValueError(f'config.sine_init must be one of {", ".join(colorizers.SINE_INITS)}, got '
-                     f'{config.sine_init!r}')
+  common.check_choice(config, 'sine_init', colorizers.SINE_INITS)
 
 
 def architecture(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -101,35 +94,33 @@ def make_loss_fn(config: ml_collections.ConfigDict) -> training.LossFn:
 
   def loss_fn(params, batch, apply_fn):
     prediction = apply_fn(params, model_inputs(config, batch['grey'], batch.get('embedding')))
-    return training.mse(prediction, batch[key]), {}
+    return metrics.mse(prediction, batch[key]), {}
 
   return loss_fn
 
 
 def make_predict_rgb(config: ml_collections.ConfigDict,
                      apply_fn: Callable[..., jax.Array]) -> Callable[[Any, jax.Array], jax.Array]:
-  """A jitted (params, grey (B, H, W, 1)) -> (model output, RGB (B, H, W, 3) in [-1, 1])."""
+  """A jitted (params, grey (B, H, W, 1)) -> (model output, RGB (B, H, W, 3) in [-1, 1]),
+  ``config.batch_size`` images at a time (``grids.evaluate_in_chunks``)."""
 
-  def predict(params, grey):
+  def predict_chunk(params, grey):
     output = apply_fn(params, model_inputs(config, grey))
     if config.model == 'FC':
       return output, jnp.clip(output, -1.0, 1.0)
     return output, colour.scaled_lab_to_rgb(grey, output)
 
-  return jax.jit(predict)
+  @jax.jit
+  def predict(params, grey):
+    return grids.evaluate_in_chunks(functools.partial(predict_chunk, params), grey,
+                                    config.batch_size)
 
-
-def _in_chunks(fn: Callable, params: Any, grey: np.ndarray, chunk: int) -> tuple[np.ndarray, ...]:
-  """fn over ``chunk``-sized slices of grey; the last one is padded so that fn compiles once."""
-  n = len(grey)
-  padded = np.concatenate([grey, np.repeat(grey[-1:], -n % chunk, axis=0)])
-  outputs = [jax.device_get(fn(params, padded[i:i + chunk])) for i in range(0, n, chunk)]
-  return tuple(np.concatenate(parts)[:n] for parts in zip(*outputs))
+  return predict
 
 
 def evaluate_split(config, predict, params, split_data: dict[str, np.ndarray]) -> dict[str, Any]:
   """Loss, PSNR of the colourised RGB and of the grey (ab = 0) baseline on one eval set."""
-  output, rgb = _in_chunks(predict, params, split_data['grey'], config.batch_size)
+  output, rgb = jax.device_get(predict(params, split_data['grey']))
   grey_rgb = colour.grey_baseline_rgb(split_data['grey'])
   return {
       'loss': float(np.mean((output - split_data[target_key(config)]) ** 2)),
@@ -206,58 +197,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                config.image_size, config.batch_size, steps_per_epoch, config.epochs,
                jax.devices()[0].platform)
 
-  state = make_state(config)
-  # Data parallel over all devices; the pipeline yields this process's rows of each batch.
-  train_step = training.make_train_step(
-      make_loss_fn(config), mesh=sharding.make_mesh(), param_sharding=config.param_sharding,
-      process_local_batches=config.shard_data_by_process)
-  predict = make_predict_rgb(config, state.apply_fn)
   keys = ('grey', target_key(config))
+  state = make_state(config)
+  predict = make_predict_rgb(config, state.apply_fn)
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
-  clock = {'time': time.perf_counter(), 'step': 0}
 
   def batch_fn(step: int) -> dict[str, np.ndarray]:
     batch = pipeline.train_batch(step)
     return {k: batch[k] for k in keys}
 
-  def log_fn(step: int, scalars: dict[str, float]) -> None:
-    now = time.perf_counter()
-    images_per_second = ((step - clock['step']) * config.batch_size /
-                         max(now - clock['time'], 1e-9))
-    clock.update(time=now, step=step)
-    scalars = {**scalars, 'images_per_s': images_per_second}
-    common.log_progress(f'{tag} epoch {step / steps_per_epoch:g}/{config.epochs}', step,
-                        num_steps, scalars)
-    writer.write(step, scalars, prefix='train/')
-
   def eval_fn(state: training.TrainState) -> dict[str, float]:
-    params = sharding.to_host(state.params)  # Every process evaluates on its first device.
-    train = evaluate_split(config, predict, params, pipeline.eval_set('train'))
-    val = evaluate_split(config, predict, params, pipeline.eval_set('val'))
+    train = evaluate_split(config, predict, state.params, pipeline.eval_set('train'))
+    val = evaluate_split(config, predict, state.params, pipeline.eval_set('val'))
     scalars = {'epoch': int(state.step) / steps_per_epoch, 'train_loss': train['loss'],
                'val_loss': val['loss'], 'val_psnr': val['psnr']}
-    writer.write(int(state.step), scalars, prefix='eval/')
     logging.info('[%s] epoch %g/%d  train_loss=%.5f  val_loss=%.5f  val_psnr=%.2f', tag,
                  scalars['epoch'], config.epochs, train['loss'], val['loss'], val['psnr'])
     return scalars
 
-  manager = ckpt.make_manager(os.path.join(workdir, 'checkpoints'))
   try:
-    result = training.train_loop(
-        state, train_step, batch_fn, num_steps=num_steps,
-        eval_every=config.eval_every_epochs * steps_per_epoch, eval_fn=eval_fn,
-        log_every=steps_per_epoch, log_fn=log_fn, checkpoint_manager=manager,
-        checkpoint_every=config.checkpoint_every_epochs * steps_per_epoch)
+    # Data parallel over all devices; the pipeline yields this process's rows of each batch.
+    result = driver.run(
+        state, make_loss_fn(config), workdir=workdir, tag=tag, writer=writer,
+        schedule=driver.Schedule(
+            num_steps, log_every=steps_per_epoch,
+            eval_every=config.eval_every_epochs * steps_per_epoch,
+            checkpoint_every=config.checkpoint_every_epochs * steps_per_epoch),
+        batch_fn=batch_fn, eval_fn=eval_fn, param_sharding=config.param_sharding,
+        process_local_batches=config.shard_data_by_process,
+        progress=lambda step: f'{tag} epoch {step / steps_per_epoch:g}/{config.epochs}')
   finally:
-    manager.close()
     writer.close()
-  state = result.state
+  params = result.params
 
   summary: dict[str, Any] = {}
   rows: dict[str, list] = {}
   for split in data.SPLITS:
     split_data = pipeline.eval_set(split)
-    evaluated = evaluate_split(config, predict, sharding.to_host(state.params), split_data)
+    evaluated = evaluate_split(config, predict, params, split_data)
     summary[split] = {k: evaluated[k] for k in ('loss', 'psnr', 'grey_psnr')}
     summary[split]['examples'] = int(len(split_data['grey']))
     rows[split] = [
@@ -270,20 +247,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       'model': config.model,
       'dataset': config.dataset,
       'examples': {s: int(len(pipeline.splits[s])) for s in data.SPLITS},
-      'epochs': int(state.step) // steps_per_epoch,
+      'epochs': int(result.state.step) // steps_per_epoch,
       'steps_per_epoch': steps_per_epoch,
       'final_train_loss': history[-1]['train_loss'],
       'final_val_loss': history[-1]['val_loss'],
       'splits': summary,
       'loss_threshold': config.loss_threshold,
       'epochs_to_threshold': epochs_to_reach(history, config.loss_threshold),
-      'seconds_per_epoch': result.seconds_per_step * steps_per_epoch,
+      'seconds_per_epoch': (None if result.seconds_per_step is None
+                            else result.seconds_per_step * steps_per_epoch),
       'resumed_from_step': result.resumed_from,
       'history': history,
       'device': jax.devices()[0].device_kind,
       'config': config.to_dict(),
   }
-  logging.info('[%s] test PSNR %.2f dB (grey baseline %.2f dB), %.3f s/epoch', tag,
+  logging.info('[%s] test PSNR %.2f dB (grey baseline %.2f dB), %s s/epoch', tag,
                summary['test']['psnr'], summary['test']['grey_psnr'], output['seconds_per_epoch'])
   if common.is_main_process():
     for split in data.SPLITS:

@@ -9,27 +9,21 @@ inputs are reduced to their Lab lightness first. The conv colouriser runs on the
 reassembles them.
 """
 
-from absl import app, flags
-from ml_collections import config_flags
+from absl import flags
 
 from experiments import colorize_photo_lib, common
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'Workdir of a finished experiments.colorize run.')
 flags.DEFINE_string('input', None, 'Grey (or colour) image file, any size.')
 flags.DEFINE_string('output', None, 'Where to write the colourised PNG.')
-config_flags.DEFINE_config_file('config', 'experiments/configs/colorize.py',
-                                'The config the workdir was trained with.', lock_config=True)
 
 
-@common.main_with_clean_errors
-def main(argv: list[str]) -> None:
-  del argv  # Checked by main_with_clean_errors.
-  for name in ('workdir', 'input', 'output'):
-    if not FLAGS[name].value:
+def colorize(config, workdir: str) -> None:
+  for name in ('input', 'output'):
+    if not flags.FLAGS[name].value:
       raise ValueError(f'--{name} is required')
-  colorize_photo_lib.colorize_file(FLAGS.config, FLAGS.workdir, FLAGS.input, FLAGS.output)
+  colorize_photo_lib.colorize_file(config, workdir, flags.FLAGS.input, flags.FLAGS.output)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  common.run(colorize, default_config='experiments/configs/colorize.py',
+             workdir_help='Workdir of a finished experiments.colorize run.')

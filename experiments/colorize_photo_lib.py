@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import ml_collections
 import numpy as np
 from absl import logging
 
-from experiments import colorize_lib
+from experiments import colorize_lib, driver
 from siren_jax import checkpoints as ckpt
 from siren_jax import colour, images
 from siren_jax.models import colorizers
@@ -19,13 +17,14 @@ def load_params(config: ml_collections.ConfigDict, workdir: str):
   colorize_lib.check_config(config)
   colorize_lib.check_workdir_model(workdir, config)
   template = colorize_lib.make_state(config)
-  manager = ckpt.make_manager(os.path.join(workdir, 'checkpoints'))
+  directory = driver.checkpoint_dir(workdir, config.model)
+  manager = ckpt.make_manager(directory)
   try:
     restored = ckpt.restore_latest(manager, template)
   finally:
     manager.close()
   if restored is None:
-    raise FileNotFoundError(f'no checkpoint in {os.path.join(workdir, "checkpoints")!r}')
+    raise FileNotFoundError(f'no checkpoint in {directory!r}')
   state, _ = restored
   return state
 
@@ -36,9 +35,7 @@ def colorize(config: ml_collections.ConfigDict, state, grey: np.ndarray) -> np.n
   h, w = grey.shape[:2]
   if config.model == 'FC':
     pieces, layout = colorizers.tile(grey, config.image_size, config.image_size)
-    rgb = np.concatenate([np.asarray(predict(state.params, pieces[i:i + config.batch_size])[1])
-                          for i in range(0, len(pieces), config.batch_size)])
-    return colorizers.untile(rgb, layout)
+    return colorizers.untile(np.asarray(predict(state.params, pieces)[1]), layout)
   multiple = colorizers.DOWNSAMPLING
   pad = ((0, -h % multiple), (0, -w % multiple), (0, 0))
   padded = np.pad(grey, pad, mode='reflect' if min(h, w) > 1 else 'edge')

@@ -4,16 +4,21 @@ etils.epath, checkpoints through orbax, scalars through tensorboardX."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
 import ml_collections
-from absl import flags, logging
+from absl import app, flags, logging
 from etils import epath
+from ml_collections import config_flags
+
+from siren_jax import errors
 
 # Errors a user can cause with a flag, a config value or an input file; anything else is a bug
 # and keeps its traceback.
@@ -62,11 +67,83 @@ def main_with_clean_errors(main: Callable[[list[str]], None]) -> Callable[[list[
                                flags.FLAGS.num_processes, flags.FLAGS.process_id)
       main(argv)
     except USER_ERRORS as e:
-      message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-      print(f'error: {message}', file=sys.stderr)
-      sys.exit(2)
+      exit_with_error(errors.first_line(e))
 
   return wrapped
+
+
+def exit_with_error(message: str) -> None:
+  """Prints ``error: message`` to stderr and exits with status 2 (a user error)."""
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def parse_flags_cleanly(argv: list[str]) -> list[str]:
+  """absl's flag parser, with a bad flag or config override (unknown or misspelt field, bad
+  value, bad variant) reported as one line and exit status 2 instead of chained tracebacks."""
+  try:
+    return flags.FLAGS(argv)
+  # ml_collections raises AttributeError/KeyError for an unknown config field, a config file's
+  # get_config a ValueError for a bad variant; absl wraps some of them in flags.Error.
+  except (flags.Error, AttributeError, KeyError, *USER_ERRORS) as e:
+    exit_with_error(_flag_error_message(e, argv))
+  return []  # Unreachable.
+
+
+def _flag_error_message(error: Exception, argv: list[str]) -> str:
+  """A one-line message for a flag error; an unknown config field gets a suggestion."""
+  config = _loaded_config()
+  text = str(error)
+  for arg in argv[1:]:
+    name = arg.lstrip('-').split('=', 1)[0]
+    if not name.startswith('config.'):
+      continue
+    field = name[len('config.'):].split('.')[0]
+    if config is not None:
+      unknown = field not in config
+      close = difflib.get_close_matches(field, list(config.keys()), n=1)
+    else:  # Raised while the config loads: ml_collections names the field (and a guess).
+      unknown = re.search(rf'\b{re.escape(field)}\b', text) is not None
+      close = re.findall(r'Did you mean \W*"(\w+)"', text)
+    if unknown:
+      hint = f" (did you mean '{close[0]}'?)" if close else ''
+      return f"unknown config field '{field}'{hint}"
+  text = errors.first_line(error)
+  if text.endswith(':'):  # config_flags' "Error whilst parsing config file:": say why.
+    root = error
+    while (root.__cause__ or root.__context__) is not None:
+      root = root.__cause__ or root.__context__
+    text = f'{text} {errors.first_line(root)}'
+  return text
+
+
+def _loaded_config() -> ml_collections.ConfigDict | None:
+  try:
+    return flags.FLAGS['config'].value
+  except (KeyError, AttributeError):
+    return None
+
+
+def run(train_and_evaluate: Callable[[ml_collections.ConfigDict, str], Any], *,
+        default_config: str,
+        workdir_help: str = 'Directory for metrics, figures and checkpoints.') -> None:
+  """The whole absl entry point of an experiment: ``--workdir`` and ``--config`` (a config
+  file with the common variant grammar), one-line user errors (exit 2), then
+  ``train_and_evaluate(config, workdir)``, which validates its inputs and only then creates
+  the workdir (``require_workdir``)."""
+  flags.DEFINE_string('workdir', None, workdir_help)
+  try:  # Reads the --config.* overrides of sys.argv already.
+    config_flags.DEFINE_config_file('config', default_config, 'Config file (path[:variant]).',
+                                    lock_config=True)
+  except (flags.Error, AttributeError, KeyError, *USER_ERRORS) as e:
+    exit_with_error(_flag_error_message(e, sys.argv))
+
+  @main_with_clean_errors
+  def main(argv: list[str]) -> None:
+    del argv  # Checked by main_with_clean_errors.
+    train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+
+  app.run(main, flags_parser=parse_flags_cleanly)
 
 
 def require_workdir(workdir: str | None) -> str:
@@ -99,6 +176,14 @@ def check_non_negative(config: ml_collections.ConfigDict, names: Iterable[str]) 
     value = config[name]
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
       raise ValueError(f'config.{name} must be an integer >= 0, got {value!r}')
+
+
+def check_choice(config: ml_collections.ConfigDict, name: str, choices: Iterable[str]) -> None:
+  """Raises ValueError unless config field ``name`` is one of ``choices``."""
+  choices = tuple(choices)
+  if config[name] not in choices:
+    raise ValueError(f'config.{name} must be one of {", ".join(map(str, choices))}, got '
+                     f'{config[name]!r}')
 
 
 def split_names(value: str | Iterable[str]) -> list[str]:

@@ -14,28 +14,15 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from experiments import common, field_training, figures
-from siren_jax import finite_differences, fitting, grids, images, metrics, sharding
-from siren_jax.models import fields
+from experiments import common, driver, figures
+from siren_jax import finite_differences, fitting, grids, images, metrics, render
 
 
 def check_config(config: ml_collections.ConfigDict) -> list[str]:
   """Validates the config; returns the model names."""
-  names = common.split_names(config.models)
-  if not names:
-    raise ValueError('config.models is empty; list one or more of ' + ', '.join(fields.FIELD_MODELS))
-  for name in names:
-    if name not in fields.FIELD_MODELS:
-      raise ValueError(f'config.models: unknown model {name!r}; choose from '
-                       f'{", ".join(fields.FIELD_MODELS)}')
-  if len(set(names)) != len(names):
-    raise ValueError(f'config.models lists a model twice: {config.models!r}')
-  common.check_positive(config, ('steps',))
   common.check_non_negative(config, ('image_size',))
-  if config.mode not in images.MODES:
-    raise ValueError(f'config.mode must be one of {", ".join(images.MODES)}, got {config.mode!r}')
-  field_training.check_model_fields(config)
-  return names
+  common.check_choice(config, 'mode', images.MODES)
+  return driver.check_model_fields(config, 'models')
 
 
 def display_derivatives(grad: np.ndarray, lap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,11 +35,10 @@ def display_derivatives(grad: np.ndarray, lap: np.ndarray) -> tuple[np.ndarray, 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Fits every model in ``config.models``; returns the metrics written to metrics.json."""
   names = check_config(config)
-  workdir = common.require_workdir(workdir)
   image = images.load_image(config.image, mode=config.mode, size=config.image_size or None)
+  workdir = common.require_workdir(workdir)
   height, width, channels = image.shape
   coords, values = grids.image_to_samples(image)
-  batch = {'coords': coords, 'values': values}
   logging.info('Fitting %s (%dx%dx%d) with %s for %d steps on %d %s device(s), %d process(es).',
                config.image, height, width, channels, ', '.join(names), config.steps,
                jax.device_count(), jax.devices()[0].platform, jax.process_count())
@@ -65,22 +51,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
   try:
     for name in names:
-      def eval_fn(state):
-        # Host copy of the (replicated or sharded, possibly multi-host) params: every process
-        # evaluates the whole image on its own first device.
-        params = sharding.to_host(state.params)
-        prediction = fitting.evaluate(state.apply_fn, params, coords, config.chunk_size)
-        return {'psnr': float(metrics.psnr(prediction, values))}
-
-      result = field_training.train_field(
-          config, workdir, tag=name, model_name=name, out_features=channels,
-          image_side=max(height, width), loss_fn=fitting.image_loss, batch=batch,
-          eval_fn=eval_fn, writer=writer)
-      state = result.state
-      params = sharding.to_host(state.params)
-      fit = np.asarray(fitting.render(state.apply_fn, params, height, width, config.chunk_size))
-      grad, lap = jax.device_get(fitting.derivatives(state.apply_fn, params, coords,
-                                                     config.chunk_size))
+      result = driver.train_field(
+          config, workdir, tag=name, spec=driver.model_spec(config, name, channels,
+                                                            max(height, width)),
+          loss_fn=fitting.image_loss, batch={'coords': coords, 'values': values},
+          eval_fn=driver.image_fit_eval(config, image), writer=writer)
+      apply_fn = result.state.apply_fn
+      fit = render.render(apply_fn, result.params, height, width,
+                          max_chunk_points=config.render_chunk_points, max_pixels=None)
+      grad, lap = jax.device_get(fitting.derivatives(apply_fn, result.params, coords,
+                                                     config.derivative_chunk_points))
       grad = np.asarray(grad).reshape(height, width, channels, 2)
       lap = np.asarray(lap).reshape(height, width, channels)
       psnr = float(metrics.psnr(fit, image))
@@ -91,14 +71,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       summary[name] = {
           'psnr': psnr,
           'ssim': metrics.ssim(fit, image),
-          'steps': int(state.step),
+          'steps': int(result.state.step),
           'seconds_per_step': result.seconds_per_step,
           'resumed_from_step': result.resumed_from,
           'psnr_history': result.history,
       }
       if common.is_main_process():
-        logging.info('[%s] final PSNR %.2f dB, %.4f s/step', name, psnr,
-                     result.seconds_per_step)
+        logging.info('[%s] final PSNR %.2f dB, %s s/step', name, psnr, result.seconds_per_step)
   finally:
     writer.close()
 

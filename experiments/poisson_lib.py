@@ -20,18 +20,14 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from experiments import common, field_training, figures
-from siren_jax import fitting, grids, images, metrics, poisson
-from siren_jax.models import fields
-
-MODES = ('grad', 'laplacian', 'merge', 'blend')
+from experiments import common, driver, figures
+from experiments.configs.poisson import MODES
+from siren_jax import fitting, grids, images, metrics, poisson, render
 
 
 def check_config(config: ml_collections.ConfigDict) -> tuple[list[str], list[str]]:
   """Validates the config; returns (colour modes, rules)."""
-  if config.mode not in MODES:
-    raise ValueError(f'config.mode must be one of {", ".join(MODES)}, '
-                     f'got {config.mode!r}')
+  common.check_choice(config, 'mode', MODES)
   colors = common.split_names(config.colors)
   if not colors or any(c not in images.MODES for c in colors):
     raise ValueError(f'config.colors must list grey and/or rgb, got {config.colors!r}')
@@ -43,16 +39,12 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[list[str], list[str
     if not rules or any(r not in poisson.RULES for r in rules):
       raise ValueError(f'config.rules must list some of {", ".join(poisson.RULES)}, got '
                        f'{config.rules!r}')
-  if config.model not in fields.FIELD_MODELS:
-    raise ValueError(f'config.model: unknown model {config.model!r}; choose from '
-                     f'{", ".join(fields.FIELD_MODELS)}')
-  common.check_positive(config, ('steps',))
   common.check_non_negative(config, ('image_size',))
   if config.mask in ('ellipse', 'rectangle'):
     for name in ('mask_height', 'mask_width'):
       if not 0.0 < config[name] <= 1.0:
         raise ValueError(f'config.{name} must be in (0, 1], got {config[name]!r}')
-  field_training.check_model_fields(config)
+  driver.check_model_fields(config)
   return colors, rules
 
 
@@ -111,26 +103,27 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
     batch = {'coords': coords, 'laplacians': jnp.asarray(target.reshape(-1, channels))}
     loss_fn = poisson.laplacian_loss
 
-  def render(state) -> np.ndarray:
-    return np.asarray(fitting.render(state.apply_fn, state.params, height, width,
-                                     config.chunk_size))
+  def render_image(apply_fn, params) -> np.ndarray:
+    return render.render(apply_fn, params, height, width,
+                         max_chunk_points=config.render_chunk_points, max_pixels=None)
 
   def eval_fn(state) -> dict[str, float]:
-    return {'psnr': poisson.fair_psnr(render(state), reference, where)}
+    return {'psnr': poisson.fair_psnr(render_image(state.apply_fn, state.params), reference,
+                                      where)}
 
   start = time.time()
-  result = field_training.train_field(
-      config, workdir, tag=tag, model_name=config.model, out_features=channels,
-      image_side=max(height, width), loss_fn=loss_fn, batch=batch, eval_fn=eval_fn,
-      writer=writer)
+  result = driver.train_field(
+      config, workdir, tag=tag, spec=driver.model_spec(config, config.model, channels,
+                                                       max(height, width)),
+      loss_fn=loss_fn, batch=batch, eval_fn=eval_fn, writer=writer)
   seconds = time.time() - start
-  state = result.state
-  field = poisson.match_mean(render(state), reference, where)
-  grad, lap = jax.device_get(fitting.derivatives(state.apply_fn, state.params, coords,
-                                                 config.chunk_size))
+  apply_fn = result.state.apply_fn
+  field = poisson.match_mean(render_image(apply_fn, result.params), reference, where)
+  grad, lap = jax.device_get(fitting.derivatives(apply_fn, result.params, coords,
+                                                 config.derivative_chunk_points))
   summary = {
       'psnr': poisson.fair_psnr(field, reference, where),
-      'steps': int(state.step),
+      'steps': int(result.state.step),
       'seconds': seconds,
       'seconds_per_step': result.seconds_per_step,
       'resumed_from_step': result.resumed_from,

@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import jax
 import ml_collections
 import numpy as np
-import optax
 from absl import logging
 from PIL import Image
 
-from experiments import common, field_training, figures
-from siren_jax import (baselines, finite_differences, fitting, grids, images, inr_file,
-                       metrics, render, tiling)
+from experiments import common, driver, figures
+from experiments.configs.resize import TASKS
+from siren_jax import (finite_differences, fitting, grids, images, inr_file, metrics, models,
+                       render, tiling, training)
 from siren_jax.models import fields
-
-TASKS = ('compare', 'upscale')
 # PIL resampling filters, all on PIL's pixel-centre (half-pixel) convention.
 CLASSICAL = {'nearest': Image.Resampling.NEAREST, 'bilinear': Image.Resampling.BILINEAR,
              'bicubic': Image.Resampling.BICUBIC, 'lanczos': Image.Resampling.LANCZOS}
@@ -38,16 +37,10 @@ EDGE_QUANTILE = 0.8  # Pixels with Sobel magnitude above this quantile count as 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """One-line errors for bad config values."""
-  if config.task not in TASKS:
-    raise ValueError(f'config.task must be one of {", ".join(TASKS)}, got {config.task!r}')
-  if config.model not in fields.FIELD_MODELS:
-    raise ValueError(f'config.model: unknown model {config.model!r}; choose from '
-                     f'{", ".join(fields.FIELD_MODELS)}')
-  if config.mode not in (*images.MODES, ''):
-    raise ValueError(f"config.mode must be one of {', '.join(images.MODES)} or '', got "
-                     f'{config.mode!r}')
-  common.check_positive(config, ('steps', 'max_pixels'))
-  field_training.check_model_fields(config)
+  common.check_choice(config, 'task', TASKS)
+  common.check_choice(config, 'mode', (*images.MODES, ''))
+  common.check_positive(config, ('max_pixels',))
+  driver.check_model_fields(config)
   if config.task == 'compare':
     factors(config)
     common.check_positive(config, ('image_size', 'crop_size'))
@@ -60,10 +53,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError('config.input is empty: give an image path, a built-in image name or a '
                        '.inr file')
     common.check_non_negative(config, ('tile_size', 'tile_overlap'))
-    if config.tile_ramp not in tiling.RAMPS:
-      raise ValueError(f'config.tile_ramp must be one of {", ".join(tiling.RAMPS)}')
-    if config.param_dtype not in inr_file.PARAM_DTYPES:
-      raise ValueError(f'config.param_dtype must be one of {", ".join(inr_file.PARAM_DTYPES)}')
+    common.check_choice(config, 'tile_ramp', tiling.RAMPS)
+    common.check_choice(config, 'param_dtype', inr_file.PARAM_DTYPES)
 
 
 def factors(config: ml_collections.ConfigDict) -> list[int]:
@@ -103,31 +94,24 @@ def region_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) ->
   return float(metrics.psnr_from_mse(np.mean(error.astype(np.float64) ** 2)))
 
 
-def model_description(config: ml_collections.ConfigDict, channels: int,
-                      image_side: int) -> dict:
-  """The ``make_field_model`` arguments of the model ``field_training.build_model`` builds, for
-  the network file."""
-  return inr_file.model_kwargs(
-      config.model, out_features=channels, hidden_features=config.hidden_features,
-      hidden_layers=config.hidden_layers, first_omega0=config.first_omega0,
-      hidden_omega0=config.hidden_omega0, zero_bias=config.zero_bias,
-      num_frequencies=config.num_frequencies or baselines.nyquist_num_frequencies(image_side))
-
-
 def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.ndarray,
-        writer: common.ScalarWriter):
-  """Fits config.model to (h, w, C) ``image``; returns (train state, loop result)."""
-  coords, values = grids.image_to_samples(image)
-
-  def eval_fn(state):
-    prediction = fitting.evaluate(state.apply_fn, state.params, coords, config.chunk_size)
-    return {'psnr': float(metrics.psnr(prediction, values))}
-
-  result = field_training.train_field(
-      config, workdir, tag=tag, model_name=config.model, out_features=image.shape[-1],
-      image_side=max(image.shape[:2]), loss_fn=fitting.image_loss,
-      batch={'coords': coords, 'values': values}, eval_fn=eval_fn, writer=writer)
-  return result.state, result
+        writer: common.ScalarWriter, layout: tiling.TileLayout | None = None
+        ) -> tuple[dict, Callable, training.LoopResult]:
+  """Fits config.model to (h, w, C) ``image`` (in tiles when ``layout`` is given); returns
+  (model spec, the fitted image's field, loop result)."""
+  spec = driver.model_spec(config, config.model, image.shape[-1], max(image.shape[:2]))
+  if layout is None:
+    coords, values = grids.image_to_samples(image)
+    batch, field = {'coords': coords, 'values': values}, None
+  else:
+    batch = tiling.tile_samples(image, layout)
+    field = tiling.tiled_field(models.apply_fn(fields.make_field_model(**spec)), layout,
+                               config.tile_ramp)
+  result = driver.train_field(
+      config, workdir, tag=tag, spec=spec, loss_fn=fitting.image_loss, batch=batch,
+      eval_fn=driver.image_fit_eval(config, image, field), writer=writer,
+      num_tiles=layout.num_tiles if layout else 0)
+  return spec, field or result.state.apply_fn, result
 
 
 def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -139,6 +123,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   grad = finite_differences.sobel_gradient(truth)
   magnitude = np.sqrt((np.asarray(grad) ** 2).sum(axis=(-1, -2)))
   edges = magnitude > np.quantile(magnitude, EDGE_QUANTILE)
+  workdir = common.require_workdir(workdir)
   top, left = round(config.crop_top * height), round(config.crop_left * width)
   side = max(1, round(config.crop_size * min(height, width)))
   crop = (slice(top, top + side), slice(left, left + side))
@@ -150,19 +135,20 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
       low = box_downsample(truth, factor)
       logging.info('x%d: %dx%d -> %dx%d', factor, *low.shape[:2], height, width)
       outputs = {m: classical_resize(low, height, width, m) for m in CLASSICAL}
-      state, result = fit(config, workdir, f'{config.model}_x{factor}', low, writer)
+      spec, field, result = fit(config, workdir, f'{config.model}_x{factor}', low, writer)
+      steps = int(result.state.step)
       start = time.perf_counter()
-      outputs[config.model] = render.render(state.apply_fn, state.params, height, width,
-                                            max_chunk_points=config.chunk_size,
+      outputs[config.model] = render.render(field, result.params, height, width,
+                                            max_chunk_points=config.render_chunk_points,
                                             max_pixels=config.max_pixels)
       render_seconds = time.perf_counter() - start
-      low_fit = render.render(state.apply_fn, state.params, *low.shape[:2],
-                              max_chunk_points=config.chunk_size)
+      low_fit = render.render(field, result.params, *low.shape[:2],
+                              max_chunk_points=config.render_chunk_points)
       network_path = os.path.join(workdir, f'{config.model}_x{factor}.inr')
       network_bytes = inr_file.save(
-          network_path, state.params, model=model_description(config, channels, max(low.shape)),
-          height=low.shape[0], width=low.shape[1], channels=channels,
-          extra={'source': config.image, 'downsampled_by': factor, 'steps': int(state.step)})
+          network_path, result.params, model=spec, height=low.shape[0], width=low.shape[1],
+          channels=channels, extra={'source': config.image, 'downsampled_by': factor,
+                                    'steps': steps})
       scores = {name: {'psnr': float(metrics.psnr(out, truth)),
                        'ssim': metrics.ssim(out, truth),
                        'psnr_edges': region_psnr(out, truth, edges),
@@ -171,7 +157,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
       results[f'x{factor}'] = {
           'low_res': list(low.shape), 'methods': scores,
           'fit_psnr_on_low_res': float(metrics.psnr(low_fit, low)),
-          'steps': int(state.step), 'seconds_per_step': result.seconds_per_step,
+          'steps': steps, 'seconds_per_step': result.seconds_per_step,
           'render_seconds': render_seconds, 'network_file': os.path.basename(network_path),
           'network_bytes': network_bytes, 'low_res_8bit_bytes': int(low.size),
           'resumed_from_step': result.resumed_from}
@@ -209,50 +195,46 @@ def output_size(config: ml_collections.ConfigDict, height: int, width: int) -> t
 
 def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Fits config.input (or loads a saved network) and renders it at the requested size."""
-  output_path = config.output or os.path.join(workdir, 'upscaled.png')
-  network_path = config.network_output or os.path.join(workdir, 'fitted.inr')
   info = {'task': 'upscale', 'input': config.input}
   if config.input.endswith('.inr'):
     fitted = inr_file.load(config.input)
     field, params = fitted.field, fitted.params
     height, width = fitted.height, fitted.width
+    output_size(config, height, width)
+    workdir = common.require_workdir(workdir)
     network_path = config.input
   else:
     image = images.load_image(config.input, mode=config.mode or None)
     height, width, channels = image.shape
     render.check_size(height, width, config.max_pixels)
     output_size(config, height, width)  # Bad sizes fail before the fit, not after.
-    model_info = model_description(config, channels, max(height, width))
+    layout = (tiling.make_layout(height, width, config.tile_size, config.tile_overlap)
+              if config.tile_size else None)
+    workdir = common.require_workdir(workdir)
+    network_path = config.network_output or os.path.join(workdir, 'fitted.inr')
     writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
     try:
-      if config.tile_size:
-        layout = tiling.make_layout(height, width, config.tile_size, config.tile_overlap)
-        model = fields.make_field_model(**model_info)
-        start = time.perf_counter()
-        result = tiling.fit_tiles(
-            model, image, layout, key=jax.random.PRNGKey(config.seed),
-            optimizer=optax.adam(config.learning_rate), num_steps=config.steps,
-            steps_per_call=config.steps_per_call, log_every=config.log_every,
-            log_fn=lambda s, m: common.log_progress('tiles', s, config.steps, m))
-        info['fit_seconds'] = time.perf_counter() - start
-        params = result.state.params
-        field = tiling.tiled_field(lambda p, x: model.apply({'params': p}, x), layout,
-                                   config.tile_ramp)
+      start = time.perf_counter()
+      spec, field, result = fit(config, workdir, 'tiles' if layout else config.model, image,
+                                writer, layout)
+      info['fit_seconds'] = time.perf_counter() - start
+      params = result.params
+      if layout:
         info['num_tiles'] = layout.num_tiles
-      else:
-        state, _ = fit(config, workdir, config.model, image, writer)
-        field, params, layout = state.apply_fn, state.params, None
     finally:
       writer.close()
     info['fit_psnr'] = float(metrics.psnr(
-        render.render(field, params, height, width, max_chunk_points=config.chunk_size), image))
+        render.render(field, params, height, width,
+                      max_chunk_points=config.render_chunk_points), image))
     info['network_bytes'] = inr_file.save(
-        network_path, params, model=model_info, height=height, width=width, channels=channels,
+        network_path, params, model=spec, height=height, width=width, channels=channels,
         layout=layout, ramp=config.tile_ramp, param_dtype=config.param_dtype,
         extra={'source': config.input, 'steps': config.steps})
   out_height, out_width = output_size(config, height, width)
   upscaled = render.render(field, params, out_height, out_width,
-                           max_chunk_points=config.chunk_size, max_pixels=config.max_pixels)
+                           max_chunk_points=config.render_chunk_points,
+                           max_pixels=config.max_pixels)
+  output_path = config.output or os.path.join(workdir, 'upscaled.png')
   images.save_png(output_path, upscaled)
   logging.info('Wrote %s (%dx%d from %dx%d) and %s.', output_path, out_height, out_width,
                height, width, network_path)
@@ -265,7 +247,6 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs config.task; returns what it wrote to metrics.json."""
   check_config(config)
-  workdir = common.require_workdir(workdir)
   if config.task == 'compare':
     return compare(config, workdir)
   return upscale(config, workdir)

@@ -13,6 +13,8 @@ from typing import Any
 import orbax.checkpoint as ocp
 from etils import epath
 
+from siren_jax import errors
+
 STATE = 'state'
 RECORD = 'record'
 
@@ -49,6 +51,6 @@ def restore_latest(manager: ocp.CheckpointManager,
   except (ValueError, KeyError, TypeError) as e:
     raise ValueError(
         f'checkpoint at step {step} in {manager.directory} does not match this model/config '
-        f'(use a fresh --workdir): {str(e).splitlines()[0] if str(e) else type(e).__name__}'
+        f'(use a fresh --workdir): {errors.first_line(e)}'
     ) from None
   return restored[STATE], dict(restored[RECORD] or {})

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from siren_jax import colour, images
+from siren_jax import colour, errors, images
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 SPLITS = ('train', 'val', 'test')
@@ -110,7 +110,7 @@ class _Tfds:
       raise ValueError(f'unknown TFDS dataset {name!r}: not registered and not found in '
                        f'{where}') from None
     except (NotImplementedError, AssertionError, FileNotFoundError, ValueError) as e:
-      first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      first = errors.first_line(e)
       raise ValueError(f'TFDS dataset {name!r} split {split!r} is not ready in {where} ({first}); '
                        f'{prepare}') from None
     self.name, self.image_key, self.image_size = name, image_key, image_size

@@ -1,4 +1,5 @@
-"""Pieces of fitting a coordinate field to an image: losses, rendering and derivatives.
+"""Pieces of fitting a coordinate field to an image: the loss and the field's derivatives
+(rendering is ``siren_jax.render``).
 
 A *field* here is ``apply_fn(params, coords: (..., 2)) -> (..., C)`` on the ``grids``
 convention; its image is the field sampled at pixel centres.
@@ -11,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
 from siren_jax import diffops, grids, metrics
 
@@ -22,22 +22,8 @@ ApplyFn = Callable[[Any, Array], Array]
 def image_loss(params: Any, batch: dict[str, Array], apply_fn: ApplyFn) -> tuple[Array, dict]:
   """MSE between the field at ``batch['coords']`` (N, 2) and ``batch['values']`` (N, C), plus
   its PSNR (values in [-1, 1])."""
-  prediction = apply_fn(params, batch['coords'])
-  loss = jnp.mean((prediction - batch['values']) ** 2)
+  loss = metrics.mse(apply_fn(params, batch['coords']), batch['values'])
   return loss, {'psnr': metrics.psnr_from_mse(loss)}
-
-
-@functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size'))
-def evaluate(apply_fn: ApplyFn, params: Any, coords: Array, chunk_size: int = 65536) -> Array:
-  """Field values at coords (N, 2) -> (N, C), ``chunk_size`` points at a time."""
-  return grids.evaluate_in_chunks(lambda c: apply_fn(params, c), coords, chunk_size)
-
-
-def render(apply_fn: ApplyFn, params: Any, height: int, width: int,
-           chunk_size: int = 65536) -> Array:
-  """The field's image on a height x width pixel-centre grid: (height, width, C)."""
-  coords = grids.make_grid(height, width).reshape(-1, 2)
-  return evaluate(apply_fn, params, coords, chunk_size).reshape(height, width, -1)
 
 
 @functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size'))

@@ -24,7 +24,7 @@ import numpy as np
 from flax import serialization
 
 from siren_jax import render as render_lib
-from siren_jax import tiling
+from siren_jax import errors, models, tiling
 from siren_jax.models import fields
 
 Array = jax.Array
@@ -60,14 +60,6 @@ class FittedImage:
     return render_lib.render(self.field, self.params, height, width, **kwargs)
 
 
-def model_kwargs(name: str, *, out_features: int, **hyperparameters) -> dict[str, Any]:
-  """The model description stored in a file: ``make_field_model``'s arguments, checked by
-  building the model once."""
-  description = {'name': name, 'out_features': int(out_features), **hyperparameters}
-  fields.make_field_model(**description)
-  return description
-
-
 def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: int,
          channels: int, layout: tiling.TileLayout | None = None, ramp: str = 'cosine',
          param_dtype: str = 'float32', extra: dict[str, Any] | None = None) -> int:
@@ -76,7 +68,7 @@ def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: i
   Args:
     path: output file (parent directories are created).
     params: the field's parameters (stacked over tiles when ``layout`` is given).
-    model: ``model_kwargs(...)`` of the network that ``params`` belong to.
+    model: the spec (``fields.field_spec``) of the network that ``params`` belong to.
     height, width, channels: the fitted image's size (its native rendering size).
     layout, ramp: the tile layout and blending ramp for a tiled fit; None for one network.
     param_dtype: 'float32' or 'float16' (half the size, ~1e-3 relative rounding of weights).
@@ -100,16 +92,6 @@ def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: i
   return len(payload)
 
 
-def _template(model: Any, layout: tiling.TileLayout | None) -> Any:
-  """Parameter shapes the file's params must have (no real initialisation is computed)."""
-  sample = jnp.zeros((1, 2), jnp.float32)
-  init = lambda k: model.init(k, sample)['params']  # noqa: E731
-  if layout is not None:
-    init = jax.vmap(init)
-    return jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), layout.num_tiles))
-  return jax.eval_shape(init, jax.random.PRNGKey(0))
-
-
 def load(path: str) -> FittedImage:
   """Reads a file written by ``save``; raises FileNotFoundError / one-line ValueError for a
   missing, foreign, corrupt or inconsistent file."""
@@ -131,7 +113,9 @@ def load(path: str) -> FittedImage:
     model = fields.make_field_model(**metadata['model'])
     tiled = metadata.get('tiling')
     layout = tiling.TileLayout.from_dict(tiled) if tiled else None
-    template = _template(model, layout)
+    template = jax.eval_shape(functools.partial(
+        fields.init_params, model, num_tiles=layout.num_tiles if layout else 0),
+        jax.random.PRNGKey(0))
     params = serialization.from_state_dict(template, contents['params'])
     mismatched = [jax.tree_util.keystr(k) for (k, t), p in zip(
         jax.tree_util.tree_leaves_with_path(template), jax.tree.leaves(params))
@@ -140,12 +124,8 @@ def load(path: str) -> FittedImage:
       raise ValueError(f'parameter {mismatched[0]} does not match the stored model')
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError(f'{path!r} is a corrupt fitted-image file: '
-                     f'{str(e).splitlines()[0] if str(e) else type(e).__name__}') from None
+                     f'{errors.first_line(e)}') from None
   params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)
-  apply_one = functools.partial(_apply, model)
+  apply_one = models.apply_fn(model)
   field = apply_one if layout is None else tiling.tiled_field(apply_one, layout, tiled['ramp'])
   return FittedImage(params=params, metadata=metadata, field=field)
-
-
-def _apply(model: Any, params: Any, coords: Array) -> Array:
-  return model.apply({'params': params}, coords)

@@ -14,6 +14,11 @@ import skimage.metrics
 Array = jax.Array
 
 
+def mse(prediction: Array, target: Array) -> Array:
+  """Mean squared error over all elements (the training loss of every experiment). Jit-able."""
+  return jnp.mean((prediction - target) ** 2)
+
+
 def psnr(prediction: Array, target: Array) -> Array:
   """PSNR in dB of images in [-1, 1] (any equal shapes); prediction clipped to [-1, 1]. Jit-able."""
   mse = jnp.mean((jnp.clip(prediction, -1.0, 1.0) / 2.0 - target / 2.0) ** 2)

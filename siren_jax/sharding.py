@@ -23,8 +23,10 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from siren_jax import names
+
 DATA_AXIS = 'data'
-PARAM_SHARDINGS = ('replicate', 'shard_kernels')
+PARAM_SHARDINGS = names.PARAM_SHARDINGS
 # Kernels smaller than this (elements) stay replicated under 'shard_kernels': splitting them
 # costs more in collectives than it saves in memory.
 MIN_SHARDED_SIZE = 2**14
@@ -76,7 +78,7 @@ def state_shardings(state: Any, mesh: Mesh, param_sharding: str = 'replicate') -
 def put(leaf: Any, sharding: NamedSharding) -> jax.Array:
   """One array (host or device) with ``sharding``; kept as is when it already has it."""
   if isinstance(leaf, jax.Array):
-    if leaf.sharding == sharding:
+    if _placed(leaf, sharding):
       return leaf  # Already in place: no copy, so placing every step costs nothing.
     if jax.process_count() == 1 or not leaf.is_fully_addressable:
       return jax.device_put(leaf, sharding)  # Moves a local array, or reshards a global one.
@@ -84,6 +86,12 @@ def put(leaf: Any, sharding: NamedSharding) -> jax.Array:
   # the pieces its own devices hold.
   host = np.asarray(leaf)
   return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def _placed(leaf: jax.Array, sharding: NamedSharding) -> bool:
+  """Whether ``leaf`` already lies as ``sharding`` says (e.g. a single-device array on a
+  1-device mesh), so it can be used without a copy."""
+  return leaf.sharding == sharding or leaf.sharding.is_equivalent_to(sharding, leaf.ndim)
 
 
 def put_state(state: Any, mesh: Mesh, param_sharding: str = 'replicate') -> Any:
@@ -126,7 +134,7 @@ def put_batch(batch: Any, mesh: Mesh, *, process_local: bool = False) -> Any:
   num_devices = mesh.shape[DATA_AXIS]
 
   def put_leaf(leaf: Any) -> jax.Array:
-    if isinstance(leaf, jax.Array) and leaf.sharding == sharding:
+    if isinstance(leaf, jax.Array) and _placed(leaf, sharding):
       return leaf
     rows = np.shape(leaf)[0] * (jax.process_count() if process_local else 1)
     if rows % num_devices:

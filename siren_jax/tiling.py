@@ -16,17 +16,16 @@ ramps are functions of the continuous coordinate, so the blended field renders a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from siren_jax import fitting, grids, training
+from siren_jax import grids
 
 Array = jax.Array
 ApplyFn = Callable[[Any, Array], Array]
@@ -89,22 +88,29 @@ def split(image: np.ndarray | Array, layout: TileLayout) -> Array:
 
 
 def tile_samples(image: np.ndarray | Array, layout: TileLayout) -> dict[str, Array]:
-  """Training batch of all tiles: 'coords' (n, 2) on the shared local tile grid, 'values'
-  (T, n, C) with n = tile_height * tile_width."""
+  """Training batch of all tiles, points first (so a mesh splits it like any fit's batch):
+  'coords' (n, 2) on the shared local tile grid, 'values' (n, T, C) with
+  n = tile_height * tile_width. ``fitting.image_loss`` with a ``stacked_apply`` field over
+  params stacked on a leading tile axis (``fields.init_params(..., num_tiles=T)``) fits it: the
+  loss is the mean of the tiles' MSEs, so each tile's gradient is its own fit's gradient / T and
+  Adam, invariant to that scale (up to its epsilon), runs T independent fits as one batched one."""
   tiles = split(image, layout)
   coords = grids.make_grid(layout.tile_height, layout.tile_width).reshape(-1, 2)
-  return {'coords': coords, 'values': tiles.reshape(tiles.shape[0], -1, tiles.shape[-1])}
+  return {'coords': coords,
+          'values': tiles.reshape(tiles.shape[0], -1, tiles.shape[-1]).transpose(1, 0, 2)}
 
 
+@functools.lru_cache(maxsize=None)
 def stacked_apply(apply_fn: ApplyFn) -> ApplyFn:
-  """Per-tile field -> batched field: (params with leading axis T, coords (n, 2)) -> (T, n, C),
-  or coords (T, n, 2) (one set per tile) -> (T, n, C)."""
+  """Per-tile field -> batched field: (params with leading axis T, coords (n, 2)) -> (n, T, C),
+  or coords (T, n, 2) (one set per tile) -> (n, T, C). Cached, so the same ``apply_fn`` always
+  gives the same (hashable) function."""
+  return functools.partial(_stacked_apply, apply_fn)
 
-  def apply(params: Any, coords: Array) -> Array:
-    in_axes = 0 if coords.ndim == 3 else None
-    return jax.vmap(apply_fn, in_axes=(0, in_axes))(params, coords)
 
-  return apply
+def _stacked_apply(apply_fn: ApplyFn, params: Any, coords: Array) -> Array:
+  in_axes = 0 if coords.ndim == 3 else None
+  return jax.vmap(apply_fn, in_axes=(0, in_axes), out_axes=1)(params, coords)
 
 
 def _axis_extents(starts: tuple[int, ...], tile: int, size: int) -> np.ndarray:
@@ -161,48 +167,19 @@ def to_local(coords: Array, layout: TileLayout) -> Array:
   return (coords[None, :, :] - centre[:, None, :]) / half[:, None, :]
 
 
+@functools.lru_cache(maxsize=None)
 def tiled_field(apply_fn: ApplyFn, layout: TileLayout, ramp: str = 'cosine') -> ApplyFn:
   """The blended image of all tiles as one field: (stacked params, global coords (N, 2)) ->
   (N, C). Every tile is evaluated at every point (T network evaluations per point); weights
-  outside a tile are 0. Use it with ``render.render`` for any output size or crop."""
-  batched = stacked_apply(apply_fn)
-
-  def field(params: Any, coords: Array) -> Array:
-    values = batched(params, to_local(coords, layout))  # (T, N, C)
-    weights = blend_weights(coords, layout, ramp)  # (T, N)
-    return jnp.einsum('tn,tnc->nc', weights, values)
-
-  return field
+  outside a tile are 0. Use it with ``render.render`` for any output size or crop. Cached, so
+  the same arguments give the same (hashable) function."""
+  if ramp not in RAMPS:
+    raise ValueError(f'unknown blending ramp {ramp!r}; choose from {", ".join(RAMPS)}')
+  return functools.partial(_tiled_field, stacked_apply(apply_fn), layout, ramp)
 
 
-def create_tiled_state(model: nn.Module, key: Array, num_tiles: int,
-                       optimizer: optax.GradientTransformation) -> training.TrainState:
-  """Train state of ``num_tiles`` independent copies of ``model`` (params stacked on axis 0,
-  each initialised with its own key); ``apply_fn`` is the batched ``stacked_apply``.
-
-  Trained with ``fitting.image_loss`` on ``tile_samples``, the loss is the mean of the tiles'
-  MSEs, so each tile's gradient is its own fit's gradient / T; Adam is invariant to that scale
-  (up to its epsilon), so this is T independent fits run as one batched one.
-  """
-  if num_tiles < 1:
-    raise ValueError(f'num_tiles must be >= 1, got {num_tiles}')
-  sample = jnp.zeros((1, 2), jnp.float32)
-  params = jax.vmap(lambda k: model.init(k, sample)['params'])(jax.random.split(key, num_tiles))
-  apply_one = lambda p, x: model.apply({'params': p}, x)  # noqa: E731
-  return training.TrainState.create(apply_fn=stacked_apply(apply_one), params=params,
-                                    tx=optimizer)
-
-
-def fit_tiles(model: nn.Module, image: np.ndarray | Array, layout: TileLayout, *, key: Array,
-              optimizer: optax.GradientTransformation, num_steps: int, steps_per_call: int = 1,
-              **loop_kwargs) -> training.LoopResult:
-  """Fits every tile of ``image`` (H, W, C) with its own copy of ``model``, all at once.
-
-  ``loop_kwargs`` go to ``training.train_loop`` (eval/log functions, checkpoint manager, ...).
-  Render the result with ``tiled_field(per_tile_apply, layout)`` and the returned state's params.
-  """
-  state = create_tiled_state(model, key, layout.num_tiles, optimizer)
-  batch = tile_samples(image, layout)
-  step = training.make_train_step(fitting.image_loss, steps_per_call=steps_per_call)
-  return training.train_loop(state, step, lambda _: batch, num_steps=num_steps,
-                             steps_per_call=steps_per_call, **loop_kwargs)
+def _tiled_field(batched: ApplyFn, layout: TileLayout, ramp: str, params: Any,
+                 coords: Array) -> Array:
+  values = batched(params, to_local(coords, layout))  # (N, T, C)
+  weights = blend_weights(coords, layout, ramp)  # (T, N)
+  return jnp.einsum('tn,ntc->nc', weights, values)

@@ -16,13 +16,12 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import logging
 from flax.training import train_state
 
-from siren_jax import checkpoints, sharding
+from siren_jax import checkpoints, models, sharding
 
 Array = jax.Array
 Batch = Any
@@ -35,28 +34,28 @@ def create_train_state(model: nn.Module, key: Array, sample_input: Array,
                        optimizer: optax.GradientTransformation) -> TrainState:
   """Initialises ``model`` on ``sample_input`` (only its shape matters) with an optax optimiser."""
   params = model.init(key, sample_input)['params']
-  return TrainState.create(apply_fn=lambda p, x: model.apply({'params': p}, x), params=params,
-                           tx=optimizer)
+  return TrainState.create(apply_fn=models.apply_fn(model), params=params, tx=optimizer)
 
 
 def make_train_step(loss_fn: LossFn, *, steps_per_call: int = 1, donate: bool = True,
                     mesh: jax.sharding.Mesh | None = None, param_sharding: str = 'replicate',
-                    process_local_batches: bool = False
-                    ) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
-  """A jitted ``(state, batch) -> (state, metrics)`` running ``steps_per_call`` optimiser steps.
+                    process_local_batches: bool = False) -> TrainStep:
+  """A ``TrainStep``: jitted ``(state, batch) -> (state, metrics)`` running ``steps_per_call``
+  optimiser steps, data parallel over ``mesh``.
 
   Several steps per call (``lax.scan`` over the same batch, for full-batch fitting) save the
   per-dispatch overhead; ``metrics`` are those of the last step. The input state's buffers are
-  donated, so do not use it after the call.
+  donated (``donate``), so do not use it after the call.
 
-  With a ``mesh`` (``sharding.make_mesh()``) the same step is data parallel over its devices:
-  the batch is split along its leading axis, the state is replicated or, with
-  ``param_sharding='shard_kernels'``, its large kernels are split (see ``sharding``), and
-  metrics come back replicated. The returned step then also has ``place_state(state)`` and
-  ``place_batch(batch)``; it places whatever it is given itself (a no-op for arrays already in
-  place), so place a fixed batch once to save the copy per step. ``process_local_batches``:
-  host batches hold only this process's rows (``sharding.put_batch(process_local=True)``).
-  Without a mesh it is a plain ``jax.jit`` on the default device, as before.
+  Args:
+    loss_fn: ``(params, batch, apply_fn) -> (loss, metrics)``.
+    steps_per_call: optimiser steps per call (>= 1).
+    donate: donate the input state's buffers.
+    mesh: from ``sharding.make_mesh()``; None: all devices of all processes (one device on a
+      plain CPU run). The batch is split along its leading axis over the mesh.
+    param_sharding: 'replicate' or 'shard_kernels' (see ``sharding``).
+    process_local_batches: host batches hold only this process's rows
+      (``sharding.put_batch(process_local=True)``).
   """
   if steps_per_call < 1:
     raise ValueError(f'steps_per_call must be >= 1, got {steps_per_call}')
@@ -73,22 +72,27 @@ def make_train_step(loss_fn: LossFn, *, steps_per_call: int = 1, donate: bool = 
                                   length=steps_per_call)
     return state, jax.tree.map(lambda m: m[-1], metrics)
 
-  donate_argnums = (0,) if donate else ()
-  if mesh is None:
-    return jax.jit(step, donate_argnums=donate_argnums)
-  return _ShardedStep(step, mesh, param_sharding, process_local_batches, donate_argnums)
+  return TrainStep(step, sharding.make_mesh() if mesh is None else mesh, param_sharding,
+                   process_local_batches, (0,) if donate else (), steps_per_call)
 
 
-class _ShardedStep:
-  """``make_train_step``'s step on a mesh: places its inputs, then runs one jit whose in- and
-  out-shardings keep the state where ``place_state`` put it (compiled once per state shape)."""
+class TrainStep:
+  """The one step contract (from ``make_train_step``): a jitted step on a mesh.
+
+  ``step(state, batch)`` places its inputs on the mesh (a no-op for arrays already in place) and
+  runs one jit whose in- and out-shardings keep the state where ``place_state`` put it
+  (compiled once per state shape); metrics come back replicated. ``place_batch`` a fixed batch
+  once to save the copy per step; ``to_host`` gives whole host arrays of a (possibly sharded,
+  multi-host) tree, e.g. the params, for evaluation and saving.
+  """
 
   def __init__(self, step: Callable[[TrainState, Batch], tuple[TrainState, Metrics]],
                mesh: jax.sharding.Mesh, param_sharding: str, process_local_batches: bool,
-               donate_argnums: tuple[int, ...]):
+               donate_argnums: tuple[int, ...], steps_per_call: int):
     sharding.state_shardings({}, mesh, param_sharding)  # Validates param_sharding now.
     self.mesh = mesh
     self.param_sharding = param_sharding
+    self.steps_per_call = steps_per_call
     self._step = step
     self._process_local = process_local_batches
     self._donate = donate_argnums
@@ -99,6 +103,10 @@ class _ShardedStep:
 
   def place_batch(self, batch: Batch) -> Batch:
     return sharding.put_batch(batch, self.mesh, process_local=self._process_local)
+
+  @staticmethod
+  def to_host(tree: Any) -> Any:
+    return sharding.to_host(tree)
 
   def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     leaves, treedef = jax.tree.flatten(state)
@@ -121,48 +129,48 @@ class _ShardedStep:
 class LoopResult:
   """What ``train_loop`` returns.
 
-  state: final train state. history: evaluation records ``{'step': int, **metrics}`` from step 0
-  (restored ones included). seconds_per_step: median wall time per optimiser step over the intervals between host
-  syncs in this process, the first (compiling) one excluded; nan if too few. resumed_from:
-  restored step or None.
+  state: final train state, on the step's mesh. params: the same params as whole host arrays
+  (for evaluation, rendering, saving). history: evaluation records ``{'step': int, **metrics}``
+  from step 0 (restored ones included). seconds_per_step: median wall time per optimiser step
+  over the intervals between host syncs in this process, the first (compiling) one excluded;
+  None if too few. resumed_from: restored step or None.
   """
   state: TrainState
+  params: Any
   history: list[dict[str, Any]]
-  seconds_per_step: float
+  seconds_per_step: float | None
   resumed_from: int | None
 
 
-def train_loop(state: TrainState, train_step: Callable[[TrainState, Batch], tuple[TrainState, Metrics]],
-               batch_fn: Callable[[int], Batch], *, num_steps: int, steps_per_call: int = 1,
-               eval_every: int = 0, eval_fn: Callable[[TrainState], dict[str, float]] | None = None,
+def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int], Batch], *,
+               num_steps: int, eval_every: int = 0,
+               eval_fn: Callable[[TrainState], dict[str, float]] | None = None,
                log_every: int = 0, log_fn: Callable[[int, dict[str, float]], None] | None = None,
                checkpoint_manager=None, checkpoint_every: int = 0) -> LoopResult:
   """Runs ``train_step`` from the latest checkpoint (or ``state``) to ``num_steps``.
 
   Args:
-    state: initial state (also the template for restoring).
-    train_step: from ``make_train_step(..., steps_per_call=steps_per_call)``; with a mesh, the
-      state is placed on it before restoring or stepping.
+    state: initial state (also the template for restoring); placed on the step's mesh first, so
+      a checkpoint restores straight into this run's layout, whatever devices wrote it.
+    train_step: from ``make_train_step``; each call advances ``train_step.steps_per_call``
+      steps, and every interval below must be a multiple of that.
     batch_fn: step -> batch; a pure function of the step, so a resumed run sees the same data.
     num_steps: total optimiser steps.
-    steps_per_call: steps each ``train_step`` call advances; every interval must be a multiple.
     eval_every: evaluate with ``eval_fn`` at step 0, every ``eval_every`` steps and at the end.
-    eval_fn: state -> dict of floats, appended to the history.
+    eval_fn: state -> dict of floats, appended to the history; the state it gets holds whole
+      host arrays as params (``TrainStep.to_host``), so it may evaluate them with any function.
     log_every: call ``log_fn(step, train_metrics)`` every ``log_every`` steps (0: never); the
       metrics include ``steps_per_sec`` over the interval since the previous host sync.
     checkpoint_manager: from ``checkpoints.make_manager``, or None for no checkpoints.
     checkpoint_every: save every this many steps (0: only at the end).
   """
+  steps_per_call = train_step.steps_per_call
   for name, value in (('eval_every', eval_every), ('log_every', log_every),
                       ('checkpoint_every', checkpoint_every), ('num_steps', num_steps)):
     if value < 0 or value % steps_per_call:
       raise ValueError(f'{name}={value} must be >= 0 and a multiple of steps_per_call='
                        f'{steps_per_call}')
-  place_state = getattr(train_step, 'place_state', None)
-  if place_state is not None:
-    # A sharded step: put the state on its mesh first, so a checkpoint restores straight into
-    # this run's layout, whatever devices wrote it.
-    state = place_state(state)
+  state = train_step.place_state(state)
   history: list[dict[str, Any]] = []
   step = 0
   resumed_from = None
@@ -176,7 +184,8 @@ def train_loop(state: TrainState, train_step: Callable[[TrainState, Batch], tupl
 
   def evaluate() -> None:
     if eval_fn is not None and (not history or history[-1]['step'] != step):
-      history.append({'step': step, **{k: float(v) for k, v in eval_fn(state).items()}})
+      host_state = state.replace(params=train_step.to_host(state.params))
+      history.append({'step': step, **{k: float(v) for k, v in eval_fn(host_state).items()}})
 
   def save(wait: bool) -> None:
     if checkpoint_manager is not None:
@@ -208,10 +217,5 @@ def train_loop(state: TrainState, train_step: Callable[[TrainState, Batch], tupl
   if step != resumed_from:  # A finished run restarted has nothing new (orbax refuses a resave).
     save(wait=True)
   timed = sorted(interval_times[1:])  # The first interval includes compilation.
-  seconds = float(timed[len(timed) // 2]) if timed else float('nan')
-  return LoopResult(state, history, seconds, resumed_from)
-
-
-def mse(prediction: Array, target: Array) -> Array:
-  """Mean squared error over all elements."""
-  return jnp.mean((prediction - target) ** 2)
+  seconds = float(timed[len(timed) // 2]) if timed else None
+  return LoopResult(state, train_step.to_host(state.params), history, seconds, resumed_from)

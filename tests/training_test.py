@@ -112,7 +112,7 @@ def test_restoring_a_different_model_is_a_clear_error(tmp_path):
 def test_intervals_must_divide_by_steps_per_call():
   state, step, batch = _setup(steps_per_call=4)
   with pytest.raises(ValueError, match='multiple of steps_per_call'):
-    training.train_loop(state, step, lambda s: batch, num_steps=10, steps_per_call=4)
+    training.train_loop(state, step, lambda s: batch, num_steps=10)
 
 
 def test_rerunning_a_finished_run_restores_it_without_saving_again(tmp_path):

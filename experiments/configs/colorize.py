@@ -1,6 +1,7 @@
 """Config for experiments.colorize (and colorize_compare, colorize_photo).
 
-Variants (``--config=experiments/configs/colorize.py:MODEL[,SCALE]``):
+Variants (``--config=experiments/configs/colorize.py:MODEL[,SCALE][,key=value...]``, grammar in
+``configs/common.py``):
   MODEL  FR (relu, tanh out; the original), SRS (sine first and last layer), S130 (sine
          everywhere): Wallner's conv colouriser; FC: the fully connected SIREN. Default FR.
   SCALE  ''    CPU-sized: 64x64 crops of the embedded photos, width x0.25, 300 epochs (FC: 16x16);
@@ -15,20 +16,26 @@ paper's: ``--config.sine_init=paper --config.first_omega0=30 --config.hidden_ome
 
 import ml_collections
 
-MODELS = ('FR', 'SRS', 'S130', 'FC')
-SCALES = ('paper', 'tiny')
+from experiments.configs import common
+from siren_jax import names
+
+MODELS = names.COLORIZER_MODELS
+
+
+def scales(fc: bool) -> dict[str, dict]:
+  return {
+      'paper': {'image_size': 48 if fc else 256, 'batch_size': 70 if fc else 20,
+                'width_scale': 1.0, 'epochs': 1000, 'eval_every_epochs': 5,
+                'checkpoint_every_epochs': 50},
+      'tiny': {'image_size': 8 if fc else 16, 'batch_size': 4, 'width_scale': 0.125,
+               'epochs': 2, 'max_eval_examples': 8, 'checkpoint_every_epochs': 1,
+               'num_figure_examples': 2},
+  }
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
-  tokens = [t.strip() for t in variant.split(',') if t.strip()]
-  models = [t for t in tokens if t in MODELS]
-  scales = [t for t in tokens if t in SCALES]
-  unknown = [t for t in tokens if t not in MODELS + SCALES]
-  if unknown or len(models) > 1 or len(scales) > 1:
-    raise ValueError(f'bad colorize config variant {variant!r}; use MODEL[,SCALE] with MODEL in '
-                     f'{", ".join(MODELS)} and SCALE in {", ".join(SCALES)}')
-  model = models[0] if models else 'FR'
-  scale = scales[0] if scales else ''
+  model, scale, assignments = common.parse_variant(variant, experiment='colorize', modes=MODELS,
+                                                   default_mode='FR')
   fc = model == 'FC'
 
   config = ml_collections.ConfigDict()
@@ -68,19 +75,4 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.num_figure_examples = 4
   config.compare_models = 'FR,SRS,S130'  # experiments.colorize_compare.
 
-  if scale == 'paper':
-    config.image_size = 48 if fc else 256
-    config.batch_size = 70 if fc else 20
-    config.width_scale = 1.0
-    config.epochs = 1000
-    config.eval_every_epochs = 5
-    config.checkpoint_every_epochs = 50
-  elif scale == 'tiny':
-    config.image_size = 8 if fc else 16
-    config.batch_size = 4
-    config.width_scale = 0.125
-    config.epochs = 2
-    config.max_eval_examples = 8
-    config.checkpoint_every_epochs = 1
-    config.num_figure_examples = 2
-  return config
+  return common.finish(config, scale, scales(fc), assignments)

@@ -1,17 +1,16 @@
 """Config for experiments.poisson: images from their gradients or Laplacian, and gradient-domain
 merging and blending of two images (paper Sec. 4.1, Perez et al. 2003).
 
-Variants ``--config=experiments/configs/poisson.py:MODE[_SCALE]``:
-  MODE   grad       reconstruct ``image`` from its Sobel gradient.
+Variants ``--config=experiments/configs/poisson.py:MODE[,SCALE][,key=value...]`` (grammar in
+``configs/common.py``):
+  MODE   grad       reconstruct ``image`` from its Sobel gradient (default).
          laplacian  reconstruct ``image`` from its five-point Laplacian.
          merge      compose the gradients of ``image`` and ``image_b`` by every rule in ``rules``,
                     in every colour mode of ``colors`` (default grey and rgb: 6 fits).
          blend      insert the ``mask`` region of ``image_b`` into ``image`` (RGB): naive paste vs
                     gradient-domain insertion ('masked') and mixed gradients inside the mask.
-  SCALE  (none)     CPU defaults, 64x64, SIREN width 128 (3 hidden layers), lr 1e-4, full-image
-                    steps. Measured on a 2-core CPU shared with other jobs: grad 500 steps at
-                    0.52 s/step (4.8 min), laplacian 300 steps at 0.62 s/step (4.1 min), merge
-                    6 fits x 150 steps (4.9 min), blend 2 RGB fits x 300 steps (6.1 min).
+  SCALE  (none)     CPU defaults: 64x64, SIREN width 128 (3 hidden layers), lr 1e-4, full-image
+                    steps; minutes per mode on a 2-core CPU.
          paper      the paper's setting for a GPU/TPU: 256x256 (merge 512x512 as the paper's
                     composite), width 256, 10,000 steps.
          tiny       16x16, width 32, 2 hidden layers, 10 steps: for tests.
@@ -19,16 +18,32 @@ Variants ``--config=experiments/configs/poisson.py:MODE[_SCALE]``:
 
 import ml_collections
 
-from experiments import field_training
-from experiments.poisson_lib import MODES
-SCALES = ('', 'paper', 'tiny')
+from experiments.configs import common
+
+MODES = ('grad', 'laplacian', 'merge', 'blend')
+MODE_DEFAULTS = {
+    'grad': {},
+    'laplacian': {'steps': 300},
+    'merge': {'colors': 'grey,rgb', 'steps': 150},
+    'blend': {'image': 'coffee', 'image_b': 'chelsea', 'colors': 'rgb', 'rules': 'masked,mixed',
+              'steps': 300},
+}
+
+
+def scales(mode: str) -> dict[str, dict]:
+  tiny = {**common.FIELD_TINY, 'image_size': 16, 'steps': 10, 'eval_every': 5, 'log_every': 5,
+          'checkpoint_every': 5}
+  if mode == 'merge':
+    tiny['colors'] = 'grey'
+  if mode == 'blend':
+    tiny['rules'] = 'masked'
+  return {'paper': {**common.FIELD_PAPER, 'image_size': 512 if mode == 'merge' else 256},
+          'tiny': tiny}
 
 
 def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
-  mode, _, scale = (variant or 'grad').partition('_')
-  if mode not in MODES or scale not in SCALES:
-    raise ValueError(f'unknown poisson config variant {variant!r}; use MODE or MODE_SCALE with '
-                     f'MODE in {", ".join(MODES)} and SCALE in paper, tiny')
+  mode, scale, assignments = common.parse_variant(variant, experiment='poisson', modes=MODES,
+                                                  default_mode='grad')
   config = ml_collections.ConfigDict()
   config.mode = mode
   config.image = 'camera'  # Image A: a built-in name (siren_jax.images.BUILTIN_IMAGES) or a path.
@@ -42,38 +57,8 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
   config.mask = 'ellipse'
   config.mask_height = 0.5
   config.mask_width = 0.5
-  config.model = 'siren'  # siren, relu, tanh or relu_pe.
-  config.steps = 500
-  field_training.add_model_fields(config)
+  config.model = 'siren'  # One of common.FIELD_MODELS.
+  common.add_field_model_fields(config)
   config.hidden_features = 128
-  if mode == 'laplacian':
-    config.steps = 300
-  elif mode == 'merge':
-    config.colors = 'grey,rgb'
-    config.steps = 150
-  elif mode == 'blend':
-    config.image, config.image_b = 'coffee', 'chelsea'
-    config.colors = 'rgb'
-    config.rules = 'masked,mixed'
-    config.steps = 300
-  if scale == 'paper':
-    config.image_size = 512 if mode == 'merge' else 256
-    config.hidden_features = 256
-    config.steps = 10_000
-    config.eval_every = 100
-    config.log_every = 500
-    config.checkpoint_every = 1000
-    config.steps_per_call = 10
-  elif scale == 'tiny':
-    config.image_size = 16
-    config.hidden_features = 32
-    config.hidden_layers = 2
-    config.steps = 10
-    config.eval_every = 5
-    config.log_every = 5
-    config.checkpoint_every = 5
-    if mode == 'merge':
-      config.colors = 'grey'
-    if mode == 'blend':
-      config.rules = 'masked'
-  return config
+  common.apply_overrides(config, MODE_DEFAULTS[mode], f'mode {mode!r}')
+  return common.finish(config, scale, scales(mode), assignments)

@@ -1,29 +1,38 @@
 """Config for experiments.resize: super-resolution by sampling a fitted SIREN on a denser grid.
 
-Variants (``--config=experiments/configs/resize.py:VARIANT``):
-  ''        (default, task 'compare') 256x256 cameraman ground truth, box-downsampled x4 (64x64)
-            and x2 (128x128); SIREN (width 256, 3 hidden layers) fitted 500 steps on each and
-            rendered at 256x256, vs nearest/bilinear/bicubic/Lanczos. ~0.05 / 0.2 s/step (64^2 /
-            128^2) on an idle 2-core CPU, ~2-3 minutes in all; measured 0.44 / 0.74 s/step and
-            9.7 minutes on the shared machine (load ~10).
-  paper     512x512 ground truth (x4: 128x128, x2: 256x256), 5,000 steps: for a GPU/TPU.
-  upscale   task 'upscale': fit a user's image (config.input; default the built-in 172x448
-            'text', 300 steps) and render it config.factor times larger (or at
-            out_height/out_width) to config.output, saving the fitted network too; an input ending
-            in .inr re-renders a saved network without fitting. Full-batch fitting is slow on a
-            CPU (measured ~2.5 s/step for 'text' on the shared 2-core machine, ~13 minutes):
-            use config.tile_size or a GPU for large images.
-  tiny      32x32 ground truth (x4: 8x8, x2: 16x16), width 32, 20 steps: for tests.
+Variants ``--config=experiments/configs/resize.py:[TASK][,SCALE][,key=value...]`` (grammar in
+``configs/common.py``):
+  TASK   compare  (default) 256x256 cameraman ground truth, box-downsampled x4 (64x64) and x2
+                  (128x128); SIREN (width 256, 3 hidden layers) fitted 500 steps on each and
+                  rendered at 256x256, vs nearest/bilinear/bicubic/Lanczos.
+         upscale  fit a user's image (config.input; default the built-in 172x448 'text', 300
+                  steps) and render it config.factor times larger (or at out_height/out_width)
+                  to config.output, saving the fitted network too; an input ending in .inr
+                  re-renders a saved network without fitting. Use config.tile_size for large
+                  images (tiles fit together, checkpoint and resume like any fit).
+  SCALE  paper    512x512 ground truth (x4: 128x128, x2: 256x256), 5,000 steps: for a GPU/TPU.
+         tiny     32x32 ground truth (x4: 8x8, x2: 16x16), width 32, 20 steps: for tests.
+Timings: bench/RESULTS.md.
 """
 
 import ml_collections
 
-from experiments import field_training
+from experiments.configs import common
+
+TASKS = ('compare', 'upscale')
+SCALES = {
+    'paper': {'image_size': 512, 'steps': 5000, 'eval_every': 500, 'log_every': 500,
+              'checkpoint_every': 1000},
+    'tiny': {**common.FIELD_TINY, 'image_size': 32, 'learning_rate': 1e-3, 'crop_size': 0.5,
+             'tile_overlap': 4},
+}
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
+  task, scale, assignments = common.parse_variant(variant, experiment='resize', modes=TASKS,
+                                                  default_mode='compare')
   config = ml_collections.ConfigDict()
-  config.task = 'compare'  # 'compare' (SIREN vs classical upsampling) or 'upscale'.
+  config.task = task  # One of TASKS.
   # --- compare ---
   config.image = 'camera'  # A built-in name (siren_jax.images.BUILTIN_IMAGES) or a file path.
   config.mode = 'grey'  # 'grey' or 'rgb' (upscale: '' keeps the file's channels).
@@ -46,36 +55,14 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.tile_ramp = 'cosine'  # Blending of tile overlaps: 'cosine' or 'linear'.
   # --- both ---
   config.max_pixels = 4096 * 4096  # Largest output (and input) image allowed, in pixels.
-  config.model = 'siren'  # Any field model: siren, relu, tanh, relu_pe.
-  config.steps = 500
-  field_training.add_model_fields(config)
+  config.model = 'siren'  # One of common.FIELD_MODELS.
+  common.add_field_model_fields(config)
   config.steps_per_call = 10
   config.eval_every = 100
   config.log_every = 100
   config.checkpoint_every = 500
-  config.chunk_size = 65536  # Points per device block when rendering.
-  if variant == 'paper':
-    config.image_size = 512
-    config.steps = 5000
-    config.eval_every = 500
-    config.log_every = 500
-    config.checkpoint_every = 1000
-  elif variant == 'upscale':
-    config.task = 'upscale'
+  if task == 'upscale':
     config.input = 'text'
     config.mode = ''
     config.steps = 300
-  elif variant == 'tiny':
-    config.image_size = 32
-    config.steps = 20
-    config.hidden_features = 32
-    config.hidden_layers = 2
-    config.learning_rate = 1e-3
-    config.eval_every = 10
-    config.log_every = 10
-    config.checkpoint_every = 10
-    config.crop_size = 0.5
-    config.tile_overlap = 4
-  elif variant:
-    raise ValueError(f'unknown resize config variant {variant!r}; choose paper, upscale or tiny')
-  return config
+  return common.finish(config, scale, SCALES, assignments)

@@ -47,11 +47,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from siren_jax import fast_sine, layers
+from siren_jax import fast_sine, layers, names
 
 Array = jax.Array
 
-ACTIVATION_SCHEDULES = ('FR', 'SRS', 'S130')
+ACTIVATION_SCHEDULES = names.COLORIZER_SCHEDULES
 SINE_INITS = ('report', 'paper')
 # (features, stride) of Wallner's encoder and decoder (None marks a x2 upsampling).
 ENCODER = ((64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
 
-from siren_jax import baselines, layers
+from siren_jax import baselines, layers, names
 
-FIELD_MODELS = ('siren', 'relu', 'tanh', 'relu_pe')
+FIELD_MODELS = names.FIELD_MODELS
+# The hyperparameters a field model takes besides its name and outputs (``make_field_model``).
+HYPERPARAMETERS = ('hidden_features', 'hidden_layers', 'first_omega0', 'hidden_omega0',
+                   'zero_bias', 'num_frequencies')
 
 
 def make_field_model(name: str, *, out_features: int, hidden_features: int = 256,
@@ -34,3 +41,32 @@ def make_field_model(name: str, *, out_features: int, hidden_features: int = 256
   if name == 'relu_pe':
     return baselines.ReluPEMLP(out_features, hidden_features, hidden_layers, num_frequencies)
   raise ValueError(f'unknown model {name!r}; choose from {", ".join(FIELD_MODELS)}')
+
+
+def field_spec(name: str, *, out_features: int, image_side: int, hidden_features: int,
+               hidden_layers: int, first_omega0: float, hidden_omega0: float, zero_bias: bool,
+               num_frequencies: int = 0) -> dict[str, Any]:
+  """The one serialisable description of a field model: ``make_field_model``'s keyword
+  arguments, as stored in ``.inr`` files and checkpoint records.
+
+  ``num_frequencies=0`` means the reference's Nyquist rule for an image of ``image_side``
+  pixels along its longer side (``baselines.nyquist_num_frequencies``). Raises ValueError for an
+  unknown model name (the spec is checked by building the model once).
+  """
+  spec = {'name': name, 'out_features': int(out_features),
+          'hidden_features': int(hidden_features), 'hidden_layers': int(hidden_layers),
+          'first_omega0': float(first_omega0), 'hidden_omega0': float(hidden_omega0),
+          'zero_bias': bool(zero_bias),
+          'num_frequencies': int(num_frequencies or baselines.nyquist_num_frequencies(image_side))}
+  make_field_model(**spec)
+  return spec
+
+
+def init_params(model: nn.Module, key: jax.Array, num_tiles: int = 0) -> Any:
+  """Initial params of a field model on 2-D coordinates; ``num_tiles`` > 0: that many
+  independent copies (one key each) stacked on a leading axis (``siren_jax.tiling``)."""
+  sample = jnp.zeros((1, 2), jnp.float32)
+  init = lambda k: model.init(k, sample)['params']  # noqa: E731
+  if num_tiles < 0:
+    raise ValueError(f'num_tiles must be >= 0, got {num_tiles}')
+  return jax.vmap(init)(jax.random.split(key, num_tiles)) if num_tiles else init(key)

@@ -1,0 +1,11 @@
+"""Names that configs and the library share, in a module that imports nothing (so a config can
+read them without importing jax)."""
+
+# Coordinate-field models (``siren_jax.models.fields.make_field_model``).
+FIELD_MODELS = ('siren', 'relu', 'tanh', 'relu_pe')
+# Activation schedules of the conv colouriser (``siren_jax.models.colorizers``), and every
+# colouriser: the schedules plus the fully connected SIREN 'FC'.
+COLORIZER_SCHEDULES = ('FR', 'SRS', 'S130')
+COLORIZER_MODELS = (*COLORIZER_SCHEDULES, 'FC')
+# Parameter layouts on a device mesh (``siren_jax.sharding``).
+PARAM_SHARDINGS = ('replicate', 'shard_kernels')
