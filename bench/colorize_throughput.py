@@ -17,29 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import optax
 from absl import app, flags
 
 from bench import common
 from experiments.common import main_with_clean_errors
-from siren_jax import training
-
-SCHEDULES = ('FR', 'SRS', 'S130')
-MISSING = ('siren_jax.models.colorizers is not available on this branch (the colourisation '
-           'models of issue #6): nothing to measure.')
-
-
-def _colorizers():
-  try:
-    from siren_jax.models import colorizers  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    return None
-  return colorizers
-
+from siren_jax import metrics, names, training
+from siren_jax.models import colorizers
 
 def _mse_loss(params: Any, batch: dict[str, jax.Array], apply_fn) -> tuple[jax.Array, dict]:
-  return jnp.mean((apply_fn(params, batch['inputs']) - batch['targets']) ** 2), {}
+  return metrics.mse(apply_fn(params, batch['inputs']), batch['targets']), {}
 
 
 def time_model(model, inputs: jax.Array, targets: jax.Array, steps: int) -> dict[str, float]:
@@ -65,18 +52,14 @@ def time_model(model, inputs: jax.Array, targets: jax.Array, steps: int) -> dict
 def run(*, conv_size: int = 256, conv_batch: int = 20, width_scale: float = 1.0,
         fc_size: int = 48, fc_batch: int = 70, steps: int = 3, models: tuple[str, ...] = (
             'FR', 'SRS', 'S130', 'FC'),
-        results_path: str | None = common.DEFAULT_RESULTS) -> dict[str, Any] | None:
-  """Times every model; prints and appends the table; returns the numbers (None if missing)."""
-  colorizers = _colorizers()
-  if colorizers is None:
-    print(MISSING)
-    return None
+        results_path: str | None = common.DEFAULT_RESULTS) -> dict[str, Any]:
+  """Times every model; prints and appends the table; returns the numbers."""
   for name, value in (('conv_size', conv_size), ('conv_batch', conv_batch),
                       ('fc_size', fc_size), ('fc_batch', fc_batch), ('steps', steps)):
     if value < 1:
       raise ValueError(f'--{name} must be >= 1, got {value}')
   for name in models:
-    if name not in SCHEDULES + ('FC',):
+    if name not in names.COLORIZER_MODELS:
       raise ValueError(f'unknown model {name!r}; choose from FR, SRS, S130, FC')
   keys = jax.random.split(jax.random.PRNGKey(0), 4)
   rows, out = [], {}

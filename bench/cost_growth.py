@@ -80,25 +80,29 @@ def measure(kind: str, size: int, width: int, hidden_layers: int, steps: int,
   import jax  # pylint: disable=g-import-not-at-top
   jax.numpy.zeros(()).block_until_ready()  # Start the backend before the baseline.
   from bench.fit_step import make_problem  # pylint: disable=g-import-not-at-top
-  from siren_jax import fitting, grids, training  # pylint: disable=g-import-not-at-top
+  from siren_jax import fitting, render, training  # pylint: disable=g-import-not-at-top
   device = jax.devices()[0]
   on_cpu = device.platform == 'cpu'
   baseline = _rss_bytes()
   if kind == 'train':
     batch, new_state = make_problem('camera', size, width, hidden_layers, 1e-4)
-    state = new_state()
+    train_step = training.make_train_step(fitting.image_loss)
+    state, batch = train_step.place_state(new_state()), train_step.place_batch(batch)
     # Compiled ahead, not run: a step run before the reset would leave its freed activations
     # resident and the timed steps would reuse them unseen.
-    step = training.make_train_step(fitting.image_loss).lower(state, batch).compile()
+    step = train_step.lower(state, batch).compile()
     fn = lambda s: step(s, batch)[0]
   elif kind == 'render':
-    # fitting.render = make_grid + the chunked ``fitting.evaluate``; the grid is built and the
-    # evaluation compiled ahead, so the timed call is the chunked evaluation alone.
+    # render.render streams row blocks of chunk_size points; one small render first compiles
+    # the block function (the block shape depends only on the width), so the timed call is the
+    # rendering alone.
     _, new_state = make_problem('camera', 16, width, hidden_layers, 1e-4)
     state = new_state()
-    coords = common.block(grids.make_grid(size, size).reshape(-1, 2))
-    evaluate = fitting.evaluate.lower(state.apply_fn, state.params, coords, chunk_size).compile()
-    fn = lambda s: (common.block(evaluate(s.params, coords)), s)[1]
+    rows = max(1, chunk_size // size)
+    render.render(state.apply_fn, state.params, min(rows, size), size,
+                  max_chunk_points=chunk_size, max_pixels=None)
+    fn = lambda s: (render.render(s.apply_fn, s.params, size, size, max_chunk_points=chunk_size,
+                                  max_pixels=None), s)[1]
   else:
     raise ValueError(f'unknown measurement kind {kind!r}')
   before = _rss_bytes()

@@ -144,7 +144,7 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
       prediction = reference.predict()
     else:
       state = states[name]
-      prediction = fitting.evaluate(state.apply_fn, state.params, batch['coords'])
+      prediction = state.apply_fn(state.params, batch['coords'])
     psnr = float(metrics.psnr(jnp.asarray(prediction), batch['values']))
     rows.append({'implementation': name, 'seconds_per_step': seconds,
                  'steps_per_second': 1.0 / seconds, 'psnr': psnr,

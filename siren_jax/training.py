@@ -108,7 +108,8 @@ class TrainStep:
   def to_host(tree: Any) -> Any:
     return sharding.to_host(tree)
 
-  def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+  def _place_and_jit(self, state: TrainState, batch: Batch
+                      ) -> tuple[TrainState, Batch, Callable[..., Any]]:
     leaves, treedef = jax.tree.flatten(state)
     key = (treedef, jax.tree.structure(batch), tuple(np.shape(x) for x in leaves),
            tuple(np.shape(x) for x in jax.tree.leaves(batch)))
@@ -122,7 +123,17 @@ class TrainStep:
     leaf_shardings, jitted = self._compiled[key]
     # Placing is a no-op for leaves already in place (the usual case after the first step).
     state = treedef.unflatten([sharding.put(x, s) for x, s in zip(leaves, leaf_shardings)])
-    return jitted(state, self.place_batch(batch))
+    return state, self.place_batch(batch), jitted
+
+  def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+    state, batch, jitted = self._place_and_jit(state, batch)
+    return jitted(state, batch)
+
+  def lower(self, state: TrainState, batch: Batch) -> jax.stages.Lowered:
+    """The step lowered for (placed copies of) these inputs, for ahead-of-time compilation:
+    call the compiled step with ``place_state(state)`` and ``place_batch(batch)``."""
+    state, batch, jitted = self._place_and_jit(state, batch)
+    return jitted.lower(state, batch)
 
 
 @dataclasses.dataclass

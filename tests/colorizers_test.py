@@ -111,7 +111,7 @@ def test_output_shape_range_and_a_few_steps_lower_the_loss(name):
     assert float(jnp.abs(output).max()) <= 1.0
 
   def loss_fn(params, batch, apply_fn):
-    return training.mse(apply_fn(params, batch['grey']), batch['target']), {}
+    return jnp.mean((apply_fn(params, batch['grey']) - batch['target']) ** 2), {}
 
   step = training.make_train_step(loss_fn)
   batch = {'grey': grey, 'target': target}

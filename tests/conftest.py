@@ -7,3 +7,41 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
   sys.path.insert(0, REPO_ROOT)
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+import pytest  # noqa: E402
+
+from siren_jax import fitting, grids, images, training  # noqa: E402
+from siren_jax.models import fields  # noqa: E402
+
+# A small SIREN (the field model tests fit and save); field_spec form, as .inr files store it.
+SMALL_SIREN = fields.field_spec('siren', out_features=1, image_side=32, hidden_features=32,
+                                hidden_layers=2, first_omega0=30.0, hidden_omega0=30.0,
+                                zero_bias=False)
+
+
+def fit_small_siren(image: np.ndarray, steps: int, learning_rate: float = 1e-3
+                    ) -> training.TrainState:
+  """SMALL_SIREN fitted full-batch to ``image`` (H, W, 1) for ``steps`` steps."""
+  model = fields.make_field_model(**SMALL_SIREN)
+  state = training.create_train_state(model, jax.random.PRNGKey(0), np.zeros((1, 2), np.float32),
+                                      optax.adam(learning_rate))
+  coords, values = grids.image_to_samples(image)
+  step = training.make_train_step(fitting.image_loss, steps_per_call=steps)
+  state, _ = step(state, {'coords': coords, 'values': values})
+  return state
+
+
+@pytest.fixture(scope='session')
+def camera32():
+  """The 32x32 grey cameraman in [-1, 1]."""
+  return images.load_image('camera', mode='grey', size=32)
+
+
+@pytest.fixture(scope='session')
+def camera32_fit(camera32):
+  """SMALL_SIREN fitted 100 steps to ``camera32`` (~25 dB)."""
+  return fit_small_siren(camera32, steps=100)

@@ -105,9 +105,8 @@ def _adam():
 
 
 def _tiny_params():
-  from experiments import field_training
-  model = field_training.build_model(_tiny(), 'siren', 1, 32)
-  return model.init(jax.random.PRNGKey(0), np.zeros((1, 2), np.float32))['params']
+  from experiments import driver
+  return driver.field_state(_tiny(), driver.model_spec(_tiny(), 'siren', 1, 32)).params
 
 
 @pytest.mark.parametrize('flag, message', [
@@ -140,5 +139,5 @@ def test_unreadable_image_file_is_a_clear_error(tmp_path):
 def test_config_overrides_and_variants():
   assert fit_image_config.get_config('paper').image_size == 256
   assert fit_image_config.get_config('paper').steps >= 1000
-  with pytest.raises(ValueError, match='unknown fit_image config variant'):
+  with pytest.raises(ValueError, match="bad fit_image config variant 'huge'"):
     fit_image_config.get_config('huge')

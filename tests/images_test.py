@@ -1,6 +1,5 @@
 """Image loading, saving and derivative renderings."""
 
-import os
 
 import imageio.v3 as iio
 import numpy as np

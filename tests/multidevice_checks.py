@@ -11,27 +11,18 @@ Every comparison runs the same global batch through the same step on a 1-device 
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 
-import flax.linen as nn
 import jax
-import jax.numpy as jnp
-import ml_collections
 import numpy as np
-import optax
 import pytest
 from jax.sharding import PartitionSpec
 
-from experiments import colorize_lib
-from experiments.configs import colorize as colorize_config
-from siren_jax import checkpoints, fitting, grids, images, sharding, training
-from siren_jax.models import fields
+from bench import scale_out_equivalence as setup
+from siren_jax import checkpoints, fitting, sharding, training
 
-NUM_DEVICES = 8
-STEPS = 8
-COLORIZE_STEPS = 4
+NUM_DEVICES = setup.BATCH_PER_DEVICE_COUNT
 # Written by test_checkpoint_written_on_8_devices for scale_out_test.py to restore on 1 device.
 CHECKPOINT_DIR_ENV = 'SIREN_SCALE_OUT_CHECKPOINT_DIR'
 
@@ -42,63 +33,10 @@ def _needs_8_devices():
       f'run with XLA_FLAGS=--xla_force_host_platform_device_count={NUM_DEVICES}')
 
 
-# Models and batches; scale_out_test.py imports these to rebuild the same state on 1 device.
-
-def fit_model() -> nn.Module:
-  return fields.make_field_model('siren', out_features=1, hidden_features=32, hidden_layers=2,
-                                 first_omega0=30.0, hidden_omega0=30.0, zero_bias=False,
-                                 num_frequencies=0)
-
-
-def fit_batch() -> dict[str, np.ndarray]:
-  coords, values = grids.image_to_samples(images.load_image('camera', mode='grey', size=32))
-  return {'coords': np.asarray(coords), 'values': np.asarray(values)}
-
-
-def fit_state() -> training.TrainState:
-  return training.create_train_state(fit_model(), jax.random.PRNGKey(0),
-                                     jnp.zeros((1, 2), jnp.float32), optax.adam(1e-4))
-
-
-@functools.lru_cache
-def colorize_setup(model: str) -> tuple[ml_collections.ConfigDict, training.LossFn, list]:
-  """The colourisation experiment's config, loss and COLORIZE_STEPS training batches (tiny
-  config with a global batch of 8, so each device gets one image)."""
-  config = colorize_config.get_config(f'{model},tiny')
-  config.batch_size = NUM_DEVICES
-  pipeline = colorize_lib.make_pipeline(config)
-  keys = ('grey', colorize_lib.target_key(config))
-  batches = [{k: pipeline.train_batch(step)[k] for k in keys} for step in range(COLORIZE_STEPS)]
-  return config, colorize_lib.make_loss_fn(config), batches
-
-
-@functools.lru_cache
-def _colorize_host_state(model: str) -> training.TrainState:
-  # Jitted and with the 'rbg' PRNG: the conv net's threefry init takes ~30 s to compile on this
-  # CPU, 'rbg' ~4 s. Both runs of a comparison start from this same state.
-  config = colorize_setup(model)[0]
-  previous = jax.config.jax_default_prng_impl
-  jax.config.update('jax_default_prng_impl', 'rbg')
-  try:
-    return jax.device_get(jax.jit(lambda: colorize_lib.make_state(config))())
-  finally:
-    jax.config.update('jax_default_prng_impl', previous)
-
-
-def colorize_state(model: str) -> training.TrainState:
-  """A fresh copy (the step donates its input) of the experiment's initial state for ``model``."""
-  return jax.tree.map(jnp.array, _colorize_host_state(model))
-
-
-def run_steps(state, batch, loss_fn, mesh, steps=STEPS, param_sharding='replicate'):
-  """Losses of ``steps`` steps on ``mesh`` (None: plain jit) and the final state. ``batch``: one
-  batch for every step, or a list of one per step."""
-  step = training.make_train_step(loss_fn, mesh=mesh, param_sharding=param_sharding)
-  losses = []
-  for i in range(steps):
-    state, metrics = step(state, batch[i] if isinstance(batch, list) else batch)
-    losses.append(float(metrics['loss']))
-  return np.asarray(losses), state
+# Models, batches and initial states: the same as the README table's (bench/scale_out_equivalence).
+fit_model, fit_batch, fit_state = setup.fit_model, setup.fit_batch, setup.fit_state
+colorize_setup, colorize_state = setup.colorize_setup, setup.colorize_state
+run_steps, STEPS, COLORIZE_STEPS = setup.run_steps, setup.STEPS, setup.COLORIZE_STEPS
 
 
 def one_device_mesh():

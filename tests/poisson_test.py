@@ -167,7 +167,7 @@ def test_siren_reconstructs_a_smooth_image_from_its_gradient():
 
 @pytest.mark.parametrize('mode', poisson_lib.MODES)
 def test_entry_point_runs_each_mode_and_writes_outputs(mode, tmp_path):
-  config = poisson_configs.get_config(f'{mode}_tiny')
+  config = poisson_configs.get_config(f'{mode},tiny')
   config.steps = 4
   config.eval_every = config.log_every = config.checkpoint_every = 2
   output = poisson_lib.train_and_evaluate(config, str(tmp_path))
@@ -188,7 +188,7 @@ def test_entry_point_reports_a_mask_of_the_wrong_size_in_one_line(tmp_path):
   iio.imwrite(mask_path, np.full((20, 16), 255, np.uint8))
   result = subprocess.run(
       [sys.executable, '-m', 'experiments.poisson',
-       '--config=experiments/configs/poisson.py:blend_tiny', f'--config.mask={mask_path}',
+       '--config=experiments/configs/poisson.py:blend,tiny', f'--config.mask={mask_path}',
        f'--workdir={tmp_path / "run"}'],
       cwd=REPO_ROOT, capture_output=True, text=True,
       env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'JAX_PLATFORMS': 'cpu'})
@@ -198,5 +198,5 @@ def test_entry_point_reports_a_mask_of_the_wrong_size_in_one_line(tmp_path):
 
 
 def test_unknown_config_variant_is_a_clear_error():
-  with pytest.raises(ValueError, match='unknown poisson config variant'):
+  with pytest.raises(ValueError, match="bad poisson config variant 'gradient'"):
     poisson_configs.get_config('gradient')

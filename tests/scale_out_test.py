@@ -14,13 +14,11 @@ import subprocess
 import sys
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from experiments import common
-from siren_jax import checkpoints, fitting, grids, images, metrics, sharding, training
+from siren_jax import checkpoints, fitting, grids, images, metrics, render, sharding, training
 from tests import multidevice_checks as checks
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -129,17 +127,15 @@ def test_two_process_checkpoint_restores_on_1_device_with_the_reported_psnr(two_
   assert codes == [0, 0]
   with open(os.path.join(workdir, 'metrics.json')) as f:
     output = json.load(f)
-  from experiments import field_training  # The model exactly as fit_image built it.
+  from experiments import driver  # The model exactly as fit_image built it.
   from experiments.configs import fit_image as fit_config
   config = fit_config.get_config('tiny')
   image = images.load_image(config.image, mode=config.mode, size=config.image_size)
-  model = field_training.build_model(config, 'siren', 1, config.image_size)
-  template = training.create_train_state(model, jax.random.PRNGKey(0), jnp.zeros((1, 2)),
-                                         optax.adam(config.learning_rate))
+  template = driver.field_state(config, driver.model_spec(config, 'siren', 1, config.image_size))
   manager = checkpoints.make_manager(os.path.join(workdir, 'checkpoints', 'siren'))
   state, record = checkpoints.restore_latest(manager, template)
   manager.close()
-  fit = fitting.render(state.apply_fn, state.params, *image.shape[:2])
+  fit = render.render(state.apply_fn, state.params, *image.shape[:2])
   assert float(metrics.psnr(fit, image)) == pytest.approx(output['models']['siren']['psnr'],
                                                           abs=1e-4)
   assert [r['step'] for r in record['history']] == [0, 2, 4]
@@ -172,13 +168,24 @@ def test_shard_kernels_splits_only_large_kernels_with_a_divisible_output_axis():
                    'small': jax.sharding.PartitionSpec(), 'bias': jax.sharding.PartitionSpec()}
 
 
-def test_sharded_step_on_one_device_matches_the_plain_step():
+def test_train_step_on_its_default_mesh_matches_a_hand_written_jitted_step():
   coords, values = grids.image_to_samples(images.load_image('camera', mode='grey', size=16))
   batch = {'coords': coords, 'values': values}
-  plain, _ = checks.run_steps(checks.fit_state(), batch, fitting.image_loss, None, steps=3)
-  meshed, state = checks.run_steps(checks.fit_state(), batch, fitting.image_loss,
-                                   sharding.make_mesh(), steps=3)
+
+  @jax.jit
+  def plain_step(state, batch):  # The textbook step, with no mesh or placement.
+    (loss, _), grads = jax.value_and_grad(fitting.image_loss, has_aux=True)(
+        state.params, batch, state.apply_fn)
+    return state.apply_gradients(grads=grads), loss
+
+  state = checks.fit_state()
+  plain = []
+  for _ in range(3):
+    state, loss = plain_step(state, batch)
+    plain.append(float(loss))
+  meshed, state = checks.run_steps(checks.fit_state(), batch, fitting.image_loss, None, steps=3)
   np.testing.assert_array_equal(meshed, plain)
+  assert isinstance(training.make_train_step(fitting.image_loss), training.TrainStep)
   assert int(state.step) == 3
 
 
