@@ -84,4 +84,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-  return sorted(set(globals()) | set(_EXPORTS))
+  return sorted(__all__)  # Only the public names (tab completion, help()).
