@@ -70,12 +70,12 @@ def cos(x: Array) -> Array:
 
 
 @sin.defjvp
-def _sin_jvp(primals, tangents):
+def _sin_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
   (x,), (t,) = primals, tangents
   return sin(x), cos(x) * t
 
 
 @cos.defjvp
-def _cos_jvp(primals, tangents):
+def _cos_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
   (x,), (t,) = primals, tangents
   return cos(x), -sin(x) * t

@@ -27,7 +27,7 @@ Range = tuple[float, float]
 FULL_RANGE: Range = (-1.0, 1.0)
 
 
-def pixel_centers(n: int, extent: Range = FULL_RANGE, dtype=jnp.float32) -> Array:
+def pixel_centers(n: int, extent: Range = FULL_RANGE, dtype: Any = jnp.float32) -> Array:
   """Centres of n equal cells covering ``extent`` = (lo, hi): (n,) values in (lo, hi)."""
   if n < 1:
     raise ValueError(f'a grid axis needs at least 1 pixel, got {n}')
@@ -36,7 +36,7 @@ def pixel_centers(n: int, extent: Range = FULL_RANGE, dtype=jnp.float32) -> Arra
 
 
 def make_grid(height: int, width: int, *, y_range: Range = FULL_RANGE,
-              x_range: Range = FULL_RANGE, dtype=jnp.float32) -> Array:
+              x_range: Range = FULL_RANGE, dtype: Any = jnp.float32) -> Array:
   """Pixel-centre coordinates of a height x width grid: (height, width, 2) as (y, x).
 
   ``y_range``/``x_range`` choose the rectangle the grid covers (default the whole image), so a

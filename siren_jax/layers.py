@@ -21,7 +21,7 @@ Flax ``Siren`` stores them as ``params['layer_0'] ... params['layer_{L-1}']``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -32,7 +32,9 @@ import numpy as np
 from siren_jax import fast_sine
 
 Array = jax.Array
-Initializer = jax.nn.initializers.Initializer
+# (key, shape, dtype) -> Array, as Flax's kernel_init/bias_init take it (jax's Initializer
+# protocol also requires an out_sharding argument these do not need).
+Initializer = Callable[..., Array]
 LayerParams = dict[str, Array]
 MLPParams = list[LayerParams]
 

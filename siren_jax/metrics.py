@@ -12,20 +12,21 @@ import numpy as np
 import skimage.metrics
 
 Array = jax.Array
+ArrayLike = jax.typing.ArrayLike  # jax or numpy arrays, scalars
 
 
-def mse(prediction: Array, target: Array) -> Array:
+def mse(prediction: ArrayLike, target: ArrayLike) -> Array:
   """Mean squared error over all elements (the training loss of every experiment). Jit-able."""
-  return jnp.mean((prediction - target) ** 2)
+  return jnp.mean((jnp.asarray(prediction) - jnp.asarray(target)) ** 2)
 
 
-def psnr(prediction: Array, target: Array) -> Array:
+def psnr(prediction: ArrayLike, target: ArrayLike) -> Array:
   """PSNR in dB of images in [-1, 1] (any equal shapes); prediction clipped to [-1, 1]. Jit-able."""
-  mse = jnp.mean((jnp.clip(prediction, -1.0, 1.0) / 2.0 - target / 2.0) ** 2)
+  mse = jnp.mean((jnp.clip(prediction, -1.0, 1.0) / 2.0 - jnp.asarray(target) / 2.0) ** 2)
   return -10.0 * jnp.log10(jnp.maximum(mse, 1e-20))
 
 
-def psnr_from_mse(mse: Array) -> Array:
+def psnr_from_mse(mse: ArrayLike) -> Array:
   """PSNR in dB from an MSE measured on [-1, 1] images (data range 2)."""
   return 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-20))
 

@@ -30,6 +30,7 @@ The constant is returned as 0 (mean-zero result).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import overload
 
 import jax
 import jax.numpy as jnp
@@ -72,6 +73,10 @@ def laplacian_loss(params, batch: dict[str, Array], apply_fn: ApplyFn) -> tuple[
   return loss, {}
 
 
+@overload
+def _check_mask(mask: None, shape: tuple[int, ...]) -> None: ...
+@overload
+def _check_mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray: ...
 def _check_mask(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
   """mask: (H, W) or (H, W, 1), nonzero inside -> bool (H, W); shape is the image's (H, W, ...)."""
   if mask is None:

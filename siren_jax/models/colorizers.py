@@ -158,7 +158,7 @@ class Colorizer(nn.Module):
 
     for i, (features, stride) in enumerate(ENCODER):
       x = conv(x, width(features), stride, name=f'encoder_{i}')
-    if self.fusion_features:
+    if embedding is not None:  # Exactly when fusion_features > 0 (checked above).
       if embedding.shape != (grey.shape[0], self.fusion_features):
         raise ValueError(f'embedding must have shape (B, {self.fusion_features}), got '
                          f'{embedding.shape}')
@@ -166,8 +166,9 @@ class Colorizer(nn.Module):
                                x.shape[:3] + (self.fusion_features,))
       x = conv(jnp.concatenate([x, tiled], axis=-1), width(FUSION_FEATURES), kernel_size=1,
                name='fusion')
-    for i, features in enumerate(DECODER):
-      x = upsample(x) if features is None else conv(x, width(features), name=f'decoder_{i}')
+    for i, decoder_features in enumerate(DECODER):
+      x = (upsample(x) if decoder_features is None
+           else conv(x, width(decoder_features), name=f'decoder_{i}'))
     return upsample(conv(x, 2, name='output'))
 
 

@@ -1,0 +1,1 @@
+"""Developer tools for siren_jax (not shipped in the wheel)."""
