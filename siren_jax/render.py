@@ -152,4 +152,5 @@ def render(apply_fn: ApplyFn, params: Any, height: int, width: int, *,
     if output is None:
       output = np.empty((height, width, values.shape[-1]), values.dtype)
     output[r:r + rows, c:c + cols] = values[:height - r, :width - c]
+  assert output is not None  # There is always at least one block.
   return output

@@ -115,8 +115,8 @@ def _stacked_apply(apply_fn: ApplyFn, params: Any, coords: Array) -> Array:
 
 def _axis_extents(starts: tuple[int, ...], tile: int, size: int) -> np.ndarray:
   """(n, 2) [lo, hi] of each tile along one axis in global coordinates."""
-  starts = np.asarray(starts, np.float64)
-  return np.stack([-1.0 + 2.0 * starts / size, -1.0 + 2.0 * (starts + tile) / size], axis=-1)
+  lo = np.asarray(starts, np.float64)
+  return np.stack([-1.0 + 2.0 * lo / size, -1.0 + 2.0 * (lo + tile) / size], axis=-1)
 
 
 def _ramp(distance: Array, length: float) -> Array:

@@ -96,7 +96,8 @@ class TrainStep:
     self._step = step
     self._process_local = process_local_batches
     self._donate = donate_argnums
-    self._compiled = {}  # (tree structures, shapes) -> (state leaf shardings, jitted step).
+    # (tree structures, shapes) -> (state leaf shardings, jitted step).
+    self._compiled: dict[Any, tuple[list[Any], Any]] = {}
 
   def place_state(self, state: TrainState) -> TrainState:
     return sharding.put_state(state, self.mesh, self.param_sharding)
@@ -109,7 +110,7 @@ class TrainStep:
     return sharding.to_host(tree)
 
   def _place_and_jit(self, state: TrainState, batch: Batch
-                      ) -> tuple[TrainState, Batch, Callable[..., Any]]:
+                      ) -> tuple[TrainState, Batch, Any]:
     leaves, treedef = jax.tree.flatten(state)
     key = (treedef, jax.tree.structure(batch), tuple(np.shape(x) for x in leaves),
            tuple(np.shape(x) for x in jax.tree.leaves(batch)))
@@ -122,7 +123,8 @@ class TrainStep:
           donate_argnums=self._donate))
     leaf_shardings, jitted = self._compiled[key]
     # Placing is a no-op for leaves already in place (the usual case after the first step).
-    state = treedef.unflatten([sharding.put(x, s) for x, s in zip(leaves, leaf_shardings)])
+    state = jax.tree.unflatten(treedef,
+                               [sharding.put(x, s) for x, s in zip(leaves, leaf_shardings)])
     return state, self.place_batch(batch), jitted
 
   def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
@@ -217,7 +219,7 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       continue  # No host round trip between boundaries: dispatch runs ahead.
     metrics = jax.device_get(metrics)
     interval_times.append((time.perf_counter() - interval_start) / interval_steps)
-    if do_log:
+    if do_log and log_fn is not None:
       log_fn(step, {**{k: float(v) for k, v in metrics.items()},
                     'steps_per_sec': 1.0 / interval_times[-1]})
     if do_eval:

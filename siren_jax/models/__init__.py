@@ -18,5 +18,5 @@ def apply_fn(model: nn.Module) -> Callable[[Any, Any], jax.Array]:
   return functools.partial(_apply, model)
 
 
-def _apply(model: nn.Module, params: Any, inputs: Any) -> jax.Array:
+def _apply(model: nn.Module, params: Any, inputs: Any) -> Any:
   return model.apply({'params': params}, inputs)

@@ -53,7 +53,7 @@ def field_spec(name: str, *, out_features: int, image_side: int, hidden_features
   pixels along its longer side (``baselines.nyquist_num_frequencies``). Raises ValueError for an
   unknown model name (the spec is checked by building the model once).
   """
-  spec = {'name': name, 'out_features': int(out_features),
+  spec: dict[str, Any] = {'name': name, 'out_features': int(out_features),
           'hidden_features': int(hidden_features), 'hidden_layers': int(hidden_layers),
           'first_omega0': float(first_omega0), 'hidden_omega0': float(hidden_omega0),
           'zero_bias': bool(zero_bias),
