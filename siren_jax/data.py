@@ -125,19 +125,9 @@ class _Tfds:
       raise ValueError(f'TFDS dataset {self.name!r} has no feature {self.image_key!r}; its '
                        f'features are {", ".join(record)} (set config.image_key)')
     array = np.asarray(record[self.image_key])
-    image = _unit_rgb(_uint8_to_unit(array, self.names[index]))
+    image = _unit_rgb(images.pixels_to_unit(np.asarray(array), self.names[index]))
     _check_size(image, self.image_size, self.names[index])
     return _shrink(image, round(TRAIN_SIDE_FACTOR * self.image_size))
-
-
-def _uint8_to_unit(array: np.ndarray, name: str) -> np.ndarray:
-  if array.ndim == 2:
-    array = array[..., None]
-  if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-    raise ValueError(f'{name}: expected an (H, W, C) image, got shape {array.shape}')
-  if not np.issubdtype(array.dtype, np.integer):
-    return np.clip(array[..., :3], 0.0, 1.0).astype(np.float32)
-  return (array[..., :3].astype(np.float32) / np.iinfo(array.dtype).max)
 
 
 def _check_size(image: np.ndarray, image_size: int, name: str) -> None:

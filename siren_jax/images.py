@@ -29,11 +29,13 @@ MODES = ('grey', 'rgb')
 
 
 def _to_unit_float(array: np.ndarray, source: str) -> np.ndarray:
-  """Integer/bool/float pixels -> float32 in [0, 1] by the dtype's range."""
+  """Integer/bool/float pixels -> float32 in [0, 1] by the dtype's range (no float64 copy)."""
   if array.dtype == bool:
     return array.astype(np.float32)
   if np.issubdtype(array.dtype, np.integer):
-    return (array.astype(np.float64) / np.iinfo(array.dtype).max).astype(np.float32)
+    unit = array.astype(np.float32)
+    unit /= np.float32(np.iinfo(array.dtype).max)
+    return unit
   if np.issubdtype(array.dtype, np.floating):
     return np.clip(array, 0.0, 1.0).astype(np.float32)
   raise ValueError(f'{source}: unsupported pixel type {array.dtype}')
@@ -67,7 +69,14 @@ def read_image(source: str) -> np.ndarray:
       array = np.asarray(iio.imread(source))
     except Exception as e:  # imageio raises many types for undecodable files.
       raise ValueError(f'cannot read image {source!r}: {type(e).__name__}: {e}') from None
-  return _to_hwc(_to_unit_float(np.asarray(array), source), source)
+  return pixels_to_unit(np.asarray(array), source)
+
+
+def pixels_to_unit(array: np.ndarray, source: str) -> np.ndarray:
+  """The one normalisation of decoded pixels: (H, W) or (H, W, C) of any integer, bool or float
+  dtype -> (H, W, 1 or 3) float32 in [0, 1] (alpha dropped). ``source`` names the image in
+  errors."""
+  return _to_hwc(_to_unit_float(array, source), source)
 
 
 def convert_mode(image: np.ndarray, mode: str | None) -> np.ndarray:
