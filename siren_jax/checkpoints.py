@@ -13,7 +13,13 @@ again. If none can be restored it is a one-line ValueError, never a silent fresh
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import logging as std_logging
 import os
+import sys
+import tempfile
+import time
 from typing import Any
 
 import jax
@@ -64,13 +70,14 @@ def restore_latest(manager: ocp.CheckpointManager,
   failures = []
   for step in steps:
     try:
-      restored = manager.restore(step, args=ocp.args.Composite(
-          **{STATE: ocp.args.StandardRestore(state_template), RECORD: ocp.args.JsonRestore()}))
+      with _quiet_failed_reads():
+        restored = manager.restore(step, args=ocp.args.Composite(
+            **{STATE: ocp.args.StandardRestore(state_template), RECORD: ocp.args.JsonRestore()}))
       problem = (None if bool(jax.device_get(finite.all_finite(restored[STATE])))
                  else 'it holds non-finite values')
     # Damaged files surface as anything from json's ValueError to tensorstore's bare Exception.
     except Exception as e:  # pylint: disable=broad-except
-      problem = errors.first_line(e)
+      problem = _short(errors.first_line(e))
     if problem is None:
       if failures:
         logging.warning('Restored the checkpoint at step %d in %s instead.', step,
@@ -86,6 +93,66 @@ def restore_latest(manager: ocp.CheckpointManager,
       f'no checkpoint in {manager.directory} can be restored: it does not match this '
       f'model/config or is damaged ({"; ".join(failures)}); use a fresh --workdir, or '
       f'--config.resume=False to delete them and start over')
+
+
+class _UnretrievedFilter(std_logging.Filter):
+  """Drops asyncio's 'exception was never retrieved' reports (with tracebacks) of the reads
+  orbax ran in parallel with a failed one, whose error restore_latest already reported."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return 'exception was never retrieved' not in record.getMessage()
+
+
+# Lines tensorstore's callback threads print when reads of a failed restore finish after orbax
+# closed its event loop (printed from C++, past sys.excepthook).
+_LOOP_NOISE = ('Traceback (most recent call last):', 'in call_soon_threadsafe',
+               'self._check_closed()', 'in _check_closed',
+               "raise RuntimeError('Event loop is closed')", 'RuntimeError: Event loop is closed')
+
+
+@contextlib.contextmanager
+def _quiet_failed_reads(grace_seconds: float = 0.5):
+  """Runs one restore attempt with file descriptor 2 captured, then re-emits what was printed
+  minus the closed-loop noise of a failed restore's leftover reads (given ``grace_seconds``
+  to finish); logs abandoned asyncio futures' errors quietly. Its own error is reported in
+  one line by the caller."""
+  try:
+    sys.stderr.flush()
+    saved = os.dup(2)
+  except (OSError, ValueError):  # No real stderr (embedded interpreters): nothing to quiet.
+    yield
+    return
+  capture = tempfile.TemporaryFile()
+  os.dup2(capture.fileno(), 2)
+  failed = False
+  try:
+    yield
+  except Exception:
+    failed = True
+    raise
+  finally:
+    if failed:
+      time.sleep(grace_seconds)
+      asyncio_logger = std_logging.getLogger('asyncio')
+      if not any(isinstance(f, _UnretrievedFilter) for f in asyncio_logger.filters):
+        asyncio_logger.addFilter(_UnretrievedFilter())
+      gc.collect()
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+    capture.seek(0)
+    text = capture.read().decode(errors='replace')
+    capture.close()
+    kept = [line for line in text.splitlines(keepends=True)
+            if not any(noise in line for noise in _LOOP_NOISE)]
+    if kept:
+      sys.stderr.write(''.join(kept))
+
+
+def _short(text: str, limit: int = 200) -> str:
+  """An error line without tensorstore's spec dump, at most ``limit`` characters."""
+  text = text.split(' [tensorstore_spec=')[0]
+  return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
 def set_aside_newer(manager: ocp.CheckpointManager, step: int) -> list[int]:
