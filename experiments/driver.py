@@ -151,9 +151,20 @@ def _show(value: Any) -> str:
   return text if len(text) <= 40 else text[:37] + '...'
 
 
+def _flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
 def fingerprint_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
-  """'field: X there, Y here' for every top-level field that differs (JSON-normalised)."""
-  current = json.loads(json.dumps(current))
+  """'field: X there, Y here' for every field that differs (nested fields dotted, e.g.
+  'model.hidden_features'; values JSON-normalised, as stored)."""
+  stored, current = _flatten(stored), _flatten(json.loads(json.dumps(current)))
   return [f'{k}: {_show(stored.get(k))} there, {_show(current.get(k))} here'
           for k in sorted(set(stored) | set(current)) if stored.get(k) != current.get(k)]
 

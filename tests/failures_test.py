@@ -239,8 +239,14 @@ def test_fingerprint_ignores_steps_and_cadence_but_not_the_learning_rate():
   assert not driver.fingerprint_differences(
       json.loads(json.dumps(base)), fingerprint(steps=999, eval_every=7, checkpoint_every=3,
                                                 log_every=1, render_chunk_points=8))
-  assert [d.split(':')[0] for d in driver.fingerprint_differences(
-      json.loads(json.dumps(base)), fingerprint(learning_rate=1e-2))] == ['learning_rate']
+  assert driver.fingerprint_differences(
+      json.loads(json.dumps(base)), fingerprint(learning_rate=1e-2)) == [
+          'learning_rate: 0.0001 there, 0.01 here']
+  wider = driver.field_fingerprint(_tiny_fit(), driver.model_spec(_tiny_fit(hidden_features=8),
+                                                                  'siren', 1, 32),
+                                   batch, fitting.image_loss, source='camera')
+  assert driver.fingerprint_differences(json.loads(json.dumps(base)), wider) == [
+      'model.hidden_features: 16 there, 8 here']
 
 
 # Validation before anything is written.
