@@ -34,6 +34,10 @@ from siren_jax.models import colorizers
 ARCHITECTURE_FIELDS = ('model', 'image_size', 'width_scale', 'sine_init', 'first_omega0',
                        'hidden_omega0', 'fusion', 'fc_sine_layers', 'fc_first_omega0',
                        'fc_hidden_omega0')
+# With the architecture, the config fields that change what training computes (the run's
+# fingerprint, driver.claim_checkpoints); epochs and eval/checkpoint cadence are not among them.
+RUN_FIELDS = ('learning_rate', 'seed', 'batch_size', 'dataset', 'image_key', 'val_fraction',
+              'test_fraction', 'split_seed')
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -54,6 +58,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if config.fusion and config.model == 'FC':
     raise ValueError('config.fusion applies to the conv colourisers only, not FC')
   common.check_choice(config, 'sine_init', colorizers.SINE_INITS)
+  driver.check_run_fields(config)
+  # Every batch is split over all devices: say so before any data is read or file written.
+  if config.batch_size % jax.device_count():
+    raise ValueError(f'config.batch_size={config.batch_size} does not split over the '
+                     f'{jax.device_count()} devices; use a multiple of {jax.device_count()}')
 
 
 def architecture(config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -131,9 +140,10 @@ def evaluate_split(config, predict, params, split_data: dict[str, np.ndarray]) -
 
 
 def write_model_json(workdir: str, config: ml_collections.ConfigDict) -> None:
-  """Records the architecture in the workdir; a different one there is an error."""
+  """Records the architecture in the workdir; a different one there is an error (unless
+  config.resume is False: this run starts over)."""
   path = os.path.join(workdir, 'model.json')
-  if epath.Path(path).exists():
+  if epath.Path(path).exists() and config.resume:
     check_workdir_model(workdir, config)
   else:
     common.write_json(path, architecture(config))
@@ -150,8 +160,8 @@ def check_workdir_model(workdir: str, config: ml_collections.ConfigDict) -> None
                  for k, v in architecture(config).items() if stored.get(k) != v]
   if differences:
     raise ValueError(f'{workdir!r} holds a {stored.get("model")} model that differs from '
-                     f'config.model={config.model} ({"; ".join(differences)}); use its config '
-                     f'or a fresh --workdir')
+                     f'config.model={config.model} ({"; ".join(differences)}); use its config, '
+                     f'a fresh --workdir or --config.resume=False to start over')
 
 
 def make_state(config: ml_collections.ConfigDict) -> training.TrainState:
@@ -173,6 +183,16 @@ def make_pipeline(config: ml_collections.ConfigDict) -> data.Pipeline:
       process_count=jax.process_count() if shard else 1)
 
 
+def run_fingerprint(config: ml_collections.ConfigDict,
+                    pipeline: data.Pipeline) -> dict[str, Any]:
+  """What defines a colourisation run: architecture, optimiser, data fields and a content hash
+  of the first training examples (the same on every process)."""
+  first = [pipeline.source[int(i)] for i in pipeline.splits['train'][:8]]
+  return {**architecture(config), **{k: config[k] for k in RUN_FIELDS},
+          'train_examples': int(len(pipeline.splits['train'])),
+          'data_sha256': driver.content_hash(first)}
+
+
 def epochs_to_reach(history: list[dict[str, Any]], threshold: float,
                     key: str = 'train_loss') -> float | None:
   """The first evaluated epoch whose ``key`` is <= threshold; None if never."""
@@ -185,8 +205,8 @@ def epochs_to_reach(history: list[dict[str, Any]], threshold: float,
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains config.model; returns the metrics written to metrics.json."""
   check_config(config)
+  pipeline = make_pipeline(config)  # Before the workdir: a data error writes nothing.
   workdir = common.require_workdir(workdir)
-  pipeline = make_pipeline(config)  # Before model.json: a data error leaves the workdir reusable.
   write_model_json(workdir, config)
   steps_per_epoch = pipeline.steps_per_epoch
   num_steps = config.epochs * steps_per_epoch
@@ -225,7 +245,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             checkpoint_every=config.checkpoint_every_epochs * steps_per_epoch),
         batch_fn=batch_fn, eval_fn=eval_fn, param_sharding=config.param_sharding,
         process_local_batches=config.shard_data_by_process,
-        progress=lambda step: f'{tag} epoch {step / steps_per_epoch:g}/{config.epochs}')
+        progress=lambda step: f'{tag} epoch {step / steps_per_epoch:g}/{config.epochs}',
+        fingerprint=run_fingerprint(config, pipeline), resume=config.resume,
+        nan_policy=config.nan_policy)
   finally:
     writer.close()
   params = result.params

@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -203,8 +204,20 @@ def write_text(path: str, text: str) -> None:
 
 
 def write_json(path: str, obj: Any) -> None:
-  """Writes ``obj`` as indented JSON (process 0 only)."""
-  write_text(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
+  """Writes ``obj`` as indented strict JSON (process 0 only): non-finite floats (a diverged or
+  unmeasured number) become null, never the bare NaN/Infinity that strict parsers reject."""
+  write_text(path, json.dumps(_finite_or_none(obj), indent=2, sort_keys=True,
+                              allow_nan=False) + '\n')
+
+
+def _finite_or_none(obj: Any) -> Any:
+  if isinstance(obj, float):
+    return obj if math.isfinite(obj) else None
+  if isinstance(obj, dict):
+    return {k: _finite_or_none(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [_finite_or_none(v) for v in obj]
+  return obj
 
 
 class ScalarWriter:

@@ -6,18 +6,31 @@
 parallel over all devices); ``train_field`` builds a field model (or T tiles of it, fitted
 together) from a config's model fields and runs it. Fit_image, poisson, resize and the
 colourisers all train through here.
+
+Run identity: ``run`` takes a ``fingerprint`` (a JSON-able dict of what defines the run: the
+result-changing config fields, the data's content hash, its source) and keeps it in
+``checkpoints/<tag>/run.json``, written before the first checkpoint. Resuming checkpoints whose
+fingerprint differs is a one-line error naming the differing fields; ``resume=False``
+(``--config.resume=False``) deletes the tag's checkpoints, says so, and starts over. Steps,
+logging/eval/checkpoint cadence, chunk sizes and output paths are not part of a fingerprint, so
+raising ``steps`` resumes and trains on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import ml_collections
+import numpy as np
 import optax
+from absl import logging
+from etils import epath
 
 from experiments import common
 from siren_jax import checkpoints as ckpt
@@ -25,6 +38,7 @@ from siren_jax import metrics, models, render, sharding, tiling, training
 from siren_jax.models import fields
 
 EvalFn = Callable[[training.TrainState], dict[str, float]]
+RUN_FILE = 'run.json'  # The fingerprint of the run whose checkpoints sit beside it.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +68,9 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
         batch: Any = None, batch_fn: Callable[[int], Any] | None = None,
         eval_fn: EvalFn | None = None, param_sharding: str = 'replicate',
         process_local_batches: bool = True,
-        progress: Callable[[int], str] | None = None) -> training.LoopResult:
+        progress: Callable[[int], str] | None = None,
+        fingerprint: dict[str, Any] | None = None, resume: bool = True,
+        nan_policy: str = 'stop') -> training.LoopResult:
   """Trains ``state`` under ``loss_fn`` to ``schedule.num_steps``, resuming from
   ``workdir/checkpoints/<tag>`` when a checkpoint is there.
 
@@ -71,12 +87,20 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
     param_sharding: 'replicate' or 'shard_kernels' (``siren_jax.sharding``).
     process_local_batches: host batches hold only this process's rows.
     progress: step -> the label of a progress log line (default ``tag``).
+    fingerprint: what defines the run (module docstring); None: not checked.
+    resume: False deletes the tag's checkpoints first (logged) instead of resuming them.
+    nan_policy: 'stop' or 'skip' (``siren_jax.training``).
+
+  Raises:
+    ValueError: the checkpoints belong to another run; training.DivergenceError (a
+      ValueError) when training diverges under nan_policy 'stop', prefixed with ``[tag]``.
   """
   if (batch is None) == (batch_fn is None):
     raise ValueError('give exactly one of batch and batch_fn')
   step_fn = training.make_train_step(loss_fn, steps_per_call=schedule.steps_per_call,
                                      param_sharding=param_sharding,
-                                     process_local_batches=process_local_batches)
+                                     process_local_batches=process_local_batches,
+                                     nan_policy=nan_policy)
   if batch is not None:
     rows = sharding.process_slice(len(jax.tree.leaves(batch)[0]))
     placed = step_fn.place_batch(  # Once, not every step.
@@ -92,6 +116,7 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
     writer.write(int(state.step), scalars, prefix=f'{tag}/eval/')
     return scalars
 
+  claim_checkpoints(checkpoint_dir(workdir, tag), fingerprint, resume)
   manager = ckpt.make_manager(checkpoint_dir(workdir, tag))
   try:
     return training.train_loop(
@@ -99,8 +124,89 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
         eval_every=schedule.eval_every, eval_fn=eval_and_write if eval_fn else None,
         log_every=schedule.log_every, log_fn=log_fn, checkpoint_manager=manager,
         checkpoint_every=schedule.checkpoint_every)
+  except training.DivergenceError as e:
+    raise training.DivergenceError(f'[{tag}] {e}', e.step, e.loss) from None
   finally:
-    manager.close()
+    manager.close()  # Waits for pending saves: the last good checkpoint is complete on disk.
+
+
+# Run identity (fingerprints) and resume=False.
+
+def content_hash(tree: Any) -> str:
+  """sha256 (hex) of the dtypes, shapes and bytes of a pytree of arrays (e.g. a batch)."""
+  digest = hashlib.sha256()
+  for leaf in jax.tree.leaves(jax.device_get(tree)):
+    leaf = np.ascontiguousarray(leaf)
+    digest.update(f'{leaf.dtype}{leaf.shape}'.encode())
+    digest.update(leaf.tobytes())
+  return digest.hexdigest()
+
+
+def _checkpoint_steps(path: epath.Path) -> list[int]:
+  return sorted(int(p.name) for p in path.iterdir() if p.name.isdigit()) if path.exists() else []
+
+
+def _show(value: Any) -> str:
+  text = repr(value)
+  return text if len(text) <= 40 else text[:37] + '...'
+
+
+def _flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def fingerprint_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+  """'field: X there, Y here' for every field that differs (nested fields dotted, e.g.
+  'model.hidden_features'; values JSON-normalised, as stored)."""
+  stored, current = _flatten(stored), _flatten(json.loads(json.dumps(current)))
+  return [f'{k}: {_show(stored.get(k))} there, {_show(current.get(k))} here'
+          for k in sorted(set(stored) | set(current)) if stored.get(k) != current.get(k)]
+
+
+def claim_checkpoints(directory: str, fingerprint: dict[str, Any] | None,
+                      resume: bool = True) -> None:
+  """Makes ``directory`` hold this run's checkpoints before training starts.
+
+  resume=False: deletes whatever is there (logged). Otherwise checkpoints there must carry
+  this ``fingerprint`` (ValueError naming the differing fields); checkpoints without a
+  fingerprint (older versions) are resumed with a warning. Then writes the fingerprint.
+  """
+  path = epath.Path(directory)
+  steps = _checkpoint_steps(path)
+  if not resume:
+    if path.exists():
+      logging.warning('config.resume=False: deleting %s (checkpoints at steps %s) and starting '
+                      'over.', directory, ', '.join(map(str, steps)) or 'none')
+      if common.is_main_process():
+        path.rmtree()
+      _barrier('driver.claim_checkpoints')
+  elif steps and (path / RUN_FILE).exists():
+    stored = json.loads((path / RUN_FILE).read_text())
+    differences = fingerprint_differences(stored, fingerprint) if fingerprint else []
+    if differences:
+      raise ValueError(
+          f'{directory} holds checkpoints (steps {", ".join(map(str, steps))}) of a different '
+          f'run ({"; ".join(differences)}); use a fresh --workdir, or --config.resume=False to '
+          f'delete them and start over')
+    return
+  elif steps:
+    logging.warning('%s holds checkpoints without a %s (an older version wrote them): resuming '
+                    'them without checking that they belong to this run.', directory, RUN_FILE)
+  if fingerprint is not None and common.is_main_process():
+    path.mkdir(parents=True, exist_ok=True)
+    common.write_json(str(path / RUN_FILE), fingerprint)
+
+
+def _barrier(name: str) -> None:
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # Only multi-host runs need it.
+    multihost_utils.sync_global_devices(name)
 
 
 # Field models (fit_image, poisson, resize).
@@ -124,11 +230,29 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') 
   common.check_non_negative(config, ('hidden_layers', 'num_frequencies', 'log_every',
                                      'eval_every', 'checkpoint_every'))
   common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
+  check_run_fields(config)
   for name in ('log_every', 'eval_every', 'checkpoint_every', 'steps'):
     if config[name] % config.steps_per_call:
       raise ValueError(f'config.{name}={config[name]} must be a multiple of '
                        f'config.steps_per_call={config.steps_per_call}')
   return model_names
+
+
+def check_run_fields(config: ml_collections.ConfigDict) -> None:
+  """One-line errors for the fields every trained experiment shares: nan_policy, resume."""
+  common.check_choice(config, 'nan_policy', training.NAN_POLICIES)
+  if not isinstance(config.resume, bool):
+    raise ValueError(f'config.resume must be True or False, got {config.resume!r}')
+
+
+def field_fingerprint(config: ml_collections.ConfigDict, spec: dict[str, Any], batch: Any,
+                      loss_fn: training.LossFn, num_tiles: int = 0,
+                      source: Any = None) -> dict[str, Any]:
+  """What defines a field fit: the model spec, optimiser and seed, the loss, the tiling, the
+  batch's content hash and the data ``source`` (e.g. the image name or path)."""
+  return {'model': spec, 'learning_rate': config.learning_rate, 'seed': config.seed,
+          'loss': f'{loss_fn.__module__}.{loss_fn.__qualname__}', 'num_tiles': num_tiles,
+          'data_sha256': content_hash(batch), 'source': source}
 
 
 def model_spec(config: ml_collections.ConfigDict, name: str, out_features: int,
@@ -152,12 +276,15 @@ def field_state(config: ml_collections.ConfigDict, spec: dict[str, Any],
 def train_field(config: ml_collections.ConfigDict, workdir: str, *, tag: str,
                 spec: dict[str, Any], loss_fn: training.LossFn, batch: Any,
                 eval_fn: EvalFn | None, writer: common.ScalarWriter,
-                num_tiles: int = 0) -> training.LoopResult:
+                num_tiles: int = 0, source: Any = None) -> training.LoopResult:
   """Fits the spec's model to ``loss_fn`` on a fixed full ``batch`` (rows along axis 0) for
-  ``config.steps`` steps (``num_tiles`` > 0: a tiled fit, see ``siren_jax.tiling``)."""
+  ``config.steps`` steps (``num_tiles`` > 0: a tiled fit, see ``siren_jax.tiling``); ``source``
+  names the data in the run's fingerprint (``field_fingerprint``)."""
   return run(field_state(config, spec, num_tiles), loss_fn, workdir=workdir, tag=tag,
              schedule=Schedule.from_config(config), writer=writer, batch=batch,
-             eval_fn=eval_fn, param_sharding=config.param_sharding)
+             eval_fn=eval_fn, param_sharding=config.param_sharding,
+             fingerprint=field_fingerprint(config, spec, batch, loss_fn, num_tiles, source),
+             resume=config.resume, nan_policy=config.nan_policy)
 
 
 def image_fit_eval(config: ml_collections.ConfigDict, image: Any,

@@ -36,6 +36,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Fits every model in ``config.models``; returns the metrics written to metrics.json."""
   names = check_config(config)
   image = images.load_image(config.image, mode=config.mode, size=config.image_size or None)
+  metrics.check_ssim_size(*image.shape[:2])  # Before anything is written to the workdir.
   workdir = common.require_workdir(workdir)
   height, width, channels = image.shape
   coords, values = grids.image_to_samples(image)
@@ -55,7 +56,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           config, workdir, tag=name, spec=driver.model_spec(config, name, channels,
                                                             max(height, width)),
           loss_fn=fitting.image_loss, batch={'coords': coords, 'values': values},
-          eval_fn=driver.image_fit_eval(config, image), writer=writer)
+          eval_fn=driver.image_fit_eval(config, image), writer=writer, source=config.image)
       apply_fn = result.state.apply_fn
       fit = render.render(apply_fn, result.params, height, width,
                           max_chunk_points=config.render_chunk_points, max_pixels=None)

@@ -48,6 +48,17 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[list[str], list[str
   return colors, rules
 
 
+def check_inputs(config: ml_collections.ConfigDict, colors: list[str]) -> None:
+  """Loads the images (and the mask) the run will use, so a missing file or a mask of the
+  wrong size is an error before anything is written to the workdir."""
+  for color in colors:
+    if config.mode in ('merge', 'blend'):
+      image_a, _ = load_pair(config, color)
+      make_mask(config, *image_a.shape[:2])
+    else:
+      images.load_image(config.image, mode=color, size=config.image_size or None)
+
+
 def load_pair(config: ml_collections.ConfigDict, color: str) -> tuple[np.ndarray, np.ndarray]:
   """Images A and B (H, W, C) in [-1, 1], resized to ``config.image_size`` (or equal sizes)."""
   size = config.image_size or None
@@ -115,7 +126,9 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
   result = driver.train_field(
       config, workdir, tag=tag, spec=driver.model_spec(config, config.model, channels,
                                                        max(height, width)),
-      loss_fn=loss_fn, batch=batch, eval_fn=eval_fn, writer=writer)
+      loss_fn=loss_fn, batch=batch, eval_fn=eval_fn, writer=writer,
+      source=(config.image if config.mode in ('grad', 'laplacian')
+              else [config.image, config.image_b]))
   seconds = time.time() - start
   apply_fn = result.state.apply_fn
   field = poisson.match_mean(render_image(apply_fn, result.params), reference, where)
@@ -212,6 +225,7 @@ def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.Scal
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs ``config.mode``; returns the metrics written to metrics.json."""
   colors, rules = check_config(config)
+  check_inputs(config, colors)
   workdir = common.require_workdir(workdir)
   logging.info('Poisson %s with %s, %d steps per fit, on %s.', config.mode, config.model,
                config.steps, jax.devices()[0].platform)

@@ -110,7 +110,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
   result = driver.train_field(
       config, workdir, tag=tag, spec=spec, loss_fn=fitting.image_loss, batch=batch,
       eval_fn=driver.image_fit_eval(config, image, field), writer=writer,
-      num_tiles=layout.num_tiles if layout else 0)
+      num_tiles=layout.num_tiles if layout else 0,
+      source=config.image if config.task == 'compare' else config.input)
   return spec, field or result.state.apply_fn, result
 
 
@@ -120,6 +121,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   truth = images.load_image(config.image, mode=config.mode or None, size=config.image_size)
   height, width, channels = truth.shape
   render.check_size(height, width, config.max_pixels)
+  metrics.check_ssim_size(height, width)
   grad = finite_differences.sobel_gradient(truth)
   magnitude = np.sqrt((np.asarray(grad) ** 2).sum(axis=(-1, -2)))
   edges = magnitude > np.quantile(magnitude, EDGE_QUANTILE)

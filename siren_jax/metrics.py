@@ -13,6 +13,16 @@ import skimage.metrics
 
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike  # jax or numpy arrays, scalars
+SSIM_MIN_SIDE = 7  # scikit-image's default 7x7 Gaussian-free window must fit in the image.
+
+
+def check_ssim_size(height: int, width: int) -> None:
+  """Raises ValueError unless an image of this size is large enough for ``ssim``; call it
+  before training on an image that will be scored with SSIM."""
+  if min(height, width) < SSIM_MIN_SIDE:
+    raise ValueError(f'a {height}x{width} image is too small to score: SSIM needs at least '
+                     f'{SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} pixels (set config.image_size or use a '
+                     f'larger image)')
 
 
 def mse(prediction: ArrayLike, target: ArrayLike) -> Array:
@@ -38,5 +48,6 @@ def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
   if prediction.shape != target.shape or prediction.ndim != 3:
     raise ValueError(f'ssim needs two (H, W, C) images of one shape, got {prediction.shape} '
                      f'and {target.shape}')
+  check_ssim_size(*target.shape[:2])
   return float(skimage.metrics.structural_similarity(
       prediction, target, data_range=2.0, channel_axis=-1))

@@ -5,6 +5,15 @@ A loss function has the signature ``loss_fn(params, batch, apply_fn) -> (loss, m
 ``(state, batch) -> (state, metrics)`` that donates the old state's buffers. ``train_loop``
 is written once for every experiment: it restores the latest checkpoint, steps, evaluates,
 logs and saves, and returns the final state and the evaluation history.
+
+Divergence guard (``nan_policy``): every jitted step also reports whether its loss and its
+updated parameters and optimiser state are finite (metric ``nonfinite_steps``). 'stop' (the
+default): ``train_loop`` reads that flag at its existing host syncs (log, eval, checkpoint and
+the end; every save is preceded by one) and raises ``DivergenceError`` naming the first bad
+step, before anything from that step on is evaluated or saved -- so only finite states ever reach
+a checkpoint and rotation cannot push out the last good one. 'skip': the step itself keeps the
+old parameters and optimiser state when the new ones are not finite (the step counter still
+advances, so a resumed run sees the same data); the loop counts and logs the skipped steps.
 """
 
 from __future__ import annotations
@@ -16,18 +25,36 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import logging
 from flax.training import train_state
 
-from siren_jax import checkpoints, models, sharding
+from siren_jax import checkpoints, finite, models, sharding
 
 Array = jax.Array
 Batch = Any
 Metrics = dict[str, Array]
 LossFn = Callable[[Any, Batch, Callable[..., Array]], tuple[Array, Metrics]]
 TrainState = train_state.TrainState
+NAN_POLICIES = ('stop', 'skip')
+# Metrics every step adds (read by train_loop, not logged): how many of the call's steps had a
+# non-finite loss or update, and the index in the call of the first of them (steps_per_call
+# if none).
+NONFINITE_STEPS = 'nonfinite_steps'
+FIRST_NONFINITE = 'first_nonfinite'
+GUARD_METRICS = (NONFINITE_STEPS, FIRST_NONFINITE)
+
+
+class DivergenceError(ValueError):
+  """Training produced a non-finite loss or parameters (nan_policy 'stop'). A ValueError, so
+  entry points report it as one line and exit 2."""
+
+  def __init__(self, message: str, step: int, loss: float):
+    super().__init__(message)
+    self.step = step
+    self.loss = loss
 
 
 def create_train_state(model: nn.Module, key: Array, sample_input: Array,
@@ -39,13 +66,14 @@ def create_train_state(model: nn.Module, key: Array, sample_input: Array,
 
 def make_train_step(loss_fn: LossFn, *, steps_per_call: int = 1, donate: bool = True,
                     mesh: jax.sharding.Mesh | None = None, param_sharding: str = 'replicate',
-                    process_local_batches: bool = False) -> TrainStep:
+                    process_local_batches: bool = False, nan_policy: str = 'stop') -> TrainStep:
   """A ``TrainStep``: jitted ``(state, batch) -> (state, metrics)`` running ``steps_per_call``
   optimiser steps, data parallel over ``mesh``.
 
   Several steps per call (``lax.scan`` over the same batch, for full-batch fitting) save the
-  per-dispatch overhead; ``metrics`` are those of the last step. The input state's buffers are
-  donated (``donate``), so do not use it after the call.
+  per-dispatch overhead; ``metrics`` are those of the last step (of the first non-finite one,
+  if any). The input state's buffers are donated (``donate``), so do not use it after the call.
+  ``metrics`` also hold the guard's ``NONFINITE_STEPS`` and ``FIRST_NONFINITE`` (int32).
 
   Args:
     loss_fn: ``(params, batch, apply_fn) -> (loss, metrics)``.
@@ -56,24 +84,40 @@ def make_train_step(loss_fn: LossFn, *, steps_per_call: int = 1, donate: bool = 
     param_sharding: 'replicate' or 'shard_kernels' (see ``sharding``).
     process_local_batches: host batches hold only this process's rows
       (``sharding.put_batch(process_local=True)``).
+    nan_policy: 'stop' or 'skip' (module docstring): with 'skip', a step whose loss or new
+      state is not finite leaves params and optimiser state unchanged.
   """
   if steps_per_call < 1:
     raise ValueError(f'steps_per_call must be >= 1, got {steps_per_call}')
+  if nan_policy not in NAN_POLICIES:
+    raise ValueError(f'nan_policy must be one of {", ".join(NAN_POLICIES)}, got {nan_policy!r}')
 
   def one_step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     (loss, metrics), grads = grad_fn(state.params, batch, state.apply_fn)
-    return state.apply_gradients(grads=grads), {'loss': loss, **metrics}
+    new = state.apply_gradients(grads=grads)
+    # Reductions inside the jit: the flag costs no extra host round trip.
+    ok = jnp.isfinite(loss) & finite.all_finite((new.params, new.opt_state))
+    if nan_policy == 'skip':
+      keep = lambda n, o: jnp.where(ok, n, o)  # noqa: E731
+      new = new.replace(params=jax.tree.map(keep, new.params, state.params),
+                        opt_state=jax.tree.map(keep, new.opt_state, state.opt_state))
+    return new, {'loss': loss, **metrics, NONFINITE_STEPS: (~ok).astype(jnp.int32)}
 
   def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
     if steps_per_call == 1:
-      return one_step(state, batch)
+      state, metrics = one_step(state, batch)
+      return state, {**metrics, FIRST_NONFINITE: jnp.where(metrics[NONFINITE_STEPS] > 0, 0, 1)}
     state, metrics = jax.lax.scan(lambda s, _: one_step(s, batch), state, None,
                                   length=steps_per_call)
-    return state, jax.tree.map(lambda m: m[-1], metrics)
+    bad = metrics[NONFINITE_STEPS] > 0
+    first = jnp.where(bad.any(), jnp.argmax(bad), steps_per_call)
+    picked = jax.tree.map(lambda m: m[jnp.minimum(first, steps_per_call - 1)], metrics)
+    return state, {**picked, NONFINITE_STEPS: metrics[NONFINITE_STEPS].sum(),
+                   FIRST_NONFINITE: first.astype(jnp.int32)}
 
   return TrainStep(step, sharding.make_mesh() if mesh is None else mesh, param_sharding,
-                   process_local_batches, (0,) if donate else (), steps_per_call)
+                   process_local_batches, (0,) if donate else (), steps_per_call, nan_policy)
 
 
 class TrainStep:
@@ -88,11 +132,12 @@ class TrainStep:
 
   def __init__(self, step: Callable[[TrainState, Batch], tuple[TrainState, Metrics]],
                mesh: jax.sharding.Mesh, param_sharding: str, process_local_batches: bool,
-               donate_argnums: tuple[int, ...], steps_per_call: int):
+               donate_argnums: tuple[int, ...], steps_per_call: int, nan_policy: str = 'stop'):
     sharding.state_shardings({}, mesh, param_sharding)  # Validates param_sharding now.
     self.mesh = mesh
     self.param_sharding = param_sharding
     self.steps_per_call = steps_per_call
+    self.nan_policy = nan_policy
     self._step = step
     self._process_local = process_local_batches
     self._donate = donate_argnums
@@ -146,13 +191,27 @@ class LoopResult:
   (for evaluation, rendering, saving). history: evaluation records ``{'step': int, **metrics}``
   from step 0 (restored ones included). seconds_per_step: median wall time per optimiser step
   over the intervals between host syncs in this process, the first (compiling) one excluded;
-  None if too few. resumed_from: restored step or None.
+  None if too few. resumed_from: restored step or None. skipped_steps: steps whose update was
+  dropped as non-finite (nan_policy 'skip'), over the whole run (restored runs included).
   """
   state: TrainState
   params: Any
   history: list[dict[str, Any]]
   seconds_per_step: float | None
   resumed_from: int | None
+  skipped_steps: int = 0
+
+
+@jax.jit
+def _track_nonfinite(guard: dict[str, Array], metrics: Metrics,
+                     step_before: Array) -> dict[str, Array]:
+  """Folds one call's guard metrics into the running record, on device (no host sync):
+  total non-finite steps, the first bad step number (-1: none) and the loss there."""
+  new_bad = (guard['first_step'] < 0) & (metrics[NONFINITE_STEPS] > 0)
+  return {'count': guard['count'] + metrics[NONFINITE_STEPS],
+          'first_step': jnp.where(new_bad, step_before + metrics[FIRST_NONFINITE] + 1,
+                                  guard['first_step']),
+          'loss': jnp.where(new_bad, metrics['loss'].astype(jnp.float32), guard['loss'])}
 
 
 def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int], Batch], *,
@@ -176,6 +235,10 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       metrics include ``steps_per_sec`` over the interval since the previous host sync.
     checkpoint_manager: from ``checkpoints.make_manager``, or None for no checkpoints.
     checkpoint_every: save every this many steps (0: only at the end).
+
+  Raises:
+    DivergenceError: with ``train_step.nan_policy`` 'stop', at the first host sync after a
+      non-finite step; the bad state is neither evaluated nor saved.
   """
   steps_per_call = train_step.steps_per_call
   for name, value in (('eval_every', eval_every), ('log_every', log_every),
@@ -187,22 +250,56 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
   history: list[dict[str, Any]] = []
   step = 0
   resumed_from = None
+  skipped = 0  # Non-finite steps dropped (nan_policy 'skip') before this process started.
+  last_saved = None
   if checkpoint_manager is not None:
     restored = checkpoints.restore_latest(checkpoint_manager, state)
     if restored is not None:
       state, record = restored
       history = list(record.get('history', []))
-      step = resumed_from = int(state.step)
+      skipped = int(record.get('skipped_steps', 0))
+      step = resumed_from = last_saved = int(state.step)
+      # Newer checkpoints that could not be restored would block saving at their steps.
+      checkpoints.set_aside_newer(checkpoint_manager, step)
       logging.info('Resumed from checkpoint at step %d.', step)
+  guard = {'count': jnp.zeros((), jnp.int32), 'first_step': jnp.full((), -1, jnp.int32),
+           'loss': jnp.zeros((), jnp.float32)}
+  checked = {'count': 0}  # The guard as last read on the host.
 
   def evaluate() -> None:
     if eval_fn is not None and (not history or history[-1]['step'] != step):
       host_state = state.replace(params=train_step.to_host(state.params))
-      history.append({'step': step, **{k: float(v) for k, v in eval_fn(host_state).items()}})
+      record = {'step': step, **{k: float(v) for k, v in eval_fn(host_state).items()}}
+      if train_step.nan_policy == 'skip':  # So the history says how much training was dropped.
+        record['skipped_steps'] = skipped + checked['count']
+      history.append(record)
 
   def save(wait: bool) -> None:
+    nonlocal last_saved
     if checkpoint_manager is not None:
-      checkpoints.save(checkpoint_manager, step, state, {'history': history}, wait=wait)
+      record = {'history': history}
+      if train_step.nan_policy == 'skip':
+        record['skipped_steps'] = skipped + checked['count']
+      checkpoints.save(checkpoint_manager, step, state, record, wait=wait)
+      last_saved = step
+
+  def check_guard(host_guard: dict[str, Any]) -> None:
+    """Raises DivergenceError (policy 'stop') or logs newly skipped steps (policy 'skip')."""
+    count = int(host_guard['count'])
+    if count and train_step.nan_policy == 'stop':
+      bad_step, loss = int(host_guard['first_step']), float(host_guard['loss'])
+      kept = (f'the last good checkpoint is step {last_saved}' if last_saved is not None
+              else 'no checkpoint was saved')
+      raise DivergenceError(
+          f'training diverged at step {bad_step}: loss {loss:.4g}, and the loss or the updated '
+          f'parameters are not finite; nothing from that step on was saved ({kept}). Lower '
+          f'config.learning_rate, or set config.nan_policy=skip to drop such steps', bad_step,
+          loss)
+    if count > checked['count']:
+      logging.warning('Skipped %d non-finite step(s) up to step %d (nan_policy=skip; %d in '
+                      'all); lower config.learning_rate if this keeps happening.',
+                      count - checked['count'], step, skipped + count)
+    checked['count'] = count
 
   if step == 0 and eval_every:
     evaluate()
@@ -210,6 +307,7 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
   interval_start, interval_steps = time.perf_counter(), 0
   while step < num_steps:
     state, metrics = train_step(state, batch_fn(step))
+    guard = _track_nonfinite(guard, metrics, step)
     step += steps_per_call
     interval_steps += steps_per_call
     do_log = bool(log_fn is not None and log_every and step % log_every == 0)
@@ -217,10 +315,11 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
     do_save = bool(checkpoint_every and step % checkpoint_every == 0) and step < num_steps
     if not (do_log or do_eval or do_save):
       continue  # No host round trip between boundaries: dispatch runs ahead.
-    metrics = jax.device_get(metrics)
+    metrics, host_guard = jax.device_get((metrics, guard))
     interval_times.append((time.perf_counter() - interval_start) / interval_steps)
+    check_guard(host_guard)  # Before anything reads, evaluates or saves this state.
     if do_log and log_fn is not None:
-      log_fn(step, {**{k: float(v) for k, v in metrics.items()},
+      log_fn(step, {**{k: float(v) for k, v in metrics.items() if k not in GUARD_METRICS},
                     'steps_per_sec': 1.0 / interval_times[-1]})
     if do_eval:
       evaluate()
@@ -228,7 +327,8 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       save(wait=False)
     interval_start, interval_steps = time.perf_counter(), 0
   if step != resumed_from:  # A finished run restarted has nothing new (orbax refuses a resave).
-    save(wait=True)
+    save(wait=True)  # The loop always ends on a checked sync (step == num_steps evaluates).
   timed = sorted(interval_times[1:])  # The first interval includes compilation.
   seconds = float(timed[len(timed) // 2]) if timed else None
-  return LoopResult(state, train_step.to_host(state.params), history, seconds, resumed_from)
+  return LoopResult(state, train_step.to_host(state.params), history, seconds, resumed_from,
+                    skipped + checked['count'])

@@ -74,5 +74,6 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.loss_threshold = 0.002  # The report's train-loss level for 'epochs to reach'.
   config.num_figure_examples = 4
   config.compare_models = 'FR,SRS,S130'  # experiments.colorize_compare.
+  common.add_run_fields(config)  # nan_policy, resume.
 
   return common.finish(config, scale, scales(fc), assignments)

@@ -100,6 +100,17 @@ def add_field_model_fields(config: ml_collections.ConfigDict) -> None:
   config.derivative_chunk_points = 16384
   # Data parallel over all devices; 'shard_kernels' also splits large kernels (siren_jax.sharding).
   config.param_sharding = 'replicate'
+  add_run_fields(config)
+
+
+def add_run_fields(config: ml_collections.ConfigDict) -> None:
+  """What every trained experiment does on a non-finite step and with old checkpoints
+  (docs/failures.md)."""
+  # 'stop': a non-finite loss or update ends the run with an error, saving nothing bad;
+  # 'skip': such steps are dropped (params kept) and counted.
+  config.nan_policy = 'stop'
+  # False: delete this run's checkpoints in the workdir (logged) and start over.
+  config.resume = True
 
 
 # Scale overrides shared by the field experiments (an experiment may add to them).
