@@ -67,7 +67,7 @@ def restore_latest(manager: ocp.CheckpointManager,
   the next older one is tried. Raises ValueError (one line) if every checkpoint fails.
   """
   steps = sorted(manager.all_steps(), reverse=True)
-  failures = []
+  failures: list[str] = []
   for step in steps:
     try:
       with _quiet_failed_reads():

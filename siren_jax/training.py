@@ -277,7 +277,7 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
   def save(wait: bool) -> None:
     nonlocal last_saved
     if checkpoint_manager is not None:
-      record = {'history': history}
+      record: dict[str, Any] = {'history': history}
       if train_step.nan_policy == 'skip':
         record['skipped_steps'] = skipped + checked['count']
       checkpoints.save(checkpoint_manager, step, state, record, wait=wait)
