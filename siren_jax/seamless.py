@@ -301,8 +301,8 @@ def seamless_clone(dest: np.ndarray, source: np.ndarray, mask: np.ndarray,
 def network_batch(dest: np.ndarray, omega: np.ndarray, gy: np.ndarray,
                   gx: np.ndarray) -> dict[str, np.ndarray]:
   """Per-pixel training arrays (rows in raster order, N = H * W) for ``make_network_loss``:
-  'values' (N, C) dest, 'value_weight' (N,) 1 off Omega; 'gy', 'gx' (N, C) the guidance of the
-  edge to the pixel below / to the right, 'wy', 'wx' (N,) 1 where that edge touches Omega."""
+  'values' (N, C) dest; 'outside' (N,) 1 off Omega; 'gy', 'gx' (N, C) the guidance of the edge to
+  the pixel below / to the right, 'wy', 'wx' (N,) 1 where that edge touches Omega."""
   height, width, channels = dest.shape
   touch_y = omega[:-1] | omega[1:]
   touch_x = omega[:, :-1] | omega[:, 1:]
@@ -313,33 +313,40 @@ def network_batch(dest: np.ndarray, omega: np.ndarray, gy: np.ndarray,
     return np.pad(edges, pad).reshape(height * width, *edges.shape[2:]).astype(np.float32)
 
   return {'values': dest.reshape(-1, channels).astype(np.float32),
-          'value_weight': (~omega).reshape(-1).astype(np.float32),
+          'outside': (~omega).reshape(-1).astype(np.float32),
           'gy': per_pixel(np.where(touch_y[..., None], gy, 0.0), 0),
           'gx': per_pixel(np.where(touch_x[..., None], gx, 0.0), 1),
           'wy': per_pixel(touch_y, 0), 'wx': per_pixel(touch_x, 1)}
 
 
 def make_network_loss(height: int, width: int, guidance_weight: float = 1.0):
-  """Loss of a field on the discrete Dirichlet problem: ``loss_fn(params, batch, apply_fn)``.
+  """Loss of a field phi on the discrete Dirichlet problem: ``loss_fn(params, batch, apply_fn)``.
 
-  The field is sampled at the H x W pixel centres (batch['coords'] in raster order, N = H * W).
-  value term: mean over pixels off Omega of (phi_p - f*_p)^2;
-  guidance term: mean over edges touching Omega of (phi_q - phi_p - v_pq)^2, differences in
-  coordinate units (divided by the pixel spacing 2/H, 2/W, so they weigh like values), times
-  ``guidance_weight``. With the value term at 0 its minimiser at the pixel centres is exactly
-  ``solve``'s solution (same edges, same equations).
+  phi is sampled at the H x W pixel centres (batch['coords'] in raster order, N = H * W). The
+  image it proposes is F = phi on Omega and F = f* (the destination, exactly) off Omega, so the
+  boundary condition is hard, as in ``solve``:
+    guidance term: mean over the edges touching Omega of (F_q - F_p - v_pq)^2 -- Perez's
+      energy, whose minimiser is ``solve``'s solution (same edges, same equations). Differences
+      are scaled by max(H, W) / 2, the coordinate-unit factor of the longer side, so that they
+      weigh like values; one factor for both axes, since a different weight per axis would
+      change the minimiser (Perez's pixels are square, the [-1, 1]^2 grid's are not);
+    value term: mean over the pixels off Omega of (phi_p - f*_p)^2. It does not change that
+      minimiser (phi = f* off Omega is free to reach); it makes phi the whole edited image, so
+      that it renders at any size.
+  loss = value + guidance_weight * guidance.
   """
-  scale_y, scale_x = height / 2.0, width / 2.0
+  scale = max(height, width) / 2.0
 
   def loss_fn(params, batch: dict[str, Array], apply_fn) -> tuple[Array, dict]:
     phi = apply_fn(params, batch['coords'])  # (N, C)
     channels = phi.shape[-1]
-    weight = batch['value_weight'][:, None]
-    value = jnp.sum(weight * (phi - batch['values']) ** 2) / (
-        jnp.maximum(jnp.sum(weight), 1.0) * channels)
-    # Wrapped neighbours (last column / row) carry weight 0.
-    diff_y = (jnp.roll(phi, -width, axis=0) - phi - batch['gy']) * scale_y
-    diff_x = (jnp.roll(phi, -1, axis=0) - phi - batch['gx']) * scale_x
+    outside = batch['outside'][:, None]
+    value = jnp.sum(outside * (phi - batch['values']) ** 2) / (
+        jnp.maximum(jnp.sum(outside), 1.0) * channels)
+    image = outside * batch['values'] + (1.0 - outside) * phi
+    # Rolled-in neighbours (past the last row / column) only meet edges of weight 0.
+    diff_y = (jnp.roll(image, -width, axis=0) - image - batch['gy']) * scale
+    diff_x = (jnp.roll(image, -1, axis=0) - image - batch['gx']) * scale
     edges = jnp.maximum(jnp.sum(batch['wy']) + jnp.sum(batch['wx']), 1.0) * channels
     guide = (jnp.sum(batch['wy'][:, None] * diff_y**2) +
              jnp.sum(batch['wx'][:, None] * diff_x**2)) / edges

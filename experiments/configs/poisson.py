@@ -8,6 +8,9 @@ Variants ``--config=experiments/configs/poisson.py:MODE[_SCALE]``:
                     in every colour mode of ``colors`` (default grey and rgb: 6 fits).
          blend      insert the ``mask`` region of ``image_b`` into ``image`` (RGB): naive paste vs
                     gradient-domain insertion ('masked') and mixed gradients inside the mask.
+         clone      Perez seamless cloning of the ``mask`` region of ``image_b`` (source) into
+                    ``image`` (destination) at ``position``: direct sparse solve, SIREN, OpenCV,
+                    and ``local_edit`` (docs/poisson_editing.md).
   SCALE  (none)     CPU defaults, 64x64, SIREN width 128 (3 hidden layers), lr 1e-4, full-image
                     steps. Measured on a 2-core CPU shared with other jobs: grad 500 steps at
                     0.52 s/step (4.8 min), laplacian 300 steps at 0.62 s/step (4.1 min), merge
@@ -56,6 +59,25 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
     config.colors = 'rgb'
     config.rules = 'masked,mixed'
     config.steps = 300
+  elif mode == 'clone':
+    config.image, config.image_b = 'coffee', 'chelsea'  # Destination, source (any sizes).
+    config.colors = 'rgb'  # One colour mode: grey or rgb.
+    config.image_scale = 0.25  # Destination, source, mask and position are scaled by this.
+    config.rules = 'normal,mixed'  # siren_jax.seamless.RULES.
+    # mask: 'ellipse'/'rectangle' (centred in the source, mask_height x mask_width fractions)
+    # or a mask image of the source's size (non-zero = inside).
+    config.mask_height = 0.7
+    config.mask_width = 0.45
+    config.position = ''  # 'Y,X' in destination pixels (before image_scale); '' = its centre.
+    config.anchor = 'center'  # position is the mask's bounding-box centre, or 'top_left'.
+    config.local_edit = 'illumination'  # '', 'illumination' or 'color', inside the placed mask.
+    config.illumination_alpha = 0.2  # OpenCV's defaults; alpha in grey levels (0..255).
+    config.illumination_beta = 0.4
+    config.color_factors = '1.5,0.5,0.5'  # r,g,b multipliers of the gradients ('color').
+    config.guidance_weight = 0.01  # Guidance vs value term of the SIREN's loss.
+    config.render_scale = 2.0  # The SIREN's extra rendering, x the destination's size.
+    config.steps = 300
+    config.hidden_features = 256
   if scale == 'paper':
     config.image_size = 512 if mode == 'merge' else 256
     config.hidden_features = 256
@@ -76,4 +98,6 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
       config.colors = 'grey'
     if mode == 'blend':
       config.rules = 'masked'
+    if mode == 'clone':
+      config.image_scale = 0.08
   return config
