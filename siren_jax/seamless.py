@@ -364,13 +364,9 @@ def _eroded(mask: np.ndarray) -> np.ndarray:
   return scipy.ndimage.binary_erosion(mask, np.ones((size, size), bool), border_value=1)
 
 
-def _opencv_solve(dest_roi: np.ndarray, gy: np.ndarray, gx: np.ndarray) -> np.ndarray:
-  """OpenCV's Poisson step on a rectangle: Dirichlet problem on all but the outer ring, ring
-  fixed to the destination; then its uint8 conversion: clip to [0, 255] and *truncate*."""
-  omega = np.zeros(dest_roi.shape[:2], bool)
-  omega[1:-1, 1:-1] = True
-  solved = solve(dest_roi.astype(np.float64), omega, gy, gx)
-  return np.clip(np.trunc(solved), 0, 255).astype(np.uint8)
+def _to_uint8(values: np.ndarray, truncate: bool) -> np.ndarray:
+  """OpenCV's conversion of its float result: clip to [0, 255] and *truncate*; or round."""
+  return np.clip(np.trunc(values) if truncate else np.round(values), 0, 255).astype(np.uint8)
 
 
 def _opencv_inputs(source: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -388,22 +384,28 @@ def _opencv_inputs(source: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np
 
 
 def opencv_like_clone(dest: np.ndarray, source: np.ndarray, mask: np.ndarray,
-                      center: Sequence[int], rule: str = 'normal') -> np.ndarray:
+                      center: Sequence[int], rule: str = 'normal', *, opencv_mixed: bool = True,
+                      box_domain: bool = True, erode: bool = True,
+                      truncate: bool = True) -> np.ndarray:
   """What ``cv2.seamlessClone(source, dest, mask, (x, y), NORMAL_CLONE/MIXED_CLONE)`` computes
   (OpenCV 4.x/5.x ``modules/photo/src/seamless_cloning*.cpp``), written out with this module's
-  solver. uint8 (H, W, C) images, binary mask, center = (y, x). Differences from ``solve``:
+  solver. uint8 (H, W, C) images, binary mask, center = (y, x). Its differences from Perez's
+  problem (``seamless_clone``), each one switch (all True: OpenCV; all False: ``seamless_clone``
+  rounded to uint8):
 
-  * solve domain: the *bounding box* B of the mask (its outer ring dropped), placed with B's
-    centre at ``center`` (top-left = center - size // 2); Dirichlet values on B's outer ring, so
-    every pixel of B's interior changes, inside the mask or not;
-  * guidance inside B: m * (source's differences) + (1 - m) * (destination's), m the mask eroded
-    by 3 pixels (3 x 3 kernel, 3 iterations), so the 3-pixel band inside the mask edge follows
-    the destination;
-  * mixed: per pixel and channel the source's *pair* (dy, dx) wins if |dx - dy| of the source
-    exceeds that of the destination (not Perez's per-edge magnitude);
-  * the float result is clipped to [0, 255] and truncated (not rounded) to uint8 -- on average
-    -0.5 grey level on every pixel of B.
-  The differences themselves are the same forward differences and 5-point Laplacian.
+  * opencv_mixed: for 'mixed', per pixel and channel the source's *pair* (dy, dx) wins if
+    |dx - dy| of the source exceeds that of the destination (Perez: per edge, by magnitude);
+  * box_domain: the solve domain is the interior of the mask's *bounding box* B (outer ring of the
+    mask dropped), placed with B's centre at ``center`` (top-left = center - size // 2), with
+    Dirichlet values on B's outer ring -- every pixel of B's interior changes, inside the mask or
+    not; the guidance is m * (source's differences) + (1 - m) * (destination's) per pixel (m the
+    mask), instead of the source's on every edge touching the mask;
+  * erode: m is the mask eroded by 3 pixels (3 x 3 kernel, 3 iterations), so a 3-pixel band
+    inside the mask's edge follows the destination's gradients (only with box_domain);
+  * truncate: the float result is clipped to [0, 255] and truncated (not rounded) to uint8 --
+    on average -0.5 grey level on every solved pixel.
+  The finite differences are the same (forward differences, 5-point Laplacian). OpenCV solves in
+  float32 (a DST), this in float64: a few pixels end on the other side of an integer.
   """
   if rule not in RULES:
     raise ValueError(f'unknown cloning rule {rule!r}; choose from {", ".join(RULES)}')
@@ -412,21 +414,34 @@ def opencv_like_clone(dest: np.ndarray, source: np.ndarray, mask: np.ndarray,
   top, left = int(center[0]) - box_h // 2, int(center[1]) - box_w // 2
   if top < 0 or left < 0 or top + box_h > dest.shape[0] or left + box_w > dest.shape[1]:
     raise ValueError('the mask\'s bounding box placed at center leaves the destination')
-  d = dest[top:top + box_h, left:left + box_w].astype(np.float64)
-  s = source[box_top:box_top + box_h, box_left:box_left + box_w].astype(np.float64)
-  m_inside = inside[box_top:box_top + box_h, box_left:box_left + box_w]
-  s = np.where(m_inside[..., None], s, 0.0)
-  weight = _eroded(inside)[box_top:box_top + box_h, box_left:box_left + box_w][..., None]
-  weight = weight.astype(np.float64)
+  d = dest.astype(np.float64)
+  box = (slice(top, top + box_h), slice(left, left + box_w))
+  source_box = (slice(box_top, box_top + box_h), slice(box_left, box_left + box_w))
+  # The whole source (OpenCV copies only B; the difference is never used when box_domain).
+  s = paste(d, source.astype(np.float64), top - box_top, left - box_left)
+  placed_inside = np.zeros(dest.shape[:2], bool)
+  placed_inside[box] = inside[source_box]
   s_y, s_x = _pixel_gradient(s)
   d_y, d_x = _pixel_gradient(d)
   if rule == 'mixed':
-    source_wins = np.abs(s_x - s_y) > np.abs(d_x - d_y)
-    s_y, s_x = np.where(source_wins, s_y, d_y), np.where(source_wins, s_x, d_x)
-  g_y = weight * s_y + (1 - weight) * d_y
-  g_x = weight * s_x + (1 - weight) * d_x
+    if opencv_mixed:
+      source_wins = np.abs(s_x - s_y) > np.abs(d_x - d_y)
+      s_y, s_x = np.where(source_wins, s_y, d_y), np.where(source_wins, s_x, d_x)
+    else:
+      s_y = np.where(np.abs(s_y) > np.abs(d_y), s_y, d_y)
+      s_x = np.where(np.abs(s_x) > np.abs(d_x), s_x, d_x)
+  if box_domain:
+    domain = np.zeros(dest.shape[:2], bool)
+    domain[top + 1:top + box_h - 1, left + 1:left + box_w - 1] = True
+    weight = np.zeros(dest.shape[:2])
+    weight[box] = (_eroded(inside) if erode else inside)[source_box]
+    weight = weight[..., None]
+    s_y, s_x = weight * s_y + (1 - weight) * d_y, weight * s_x + (1 - weight) * d_x
+  else:
+    domain = placed_inside
+  solved = solve(d, domain, s_y[:-1], s_x[:, :-1])
   out = np.array(dest, copy=True)
-  out[top:top + box_h, left:left + box_w] = _opencv_solve(d, g_y[:-1], g_x[:, :-1])
+  out[domain] = _to_uint8(solved[domain], truncate)
   return out
 
 
@@ -454,4 +469,9 @@ def opencv_like_edit(image: np.ndarray, mask: np.ndarray, edit: str, *, alpha: f
   weight = _eroded(inside)[..., None].astype(np.float64)
   g_y = weight * edit_y + (1 - weight) * own_y
   g_x = weight * edit_x + (1 - weight) * own_x
-  return _opencv_solve(f, g_y[:-1], g_x[:, :-1])
+  domain = np.zeros(image.shape[:2], bool)
+  domain[1:-1, 1:-1] = True
+  solved = solve(f, domain, g_y[:-1], g_x[:, :-1])
+  out = np.array(image, copy=True)
+  out[domain] = _to_uint8(solved[domain], truncate=True)
+  return out

@@ -228,6 +228,18 @@ def test_opencv_like_clone_agrees_with_cv2_seamless_clone(rule, flag):
   assert np.abs(np.round(exact) - expected).max() > 5
 
 
+@pytest.mark.parametrize('rule', seamless.RULES)
+def test_opencv_like_clone_with_every_opencv_choice_off_is_the_exact_solve(rule):
+  dest = _u8((30, 36, 3), 7)
+  source = _u8((20, 22, 3), 8)
+  mask = _blob(20, 22).astype(np.uint8) * 255
+  exact, _ = seamless.seamless_clone(dest.astype(float), source.astype(float), mask, (15, 18),
+                                     rule)
+  plain = seamless.opencv_like_clone(dest, source, mask, (15, 18), rule, opencv_mixed=False,
+                                     box_domain=False, erode=False, truncate=False)
+  np.testing.assert_array_equal(plain, np.clip(np.round(exact), 0, 255).astype(np.uint8))
+
+
 @pytest.mark.parametrize('edit', seamless.EDITS)
 def test_opencv_like_edits_agree_with_cv2(edit):
   cv2 = pytest.importorskip('cv2')
@@ -251,6 +263,7 @@ def _run_cli(*args, timeout=240):
                         env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_clone_entry_point_writes_every_output(tmp_path):
   config = poisson_configs.get_config('clone_tiny')
   config.steps = 4
@@ -286,6 +299,7 @@ def test_grad_mode_writes_its_results_as_pngs(tmp_path):
     assert iio.imread(tmp_path / f'{name}.png').shape == (16, 16)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flags, message', [
     (['--config.mask_height=1.0', '--config.mask_width=1.0', '--config.position=40,50'],
      'must stay inside'),
