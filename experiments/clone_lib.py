@@ -50,6 +50,9 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[str, list[str]]:
   if not rules or any(r not in seamless.RULES for r in rules):
     raise ValueError(f'config.rules must list some of {", ".join(seamless.RULES)} for clone, '
                      f'got {config.rules!r}')
+  if any(r not in rules for r in common.split_names(config.siren_rules)):
+    raise ValueError(f'config.siren_rules must be a subset of config.rules ({config.rules!r}), '
+                     f'got {config.siren_rules!r}')
   if config.local_edit not in ('', *seamless.EDITS):
     raise ValueError(f'config.local_edit must be empty or one of {", ".join(seamless.EDITS)}, '
                      f'got {config.local_edit!r}')
@@ -165,6 +168,24 @@ def _opencv_clone(dest, source, placement, mask, rule):
   return _from_u8(real, channels), _from_u8(like, channels)
 
 
+def _opencv_steps(dest, source, placement, mask, rule, real, box) -> dict[str, float]:
+  """PSNR over the box against cv2's result as OpenCV's choices are added one at a time to the
+  exact solve (``opencv_like_clone``'s switches): where the difference comes from."""
+  _, center = _box(placement)
+  choices = ['opencv_mixed'] if rule == 'mixed' else []
+  choices += ['box_domain', 'erode', 'truncate']
+  steps, on = {}, set()
+  for choice in [None, *choices]:
+    if choice:
+      on.add(choice)
+    like = seamless.opencv_like_clone(
+        _u8(dest), _u8(source), mask.astype(np.uint8) * 255, center, rule,
+        **{c: c in on for c in ('opencv_mixed', 'box_domain', 'erode', 'truncate')})
+    steps['exact' if choice is None else f'+ {choice}'] = region_psnr(
+        _from_u8(like, dest.shape[-1]), real, box)
+  return steps
+
+
 def fit_siren(config, workdir, writer, *, tag, dest, omega, guidance, direct):
   """Fits config.model to the Dirichlet problem; returns (field at the pixel centres, the train
   state, the loop result)."""
@@ -199,6 +220,39 @@ def clone(config, workdir, writer, color, rule, dest, source, mask, position, ro
   direct_seconds = time.perf_counter() - start
   summary = {'direct': {'seconds': direct_seconds, 'unknowns': int(omega.sum()),
                         'residual_max': seamless.residual(direct, omega, *guidance)}}
+  row = [(f'{rule}: direct', figures.to_unit(direct))]
+  outputs[f'clone_{rule}_direct'] = direct
+  channels = dest.shape[-1]
+  if rule in common.split_names(config.siren_rules or config.rules):
+    _, summary[config.model], siren_row = _siren_part(
+        config, workdir, writer, color, rule, dest, omega, guidance, direct, outputs)
+    row += siren_row
+  real, like = _opencv_clone(dest, source, placement, mask, rule)
+  box, _ = _box(placement)
+  direct_u8 = _from_u8(_u8(direct), channels)
+  opencv = {'psnr_box_direct_vs_opencv_like': region_psnr(direct_u8, like, box)}
+  outputs[f'clone_{rule}_opencv_like'] = like
+  if real is not None:
+    outputs[f'clone_{rule}_opencv'] = real
+    opencv.update({
+        'psnr_box_direct_vs_opencv': region_psnr(direct_u8, real, box),
+        'psnr_box_opencv_like_vs_opencv': region_psnr(like, real, box),
+        'opencv_like_pixels_differing_from_opencv': int(
+            np.any(_u8(like) != _u8(real), axis=-1).sum()),
+        'opencv_pixels_changed_outside_omega': int(
+            np.any(_u8(real) != _u8(dest), axis=-1)[~omega].sum()),
+        'psnr_box_vs_opencv_adding_its_choices': _opencv_steps(dest, source, placement, mask,
+                                                               rule, real, box)})
+  summary['opencv'] = opencv
+  logging.info('[clone %s] residual %.2g; %s', rule, summary['direct']['residual_max'], opencv)
+  rows.append(row + [('OpenCV' if real is not None else 'OpenCV-like (cv2 missing)',
+                      figures.to_unit(real if real is not None else like))])
+  return summary, placement
+
+
+def _siren_part(config, workdir, writer, color, rule, dest, omega, guidance, direct, outputs):
+  """The SIREN fit of one rule, its renders and network file: (result off Omega = dest,
+  metrics, figure cells)."""
   start = time.perf_counter()
   field, result = fit_siren(config, workdir, writer, tag=f'clone_{color}_{rule}', dest=dest,
                             omega=omega, guidance=guidance, direct=direct)
@@ -215,41 +269,19 @@ def clone(config, workdir, writer, color, rule, dest, source, mask, position, ro
       width=width, channels=channels,
       extra={'task': 'seamless_clone', 'rule': rule, 'destination': config.image,
              'source': config.image_b, 'steps': int(result.state.step)})
-  summary[config.model] = {
+  summary = {
       'psnr_inside_vs_direct': region_psnr(siren, direct, omega),
       'outside_equals_destination': bool(np.array_equal(siren[~omega], dest[~omega])),
       'steps': int(result.state.step), 'seconds': siren_seconds,
       'seconds_per_step': result.seconds_per_step, 'resumed_from_step': result.resumed_from,
       'psnr_history': result.history, 'render_size': list(big.shape[:2]),
       'network_file': os.path.basename(network), 'network_bytes': network_bytes}
-  outputs.update({f'clone_{rule}_direct': direct, f'clone_{rule}_siren': siren,
-                  f'clone_{rule}_siren_{factor:g}x': big})
-  real, like = _opencv_clone(dest, source, placement, mask, rule)
-  box, _ = _box(placement)
-  direct_u8 = _from_u8(_u8(direct), channels)
-  opencv = {'psnr_box_direct_vs_opencv_like': region_psnr(direct_u8, like, box)}
-  outputs[f'clone_{rule}_opencv_like'] = like
-  if real is not None:
-    outputs[f'clone_{rule}_opencv'] = real
-    opencv.update({
-        'psnr_box_direct_vs_opencv': region_psnr(direct_u8, real, box),
-        'psnr_box_siren_vs_opencv': region_psnr(_from_u8(_u8(siren), channels), real, box),
-        'psnr_box_opencv_like_vs_opencv': region_psnr(like, real, box),
-        'opencv_like_pixels_differing_from_opencv': int(
-            np.any(_u8(like) != _u8(real), axis=-1).sum()),
-        'opencv_pixels_changed_outside_omega': int(
-            np.any(_u8(real) != _u8(dest), axis=-1)[~omega].sum())})
-  summary['opencv'] = opencv
-  logging.info('[clone %s] residual %.2g, SIREN vs direct inside %.2f dB, %s', rule,
-               summary['direct']['residual_max'],
-               summary[config.model]['psnr_inside_vs_direct'], opencv)
-  rows.append([(f'{rule}: direct', figures.to_unit(direct)),
-               (f'{config.model} {summary[config.model]["psnr_inside_vs_direct"]:.1f} dB '
-                'in Ω', figures.to_unit(siren)),
-               (f'{config.model} {factor:g}x', figures.to_unit(big)),
-               ('OpenCV' if real is not None else 'OpenCV-like (cv2 missing)',
-                figures.to_unit(real if real is not None else like))])
-  return summary, placement
+  outputs.update({f'clone_{rule}_siren': siren, f'clone_{rule}_siren_{factor:g}x': big})
+  logging.info('[clone %s] %s vs direct inside Omega: %.2f dB', rule, config.model,
+               summary['psnr_inside_vs_direct'])
+  cells = [(f'{config.model} {summary["psnr_inside_vs_direct"]:.1f} dB in Ω',
+            figures.to_unit(siren)), (f'{config.model} {factor:g}x', figures.to_unit(big))]
+  return siren, summary, cells
 
 
 def local_edit(config, dest, placement, rows, outputs) -> dict:

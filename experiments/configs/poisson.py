@@ -64,6 +64,7 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
     config.colors = 'rgb'  # One colour mode: grey or rgb.
     config.image_scale = 0.25  # Destination, source, mask and position are scaled by this.
     config.rules = 'normal,mixed'  # siren_jax.seamless.RULES.
+    config.siren_rules = ''  # Rules that also get a SIREN fit ('' = all of rules).
     # mask: 'ellipse'/'rectangle' (centred in the source, mask_height x mask_width fractions)
     # or a mask image of the source's size (non-zero = inside).
     config.mask_height = 0.7
@@ -77,7 +78,6 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
     config.guidance_weight = 0.01  # Guidance vs value term of the SIREN's loss.
     config.render_scale = 2.0  # The SIREN's extra rendering, x the destination's size.
     config.steps = 300
-    config.hidden_features = 256
   if scale == 'paper':
     config.image_size = 512 if mode == 'merge' else 256
     config.hidden_features = 256
