@@ -178,7 +178,6 @@ def test_the_network_loss_is_minimal_at_the_direct_solution():
 @pytest.mark.slow
 def test_a_siren_fitted_to_the_dirichlet_problem_matches_the_direct_solution():
   height, width = 24, 32
-  rng = np.random.default_rng(4)
   ys, xs = np.mgrid[:height, :width] / 8.0
   dest = np.stack([np.sin(ys) * np.cos(xs), 0.5 * np.cos(ys + xs)], -1) * 0.6
   source = np.stack([np.cos(2 * xs), np.sin(ys - xs)], -1) * 0.4
@@ -195,7 +194,6 @@ def test_a_siren_fitted_to_the_dirichlet_problem_matches_the_direct_solution():
                                   steps_per_call=100)
   for _ in range(6):
     state, _ = step(state, batch)
-  del rng
   field = np.asarray(state.apply_fn(state.params, batch['coords'])).reshape(height, width, 2)
   error = np.mean((field[omega] - direct[omega]) ** 2)
   assert 10 * np.log10(4 / error) > 35.0
