@@ -80,14 +80,15 @@ def main(argv: list[str]) -> None:
                                        opencv['psnr_box_vs_opencv_adding_its_choices'].values()]])
     notes.append(f'{name}: outputs in {os.path.join(workdir, name)}')
   body = common.table(
-      ['triple (mask)', 'dest <- source', 'rule', '|Ω| px', 'direct residual (max)',
+      ['triple (mask)', 'dest <- source', 'rule', 'Ω px', 'direct residual (max)',
        'direct s', 'SIREN vs direct in Ω (dB)', 'SIREN s', 'direct vs cv2 (dB, box)',
        'OpenCV-like vs cv2 (dB, box)', 'px ≠ cv2', 'cv2 px changed off Ω'], rows)
   body += '\n\nPSNR (dB, box) against cv2 as OpenCV\'s choices are added to the exact solve:\n\n'
   body += common.table(['triple', 'rule', 'exact', '(+ mixed rule)', '+ box domain',
                         '+ erosion', '+ truncation'],
                        [r if r[1] == 'mixed' else r[:3] + ['-'] + r[3:] for r in steps_rows])
-  notes = [f'SIREN: {flags.FLAGS.steps} steps, width {flags.FLAGS.hidden_features or "default"}'
+  width = flags.FLAGS.hidden_features or '(clone default)'
+  notes = [f'SIREN: {flags.FLAGS.steps} steps, width {width}'
            f', rules {flags.FLAGS.siren_rules}; residual in image units ([-1, 1]); "box" = '
            'the mask\'s bounding box in the destination (OpenCV\'s solve domain; outside it both '
            'equal the destination).', *notes]
