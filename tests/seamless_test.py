@@ -263,7 +263,7 @@ def _run_cli(*args, timeout=240):
 
 @pytest.mark.slow
 def test_clone_entry_point_writes_every_output(tmp_path):
-  config = poisson_configs.get_config('clone_tiny')
+  config = poisson_configs.get_config('clone,tiny')
   config.steps = 4
   config.eval_every = config.log_every = config.checkpoint_every = 2
   output = poisson_lib.train_and_evaluate(config, str(tmp_path))
@@ -289,7 +289,7 @@ def test_clone_entry_point_writes_every_output(tmp_path):
 
 
 def test_grad_mode_writes_its_results_as_pngs(tmp_path):
-  config = poisson_configs.get_config('grad_tiny')
+  config = poisson_configs.get_config('grad,tiny')
   config.steps = 2
   config.eval_every = config.log_every = config.checkpoint_every = 2
   poisson_lib.train_and_evaluate(config, str(tmp_path))
@@ -305,7 +305,7 @@ def test_grad_mode_writes_its_results_as_pngs(tmp_path):
     (['--config.rules=normal,average'], 'config.rules must list some of normal, mixed'),
 ])
 def test_clone_bad_input_exits_with_one_clear_line(tmp_path, flags, message):
-  result = _run_cli('--config=experiments/configs/poisson.py:clone_tiny', *flags,
+  result = _run_cli('--config=experiments/configs/poisson.py:clone,tiny', *flags,
                     f'--workdir={tmp_path}')
   assert result.returncode == 2
   error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
@@ -319,7 +319,7 @@ def test_clone_bad_input_exits_with_one_clear_line(tmp_path, flags, message):
 def test_clone_reports_bad_mask_files_in_one_line(tmp_path, mask_shape, fill, message):
   mask_path = str(tmp_path / 'mask.png')
   iio.imwrite(mask_path, np.full(mask_shape, fill, np.uint8))
-  result = _run_cli('--config=experiments/configs/poisson.py:clone_tiny',
+  result = _run_cli('--config=experiments/configs/poisson.py:clone,tiny',
                     f'--config.mask={mask_path}', f'--workdir={tmp_path / "run"}')
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith('error: ')
@@ -328,7 +328,7 @@ def test_clone_reports_bad_mask_files_in_one_line(tmp_path, mask_shape, fill, me
 
 @pytest.mark.slow
 def test_killed_clone_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
-  flags = ['--config=experiments/configs/poisson.py:clone_tiny', '--config.rules=normal',
+  flags = ['--config=experiments/configs/poisson.py:clone,tiny', '--config.rules=normal',
            '--config.local_edit=', '--config.steps=3000', '--config.checkpoint_every=100',
            '--config.log_every=500', '--config.eval_every=1000']
   env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=REPO_ROOT)
