@@ -8,6 +8,8 @@ Variants (``--config=experiments/configs/colorize.py:MODEL[,SCALE]``):
          paper the report's scale for a GPU/TPU: 256x256, full width, batch 20, 1000 epochs
                (FC: 48x48, batch 70, 1000 epochs). Point config.dataset at real data.
          tiny  16x16, a few epochs: for tests.
+         heldout  experiments.colorize_heldout's CPU scale: 3 folds of the natural photos at a
+               short side of 128, 32x32 crops (FC 16x16), width x0.125, 3 seeds per model.
 e.g. ``colorize.py:SRS``, ``colorize.py:FC,paper``, ``colorize.py:S130,tiny``.
 The report's sine init is the default (first omega0 1/30 with U(-1, 1) weights); the SIREN
 paper's: ``--config.sine_init=paper --config.first_omega0=30 --config.hidden_omega0=30``.
@@ -16,7 +18,7 @@ paper's: ``--config.sine_init=paper --config.first_omega0=30 --config.hidden_ome
 import ml_collections
 
 MODELS = ('FR', 'SRS', 'S130', 'FC')
-SCALES = ('paper', 'tiny')
+SCALES = ('paper', 'tiny', 'heldout')
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
@@ -43,6 +45,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.test_fraction = 0.1
   config.split_seed = 0
   config.max_eval_examples = 64
+  config.photo_side = 0  # Embedded photos' short side before tiling (0: 4 x image_size).
   config.shard_data_by_process = True  # Multi-host: each process loads its slice of a batch.
   # Batches are split over all devices (batch_size must divide by their number); the train state
   # is replicated, or 'shard_kernels' splits large kernels over the devices (the FC model's).
@@ -56,7 +59,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.sine_init = 'report'  # 'report' or 'paper' (see siren_jax.models.colorizers).
   config.first_omega0 = 1.0 / 30.0
   config.hidden_omega0 = 1.0
-  config.fusion = ''  # '' (off) or a name in colorizers.EMBEDDINGS ('thumbnail').
+  # '' (off), 'thumbnail' (parameter-free stand-in), 'global' (Iizuka et al.'s jointly trained
+  # global branch) or 'file:PATH' (a pretrained projection, .npy/.msgpack; see colorizers).
+  config.fusion = ''
   # FC SIREN colouriser.
   config.fc_sine_layers = 3
   config.fc_first_omega0 = 30.0
@@ -67,6 +72,21 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.loss_threshold = 0.002  # The report's train-loss level for 'epochs to reach'.
   config.num_figure_examples = 4
   config.compare_models = 'FR,SRS,S130'  # experiments.colorize_compare.
+  # experiments.colorize_photo: tiles at the model's scale (0 / -1: the defaults of
+  # colorize_photo_lib.tiling).
+  config.photo_tile = 0
+  config.photo_overlap = -1
+  # experiments.colorize_heldout (k-fold by photo; see docs/colorization.md).
+  config.heldout_folds = 'astronaut,rocket;chelsea,stereo_motorcycle;coffee,grace_hopper'
+  config.heldout_models = 'FR,SRS,S130,FC,SRS+global,SRS+thumbnail'
+  config.heldout_seeds = 3
+  config.heldout_train_extra = ''  # e.g. 'colorwheel,logo': synthetic photos added to training.
+  config.heldout_eval_side = 256  # Test photos' short side (chroma predicted at photo_side).
+  config.heldout_histogram_bins = 32
+  config.heldout_loss_threshold = 0.01  # Train MSE of ab / 128 for 'epochs to'.
+  config.heldout_fc_loss_threshold = 0.02  # FC: train MSE of RGB in [-1, 1].
+  config.heldout_fc_image_size = 16
+  config.heldout_fc_learning_rate = 3e-5
 
   if scale == 'paper':
     config.image_size = 48 if fc else 256
@@ -83,4 +103,18 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
     config.max_eval_examples = 8
     config.checkpoint_every_epochs = 1
     config.num_figure_examples = 2
+    config.heldout_folds = 'astronaut;chelsea'
+    config.heldout_models = 'FR,FC'
+    config.heldout_seeds = 2
+    config.heldout_eval_side = 40
+    config.heldout_fc_image_size = 8
+  elif scale == 'heldout':
+    config.dataset = 'embedded:natural'
+    config.image_size = 32
+    config.photo_side = 128
+    config.width_scale = 0.125
+    config.batch_size = 16
+    config.epochs = 60
+    config.eval_every_epochs = 2
+    config.max_eval_examples = 32
   return config
