@@ -32,19 +32,18 @@ def load_params(config: ml_collections.ConfigDict, workdir: str):
   return state
 
 
-def tiling(config: ml_collections.ConfigDict) -> tuple[int, int]:
-  """(tile, overlap) at the model's scale: config.photo_tile / photo_overlap, or by default
-  twice the training crop with a quarter overlap (conv: the stride between tiles stays a
-  multiple of 8) and the FC model's fixed input with half overlap."""
-  if config.model == 'FC':
-    tile = config.image_size
-    overlap = config.photo_overlap if config.photo_overlap >= 0 else tile // 2
-    photo_colorize.check_tiling(tile, overlap)
-    return tile, overlap
-  tile = config.photo_tile or 2 * config.image_size
-  overlap = config.photo_overlap if config.photo_overlap >= 0 else tile // 4
-  photo_colorize.check_tiling(tile, overlap, colorizers.DOWNSAMPLING)
-  return tile, overlap
+def tiling(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
+  """(tile, overlap, margin) at the model's scale: config.photo_tile / photo_overlap /
+  photo_margin, or by default: conv, twice the training crop with half overlap (the stride
+  between tiles stays a multiple of 8) and a zero-weight margin of a quarter of the overlap
+  (where zero padding spoils the output); FC, its fixed input with half overlap, no margin."""
+  fc = config.model == 'FC'
+  tile = config.image_size if fc else (config.photo_tile or 2 * config.image_size)
+  overlap = config.photo_overlap if config.photo_overlap >= 0 else tile // 2
+  margin = config.photo_margin if config.photo_margin >= 0 else (0 if fc else overlap // 4)
+  photo_colorize.check_tiling(tile, overlap, 1 if fc else colorizers.DOWNSAMPLING)
+  photo_colorize.window(tile, overlap, margin)  # Validates the margin.
+  return tile, overlap, margin
 
 
 def model_short_side(config: ml_collections.ConfigDict) -> int:
@@ -72,10 +71,11 @@ def colorize(config: ml_collections.ConfigDict, state, grey: np.ndarray, *,
   full-resolution L (``siren_jax.photo_colorize``). ``offset`` shifts the tile grid;
   ``predict_ab``: a ``make_predict_ab`` result to reuse (saves a compile)."""
   predict_ab = predict_ab or make_predict_ab(config, state.apply_fn)
-  tile, overlap = tiling(config)
+  tile, overlap, margin = tiling(config)
   ab = photo_colorize.colorize_chroma(
-      lambda pieces: predict_ab(state.params, pieces), grey, model_short_side=model_short_side(config),
-      tile=tile, overlap=overlap, batch_size=config.batch_size, offset=offset)
+      lambda pieces: predict_ab(state.params, pieces), grey,
+      model_short_side=model_short_side(config), tile=tile, overlap=overlap,
+      batch_size=config.batch_size, offset=offset, margin=margin)
   return colour.scaled_lab_to_rgb(np.asarray(grey, np.float32), ab)
 
 

@@ -11,10 +11,12 @@ knows the scale it was trained at, so
   3. the chroma is upsampled (bilinear) to (H, W) and recombined with the full-resolution L, so
      the output keeps every detail of the input's lightness.
 
-Tile grid: along each axis tiles of ``tile`` pixels start every ``tile - overlap`` pixels from
-``-offset`` (so shifting the grid is a change of ``offset``); tiles hanging over an edge see the
-image reflect-padded. Every pixel of the image lies where the weights of the tiles covering it
-sum to one (the first tile starts at or before 0, the last ends at or after the edge).
+Tile grid: along each axis tiles of ``tile`` pixels start every ``tile - overlap`` pixels on a
+grid shifted by ``offset`` (so shifting the grid is a change of ``offset``), from one tile before
+the image to one past it; tiles hanging over an edge see the image reflect-padded, so image
+borders are treated like any other pixel. Every pixel lies where the weights of the tiles
+covering it sum to one. ``margin`` pixels at every tile edge get weight 0: a conv net's output
+there is spoilt by its own zero padding.
 """
 
 from __future__ import annotations
@@ -29,24 +31,31 @@ from siren_jax import images
 PredictFn = Callable[[np.ndarray], np.ndarray]  # (B, t, t, 1) -> (B, t, t, C), NumPy or JAX.
 
 
-def tile_starts(size: int, tile: int, overlap: int, offset: int = 0) -> np.ndarray:
-  """Starts of tiles covering [0, size): -offset, -offset + stride, ... (stride = tile -
-  overlap), until a tile reaches the far edge; the first start is <= 0."""
+def tile_starts(size: int, tile: int, overlap: int, offset: int = 0, margin: int = 0
+                ) -> np.ndarray:
+  """Starts of tiles every ``tile - overlap`` pixels on a grid shifted by ``offset``, from one
+  tile before [0, size) until one past it, so that every pixel of [0, size) lies where tile
+  weights sum to one (the first and last tiles' unpaired ramps fall outside the image)."""
   stride = tile - overlap
-  first = -(offset % stride)
-  count = max(1, int(np.ceil((size - first - tile) / stride)) + 1)
-  return first + stride * np.arange(count)
+  first = -(offset % stride) - stride
+  count = int(np.ceil((size + overlap - margin - tile - first) / stride)) + 1
+  return first + stride * np.arange(max(count, 2))
 
 
-def window(tile: int, overlap: int) -> np.ndarray:
-  """1-D blending weights (tile,): sin^2 ramps over the first and last ``overlap`` pixels, 1
-  between. The right ramp of a tile and the left ramp of the next one (``tile - overlap``
-  further) sum to one: sin^2(pi/2 (j + 1/2) / overlap) + cos^2(same) = 1."""
+def window(tile: int, overlap: int, margin: int = 0) -> np.ndarray:
+  """1-D blending weights (tile,): 0 on the ``margin`` pixels at each edge (where a conv net
+  sees its own zero padding), then sin^2 ramps over the next ``overlap - 2 margin`` pixels,
+  1 between. The right ramp of a tile and the left ramp of the next one (``tile - overlap``
+  further) cover the same pixels and sum to one: sin^2(pi/2 (j + 1/2) / n) + cos^2(same) = 1."""
+  if not 0 <= 2 * margin < max(overlap, 1):
+    raise ValueError(f'margin={margin} must be < overlap / 2 = {overlap / 2}')
   weights = np.ones(tile)
   if overlap:
-    ramp = np.sin(0.5 * np.pi * (np.arange(overlap) + 0.5) / overlap) ** 2
-    weights[:overlap] = ramp
-    weights[-overlap:] = np.minimum(weights[-overlap:], ramp[::-1])
+    length = overlap - 2 * margin
+    ramp = np.concatenate([np.zeros(margin),
+                           np.sin(0.5 * np.pi * (np.arange(length) + 0.5) / length) ** 2])
+    weights[:overlap - margin] = ramp
+    weights[tile - overlap + margin:] = np.minimum(weights[tile - overlap + margin:], ramp[::-1])
   return weights
 
 
@@ -59,7 +68,8 @@ def check_tiling(tile: int, overlap: int, multiple: int = 1) -> None:
 
 
 def predict_tiled(predict: PredictFn, grey: np.ndarray, *, tile: int, overlap: int,
-                  batch_size: int = 8, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+                  batch_size: int = 8, offset: tuple[int, int] = (0, 0),
+                  margin: int = 0) -> np.ndarray:
   """A per-pixel prediction of a whole image from overlapping tiles, blended seamlessly.
 
   Args:
@@ -69,17 +79,19 @@ def predict_tiled(predict: PredictFn, grey: np.ndarray, *, tile: int, overlap: i
     tile, overlap: tile side and minimum overlap of neighbours, in pixels.
     batch_size: tiles per ``predict`` call.
     offset: (dy, dx) shift of the tile grid (see the module docstring).
+    margin: pixels at each tile edge given zero weight (``window``).
   Returns:
     (H, W, C) float32: sum over tiles of window * prediction / sum of windows.
   """
   check_tiling(tile, overlap)
   h, w = grey.shape[:2]
-  ys, xs = tile_starts(h, tile, overlap, offset[0]), tile_starts(w, tile, overlap, offset[1])
+  ys = tile_starts(h, tile, overlap, offset[0], margin)
+  xs = tile_starts(w, tile, overlap, offset[1], margin)
   # Pad so that every tile lies inside the padded image (tiles over an edge see reflections).
   top, left = -int(ys[0]), -int(xs[0])
   bottom, right = int(ys[-1]) + tile - h, int(xs[-1]) + tile - w
   padded = _reflect_pad(grey, top, bottom, left, right)
-  weight_1d = np.outer(window(tile, overlap), window(tile, overlap))[..., None]
+  weight_1d = np.outer(window(tile, overlap, margin), window(tile, overlap, margin))[..., None]
   starts = [(y + top, x + left) for y in ys for x in xs]
   canvas = weights = None
   for first in range(0, len(starts), batch_size):
@@ -94,7 +106,8 @@ def predict_tiled(predict: PredictFn, grey: np.ndarray, *, tile: int, overlap: i
     for (y, x), piece in zip(chunk, out):
       canvas[y:y + tile, x:x + tile] += weight_1d * piece
       weights[y:y + tile, x:x + tile] += weight_1d
-  return (canvas / weights)[top:top + h, left:left + w]
+  # Inside the image the weights sum to one (> 0); outside it they may be 0: crop first.
+  return canvas[top:top + h, left:left + w] / weights[top:top + h, left:left + w]
 
 
 def _reflect_pad(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
@@ -120,7 +133,7 @@ def model_scale_size(height: int, width: int, model_short_side: int) -> tuple[in
 
 def colorize_chroma(predict_ab: PredictFn, lightness: np.ndarray, *, model_short_side: int,
                     tile: int, overlap: int, batch_size: int = 8,
-                    offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+                    offset: tuple[int, int] = (0, 0), margin: int = 0) -> np.ndarray:
   """Chroma ab / 128 (H, W, 2) for a full-resolution scaled lightness (H, W, 1) in [-1, 1]:
   predicted on tiles at the model's scale, then upsampled (see the module docstring)."""
   lightness = np.asarray(lightness, np.float32)
@@ -129,7 +142,7 @@ def colorize_chroma(predict_ab: PredictFn, lightness: np.ndarray, *, model_short
   h, w = lightness.shape[:2]
   small = images.resize(lightness, model_scale_size(h, w, model_short_side))
   ab = predict_tiled(predict_ab, small, tile=tile, overlap=overlap, batch_size=batch_size,
-                     offset=offset)
+                     offset=offset, margin=margin)
   if ab.shape[:2] == (h, w):
     return ab
   # Bilinear: chroma is smooth, and order 1 cannot overshoot into out-of-gamut colours.

@@ -76,6 +76,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # colorize_photo_lib.tiling).
   config.photo_tile = 0
   config.photo_overlap = -1
+  config.photo_margin = -1
   # experiments.colorize_heldout (k-fold by photo; see docs/colorization.md).
   config.heldout_folds = 'astronaut,rocket;chelsea,stereo_motorcycle;coffee,grace_hopper'
   config.heldout_models = 'FR,SRS,S130,FC,SRS+global,SRS+thumbnail'
@@ -114,7 +115,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
     config.photo_side = 128
     config.width_scale = 0.125
     config.batch_size = 16
-    config.epochs = 60
-    config.eval_every_epochs = 2
+    config.epochs = 150
+    config.eval_every_epochs = 5
     config.max_eval_examples = 32
   return config
