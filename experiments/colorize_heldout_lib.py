@@ -250,7 +250,8 @@ def _mean_over_photos(photos: dict[str, dict[str, float]]) -> dict[str, float]:
 
 def _stats(values: list[float]) -> dict[str, float]:
   values = np.asarray(values, np.float64)
-  return {'mean': float(values.mean()), 'std': float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+  std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+  return {'mean': float(values.mean()), 'std': std,
           'n': int(len(values))}
 
 
@@ -343,8 +344,9 @@ def table(output: dict[str, Any]) -> str:
             f'fold; FC trains on RGB, a different loss, so it has no entry (its final loss is RGB '
             f'MSE). Spread: sample std over folds x seeds. Grid-shift RMS: change of the '
             f'colourised first test photo of each fold when the tile grid moves a few pixels.']
-  lines += ['', 'Held-out RGB PSNR (dB) per fold (mean ± std over seeds; baselines: one value):', '',
-            '| model | ' + ' | '.join(f'fold {i}: {", ".join(f)}' for i, f in enumerate(folds)) + ' |',
+  fold_names = ' | '.join(f'fold {i}: {", ".join(f)}' for i, f in enumerate(folds))
+  lines += ['', 'Held-out RGB PSNR (dB) per fold (mean ± std over seeds; baselines: one value):',
+            '', f'| model | {fold_names} |',
             '|---' * (len(folds) + 1) + '|']
   for name in ('grey', 'histogram'):
     cells = [f'{_mean_over_photos(output["baselines"][name][str(i)])["rgb_psnr"]:.2f}'

@@ -27,7 +27,8 @@ from siren_jax import colour, metrics
 
 def ab_psnr(prediction_ab: np.ndarray, target_ab: np.ndarray) -> float:
   """PSNR (dB) of ab / 128 arrays (..., 2) of one shape, data range 2."""
-  prediction_ab, target_ab = np.asarray(prediction_ab, np.float64), np.asarray(target_ab, np.float64)
+  prediction_ab = np.asarray(prediction_ab, np.float64)
+  target_ab = np.asarray(target_ab, np.float64)
   if prediction_ab.shape != target_ab.shape or prediction_ab.shape[-1:] != (2,):
     raise ValueError(f'ab_psnr needs two (..., 2) arrays of one shape, got {prediction_ab.shape} '
                      f'and {target_ab.shape}')

@@ -63,7 +63,8 @@ def test_embedded_tiles_of_one_photo_share_a_split(split_seed):
 def test_stereo_views_are_one_photo_and_cat_is_refused():
   source = data.open_source('embedded:stereo_motorcycle,grace_hopper', image_size=16,
                             photo_side=40)
-  # Two 40x59 views of the motorcycle -> 2 x (2 x 2) tiles of 20, one photo; grace hopper 47x40 -> 2 x 2.
+  # Two 40x59 views of the motorcycle -> 2 x (2 x 2) tiles of 20, one photo;
+  # grace hopper 47x40 -> 2 x 2.
   assert source.groups.count('stereo_motorcycle') == 8
   assert source.groups.count('grace_hopper') == 4
   splits = data.split_groups(source.groups, 0.0, 0.4, split_seed=0)
