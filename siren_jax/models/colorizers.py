@@ -258,7 +258,8 @@ def load_embedding(path: str) -> tuple[Callable[[Array], Array], int]:
   precomputed vectors instead and passed to ``Colorizer`` as ``embedding``):
     .npy      a (side * side, D) float array ``kernel``: embedding = thumbnail @ kernel;
     .msgpack  flax.serialization bytes of {'kernel': (side * side, D), 'bias': (D,)}.
-  The thumbnail is the anti-aliased side x side resize of grey, flattened row-major.
+  The thumbnail is the side x side block mean of grey (an anti-aliased resize if the sides are
+  not multiples of side), flattened row-major.
   """
   import flax.serialization  # Local: only .msgpack embeddings need it.
   if not os.path.isfile(path):
@@ -283,8 +284,11 @@ def load_embedding(path: str) -> tuple[Callable[[Array], Array], int]:
   bias = jnp.zeros((dims,), jnp.float32) if bias is None else jnp.asarray(bias, jnp.float32)
 
   def embed(grey: Array) -> Array:
-    b = grey.shape[0]
-    thumbnail = jax.image.resize(grey, (b, side, side, 1), 'linear', antialias=True)
+    b, h, w, _ = grey.shape
+    if h % side == 0 and w % side == 0:  # Exact block means (area resize).
+      thumbnail = grey.reshape(b, side, h // side, side, w // side).mean(axis=(2, 4))
+    else:
+      thumbnail = jax.image.resize(grey, (b, side, side, 1), 'linear', antialias=True)
     return thumbnail.reshape(b, -1) @ kernel + bias
 
   return embed, dims
