@@ -52,9 +52,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if config.model != 'FC' and config.image_size % colorizers.DOWNSAMPLING:
     raise ValueError(f'config.image_size={config.image_size} must be a multiple of '
                      f'{colorizers.DOWNSAMPLING} for the conv colouriser')
-  if config.fusion and config.fusion not in colorizers.EMBEDDINGS:
-    raise ValueError(f'config.fusion: unknown embedding {config.fusion!r}; choose from '
-                     f'{", ".join(colorizers.EMBEDDINGS)} or leave empty')
+  try:
+    colorizers.fusion_embedding(config.fusion)  # Unknown names and unreadable files fail here.
+  except ValueError as e:
+    raise ValueError(f'config.fusion: {e}') from None
   if config.fusion and config.model == 'FC':
     raise ValueError('config.fusion applies to the conv colourisers only, not FC')
   common.check_choice(config, 'sine_init', colorizers.SINE_INITS)
@@ -76,20 +77,25 @@ def build_model(config: ml_collections.ConfigDict):
                                   sine_layers=config.fc_sine_layers,
                                   first_omega0=config.fc_first_omega0,
                                   hidden_omega0=config.fc_hidden_omega0)
-  fusion_features = colorizers.EMBEDDINGS[config.fusion][1] if config.fusion else 0
+  embedding = colorizers.fusion_embedding(config.fusion)
+  global_features = (colorizers.GLOBAL_FUSION_FEATURES
+                     if config.fusion == colorizers.GLOBAL_FUSION else 0)
   return colorizers.Colorizer(schedule=config.model, first_omega0=config.first_omega0,
                               hidden_omega0=config.hidden_omega0, sine_init=config.sine_init,
-                              width_scale=config.width_scale, fusion_features=fusion_features)
+                              width_scale=config.width_scale,
+                              fusion_features=embedding[1] if embedding else 0,
+                              global_features=global_features)
 
 
 def model_inputs(config: ml_collections.ConfigDict, grey: jax.Array,
                  embedding: jax.Array | None = None):
   """What the model takes: grey (B, H, W, 1), or {'grey', 'embedding'} with fusion on
   (``embedding``: precomputed (B, D) vectors, else computed by config.fusion's function)."""
-  if not config.fusion:
+  external = colorizers.fusion_embedding(config.fusion)
+  if external is None:  # No fusion, or the global branch inside the model.
     return grey
   if embedding is None:
-    embedding = colorizers.EMBEDDINGS[config.fusion][0](grey)
+    embedding = external[0](grey)
   return {'grey': grey, 'embedding': embedding}
 
 
@@ -179,6 +185,7 @@ def make_pipeline(config: ml_collections.ConfigDict) -> data.Pipeline:
       seed=config.seed, data_dir=config.data_dir or None, image_key=config.image_key,
       val_fraction=config.val_fraction, test_fraction=config.test_fraction,
       split_seed=config.split_seed, max_eval_examples=config.max_eval_examples,
+      photo_side=config.photo_side,
       process_index=jax.process_index() if shard else 0,
       process_count=jax.process_count() if shard else 1)
 

@@ -3,10 +3,11 @@ r"""Colourises a grey photo of any size with a trained colouriser, writing an RG
   python -m experiments.colorize_photo --config=experiments/configs/colorize.py:SRS \
       --workdir=/tmp/srs --input=photo.png --output=photo_colour.png
 
---config must describe the model trained in --workdir (a different model is an error). Colour
-inputs are reduced to their Lab lightness first. The conv colouriser runs on the whole photo
-(reflect-padded to multiples of 8); the FC SIREN colourises image_size x image_size tiles and
-reassembles them.
+--config must describe the model trained in --workdir (a different model is an error). Any size
+and aspect; colour inputs are reduced to their Lab lightness first. Chroma is predicted at the
+scale the model was trained at (the lightness downscaled to the training photos' short side),
+in overlapping tiles blended without seams (conv and FC alike), upsampled and recombined with
+the full-resolution lightness: the output has the input's size. See docs/colorization.md.
 """
 
 from absl import flags

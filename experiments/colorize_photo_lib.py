@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+
+import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
 
 from experiments import colorize_lib, driver
 from siren_jax import checkpoints as ckpt
-from siren_jax import colour, images
+from siren_jax import colour, data, images, photo_colorize
 from siren_jax.models import colorizers
 
 
@@ -29,17 +32,51 @@ def load_params(config: ml_collections.ConfigDict, workdir: str):
   return state
 
 
-def colorize(config: ml_collections.ConfigDict, state, grey: np.ndarray) -> np.ndarray:
-  """grey (H, W, 1) = L / 50 - 1 of any size -> RGB (H, W, 3) in [-1, 1]."""
-  predict = colorize_lib.make_predict_rgb(config, state.apply_fn)
-  h, w = grey.shape[:2]
-  if config.model == 'FC':
-    pieces, layout = colorizers.tile(grey, config.image_size, config.image_size)
-    return colorizers.untile(np.asarray(predict(state.params, pieces)[1]), layout)
-  multiple = colorizers.DOWNSAMPLING
-  pad = ((0, -h % multiple), (0, -w % multiple), (0, 0))
-  padded = np.pad(grey, pad, mode='reflect' if min(h, w) > 1 else 'edge')
-  return np.asarray(predict(state.params, padded[None])[1][0])[:h, :w]
+def tiling(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
+  """(tile, overlap, margin) at the model's scale: config.photo_tile / photo_overlap /
+  photo_margin, or by default: conv, twice the training crop with half overlap (the stride
+  between tiles stays a multiple of 8) and a zero-weight margin of a quarter of the overlap
+  (where zero padding spoils the output); FC, its fixed input with half overlap, no margin."""
+  fc = config.model == 'FC'
+  tile = config.image_size if fc else (config.photo_tile or 2 * config.image_size)
+  overlap = config.photo_overlap if config.photo_overlap >= 0 else tile // 2
+  margin = config.photo_margin if config.photo_margin >= 0 else (0 if fc else overlap // 4)
+  photo_colorize.check_tiling(tile, overlap, 1 if fc else colorizers.DOWNSAMPLING)
+  photo_colorize.window(tile, overlap, margin)  # Validates the margin.
+  return tile, overlap, margin
+
+
+def model_short_side(config: ml_collections.ConfigDict) -> int:
+  """The short side the training photos had: the scale at which chroma is predicted."""
+  return data.photo_short_side(config.dataset, config.image_size, config.photo_side)
+
+
+def make_predict_ab(config: ml_collections.ConfigDict, apply_fn):
+  """A jitted (params, grey (B, t, t, 1)) -> ab / 128 (B, t, t, 2): the conv model's output,
+  or the chroma of the FC model's RGB (its lightness is replaced by the input's)."""
+
+  def predict(params, grey):
+    output = apply_fn(params, colorize_lib.model_inputs(config, grey))
+    if config.model == 'FC':
+      return colour.rgb_to_scaled_lab(jnp.clip(output, -1.0, 1.0))[1]
+    return output
+
+  return jax.jit(predict)
+
+
+def colorize(config: ml_collections.ConfigDict, state, grey: np.ndarray, *,
+             offset: tuple[int, int] = (0, 0), predict_ab=None) -> np.ndarray:
+  """grey (H, W, 1) = L / 50 - 1 of any size -> RGB (H, W, 3) in [-1, 1] at the input's size:
+  chroma predicted in blended tiles at the training scale, upsampled, recombined with the
+  full-resolution L (``siren_jax.photo_colorize``). ``offset`` shifts the tile grid;
+  ``predict_ab``: a ``make_predict_ab`` result to reuse (saves a compile)."""
+  predict_ab = predict_ab or make_predict_ab(config, state.apply_fn)
+  tile, overlap, margin = tiling(config)
+  ab = photo_colorize.colorize_chroma(
+      lambda pieces: predict_ab(state.params, pieces), grey,
+      model_short_side=model_short_side(config), tile=tile, overlap=overlap,
+      batch_size=config.batch_size, offset=offset, margin=margin)
+  return colour.scaled_lab_to_rgb(np.asarray(grey, np.float32), ab)
 
 
 def colorize_file(config: ml_collections.ConfigDict, workdir: str, input_path: str,

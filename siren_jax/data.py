@@ -3,17 +3,25 @@
 Sources (one string, ``dataset``):
   'embedded'           the colour images shipping inside scikit-image
                        (``images.BUILTIN_COLOR_IMAGES``), each resized to a short side of
-                       4 x image_size and cut into non-overlapping square tiles; no download.
-  'folder:/path'       every image file directly in a local folder (any sizes >= image_size).
+                       ``photo_side`` (default 4 x image_size) and cut into non-overlapping square
+                       tiles; no download.
+  'embedded:A,B,...'   the same for the named offline photos only (``PHOTOS``: scikit-image's
+                       built-in colour images, 'stereo_motorcycle' (both views, one photo) and
+                       matplotlib's 'grace_hopper'); 'embedded:natural' = ``NATURAL_PHOTOS``.
+  'folder:/path'       every image file directly in a local folder (any sizes >= image_size); if
+                       the folder holds 'train/', 'val/' and 'test/' subfolders instead, they are
+                       the splits.
   'tfds:NAME[:SPLIT]'  a tensorflow-datasets image dataset already prepared in ``data_dir`` in
                        the array_record format; read with ``tfds.data_source`` (no TensorFlow, no
                        download). SPLIT defaults to 'train'.
 
-The examples of a source (tiles, files or records) are split once into train / val / test by a
-fixed shuffle (``split_seed``). Training examples are downscaled to a short side of
-1.25 x image_size (if larger) and yield a random image_size crop and a random horizontal flip;
-evaluation examples yield the centre crop. Tiles of one embedded photo can land in different
-splits: with nine photos, the embedded split is a split of regions, not of scenes.
+Splits are by photo, never by tile: every example carries the name of the photo it comes from
+(``source.groups``: the photo name for embedded tiles, the file for a folder, the record for
+TFDS), and the photos -- not the examples -- are shuffled once (``split_seed``) and cut into
+train / val / test, so all tiles of one photo land in one split (``split_groups``). A fraction
+of 0 leaves that split empty (e.g. to train on every listed photo and evaluate elsewhere).
+Training examples are downscaled to a short side of 1.25 x image_size (if larger) and yield a
+random image_size crop and a random horizontal flip; evaluation examples yield the centre crop.
 
 Batches are dicts of NumPy float32 arrays: 'grey' (B, S, S, 1) = L / 50 - 1, 'ab' (B, S, S, 2)
 = ab / 128, 'rgb' (B, S, S, 3) in [-1, 1]. ``train_batch(step)`` is a pure function of
@@ -35,6 +43,36 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.
 SPLITS = ('train', 'val', 'test')
 EMBEDDED_SIDE_FACTOR = 4  # Embedded photos: short side = this x image_size before tiling.
 TRAIN_SIDE_FACTOR = 1.25  # Training crops come from images with short side <= this x image_size.
+# Offline colour photos of natural scenes (the held-out protocol's test photos; see
+# docs/colorization.md). skimage's `cat` is the same array as `chelsea`: never list both.
+NATURAL_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket', 'stereo_motorcycle', 'grace_hopper')
+# Synthetic or microscopy colour images: never test photos (their colours are not a scene's).
+SYNTHETIC_PHOTOS = ('colorwheel', 'hubble_deep_field', 'immunohistochemistry', 'logo', 'retina')
+PHOTOS = NATURAL_PHOTOS + SYNTHETIC_PHOTOS
+
+
+def photo_views(name: str) -> list[np.ndarray]:
+  """The views of one offline photo, each (H, W, 3) float32 in [0, 1]: two for
+  'stereo_motorcycle' (left and right camera: one scene), one otherwise."""
+  if name not in PHOTOS:
+    raise ValueError(f'unknown offline photo {name!r}; choose from {", ".join(PHOTOS)}')
+  if name == 'stereo_motorcycle':
+    import skimage.data  # Lazy: only this photo needs it here.
+    left, right, _ = skimage.data.stereo_motorcycle()
+    return [(v / 255.0).astype(np.float32) for v in (left, right)]  # uint8 views.
+  if name == 'grace_hopper':
+    import matplotlib.cbook  # The sample ships inside matplotlib's mpl-data: no download.
+    return [_unit_rgb(images.read_image(
+        str(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))))]
+  return [_unit_rgb(images.read_image(name))]
+
+
+def photo_short_side(dataset: str, image_size: int, photo_side: int = 0) -> int:
+  """The short side (pixels) the photos of ``dataset`` have when the model trains on them: the
+  scale at which a colouriser should be applied to a new photo."""
+  if dataset.partition(':')[0] == 'embedded':
+    return photo_side or EMBEDDED_SIDE_FACTOR * image_size
+  return round(TRAIN_SIDE_FACTOR * image_size)
 
 
 def _unit_rgb(image: np.ndarray) -> np.ndarray:
@@ -53,17 +91,26 @@ def _shrink(image: np.ndarray, short_side: int) -> np.ndarray:
 
 
 class _Embedded:
-  """Square tiles of the scikit-image colour photos; (side, side, 3) in [0, 1]."""
+  """Square tiles of offline colour photos; (side, side, 3) in [0, 1]. ``groups[i]`` is the
+  photo tile i comes from."""
 
-  def __init__(self, image_size: int):
+  fixed_splits = None  # Split by photo with split_groups.
+
+  def __init__(self, image_size: int, photos: Sequence[str], photo_side: int = 0):
     self.side = round(TRAIN_SIDE_FACTOR * image_size)
-    self.tiles = []
-    for name in images.BUILTIN_COLOR_IMAGES:
-      photo = _shrink(_unit_rgb(images.read_image(name)), EMBEDDED_SIDE_FACTOR * image_size)
-      rows, cols = photo.shape[0] // self.side, photo.shape[1] // self.side
-      self.tiles += [photo[r * self.side:(r + 1) * self.side, c * self.side:(c + 1) * self.side]
-                     for r in range(rows) for c in range(cols)]
-    self.names = [f'embedded tile {i}' for i in range(len(self.tiles))]
+    short_side = photo_side or EMBEDDED_SIDE_FACTOR * image_size
+    if short_side < self.side:
+      raise ValueError(f'photo_side={short_side} is smaller than the {self.side}-pixel tiles of '
+                       f'image_size={image_size}')
+    self.tiles, self.groups = [], []
+    for name in photos:
+      for view in photo_views(name) if name in PHOTOS else [_unit_rgb(images.read_image(name))]:
+        photo = _shrink(view, short_side)
+        rows, cols = photo.shape[0] // self.side, photo.shape[1] // self.side
+        self.tiles += [photo[r * self.side:(r + 1) * self.side, c * self.side:(c + 1) * self.side]
+                       for r in range(rows) for c in range(cols)]
+        self.groups += [name] * (rows * cols)
+    self.names = [f'{g} tile {i}' for i, g in enumerate(self.groups)]
 
   def __len__(self) -> int:
     return len(self.tiles)
@@ -73,15 +120,32 @@ class _Embedded:
 
 
 class _Folder:
-  """Every image file in a folder, read and downscaled once; (H, W, 3) in [0, 1]."""
+  """Every image file in a folder, read and downscaled once; (H, W, 3) in [0, 1]. One file is
+  one photo (``groups`` = the file names). With train/, val/ and test/ subfolders,
+  ``fixed_splits`` holds their example indices."""
 
   def __init__(self, path: str, image_size: int):
     if not os.path.isdir(path):
       raise FileNotFoundError(f'image folder not found: {path!r}')
-    self.names = sorted(os.path.join(path, f) for f in os.listdir(path)
-                        if f.lower().endswith(IMAGE_EXTENSIONS))
+    subfolders = [s for s in SPLITS if os.path.isdir(os.path.join(path, s))]
+    if subfolders and len(subfolders) != len(SPLITS):
+      raise ValueError(f'image folder {path!r} has {"/, ".join(subfolders)}/ but not all of '
+                       f'train/, val/, test/ (give all three or none)')
+    folders = [os.path.join(path, s) for s in SPLITS] if subfolders else [path]
+    per_folder = [sorted(os.path.join(f, n) for n in os.listdir(f)
+                         if n.lower().endswith(IMAGE_EXTENSIONS)) for f in folders]
+    self.names = [n for names in per_folder for n in names]
     if not self.names:
       raise ValueError(f'image folder {path!r} has no image files ({", ".join(IMAGE_EXTENSIONS)})')
+    self.groups = list(self.names)
+    self.fixed_splits = None
+    if subfolders:
+      empty = [s for s, names in zip(SPLITS, per_folder) if not names]
+      if empty:
+        raise ValueError(f'image folder {path!r}: {", ".join(e + "/" for e in empty)} holds no '
+                         f'image files')
+      bounds = np.cumsum([0] + [len(names) for names in per_folder])
+      self.fixed_splits = {s: np.arange(bounds[i], bounds[i + 1]) for i, s in enumerate(SPLITS)}
     self.images = []
     for name in self.names:
       image = _unit_rgb(images.read_image(name))  # ValueError naming the file if unreadable.
@@ -115,6 +179,8 @@ class _Tfds:
                        f'{prepare}') from None
     self.name, self.image_key, self.image_size = name, image_key, image_size
     self.names = [f'{name}[{i}]' for i in range(len(self.source))]
+    self.groups = list(self.names)  # One record, one photo.
+    self.fixed_splits = None
 
   def __len__(self) -> int:
     return len(self.source)
@@ -136,19 +202,60 @@ def _check_size(image: np.ndarray, image_size: int, name: str) -> None:
                      f'{image_size}x{image_size} crop (use larger images or a smaller image_size)')
 
 
+def _photo_names(listed: str) -> tuple[str, ...]:
+  """'' -> the nine scikit-image colour images; 'natural' -> NATURAL_PHOTOS; else 'A,B,...'."""
+  if not listed:
+    return images.BUILTIN_COLOR_IMAGES
+  if listed == 'natural':
+    return NATURAL_PHOTOS
+  names = [n.strip() for n in listed.split(',') if n.strip()]
+  if 'cat' in names:
+    raise ValueError("'cat' is the same photo as 'chelsea' in scikit-image; list 'chelsea' once")
+  unknown = [n for n in names if n not in PHOTOS]
+  if unknown or len(set(names)) != len(names) or not names:
+    raise ValueError(f'bad embedded photo list {listed!r}: list each of {", ".join(PHOTOS)} at '
+                     f'most once')
+  return tuple(names)
+
+
 def open_source(dataset: str, *, image_size: int, data_dir: str | None = None,
-                image_key: str = 'image'):
-  """The examples named by ``dataset`` (see the module docstring): len() and [i] -> (H, W, 3)."""
-  if dataset == 'embedded':
-    return _Embedded(image_size)
+                image_key: str = 'image', photo_side: int = 0):
+  """The examples named by ``dataset`` (see the module docstring): len() and [i] -> (H, W, 3);
+  ``groups[i]``: the photo example i comes from."""
   kind, _, rest = dataset.partition(':')
+  if kind == 'embedded':
+    return _Embedded(image_size, _photo_names(rest), photo_side)
   if kind == 'folder' and rest:
     return _Folder(os.path.expanduser(rest), image_size)
   if kind == 'tfds' and rest:
     name, _, split = rest.partition(':')
     return _Tfds(name, split or 'train', data_dir, image_key, image_size)
-  raise ValueError(f"unknown dataset {dataset!r}; use 'embedded', 'folder:/path' or "
+  raise ValueError(f"unknown dataset {dataset!r}; use 'embedded[:A,B,...]', 'folder:/path' or "
                    f"'tfds:NAME[:SPLIT]'")
+
+
+def split_groups(groups: Sequence[str], val_fraction: float, test_fraction: float,
+                 split_seed: int = 0) -> dict[str, np.ndarray]:
+  """Example indices of train/val/test such that every group (photo) lies in one split.
+
+  The distinct groups, in order of first appearance, are shuffled by ``split_seed`` and cut by
+  the fractions (of photos, not of examples); a split with a positive fraction gets at least one
+  photo, one with fraction 0 none; train always gets at least one.
+  """
+  if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+    raise ValueError(f'val_fraction={val_fraction} and test_fraction={test_fraction} must be in '
+                     f'[0, 1) and sum to less than 1')
+  names = list(dict.fromkeys(groups))
+  num_val = max(1, round(val_fraction * len(names))) if val_fraction else 0
+  num_test = max(1, round(test_fraction * len(names))) if test_fraction else 0
+  if len(names) - num_val - num_test < 1:
+    raise ValueError(f'{len(names)} photos are too few for a train/val/test split by photo '
+                     f'({num_val} val, {num_test} test)')
+  order = [names[i] for i in np.random.default_rng(split_seed).permutation(len(names))]
+  chosen = {'val': set(order[:num_val]), 'test': set(order[num_val:num_val + num_test]),
+            'train': set(order[num_val + num_test:])}
+  groups = np.asarray(groups, dtype=object)
+  return {s: np.flatnonzero([g in chosen[s] for g in groups]) for s in SPLITS}
 
 
 def split_indices(num_examples: int, val_fraction: float, test_fraction: float,
@@ -178,8 +285,11 @@ class Pipeline:
   """Train batches and evaluation sets of one source.
 
   Attributes:
-    dataset: 'embedded', 'folder:/path' or 'tfds:NAME[:SPLIT]'.
+    dataset: 'embedded[:A,B,...]', 'folder:/path' or 'tfds:NAME[:SPLIT]'.
     image_size: side S of the square crops.
+    val_fraction, test_fraction: fractions of the photos (not of the tiles) held out; 0 leaves
+      the split empty. Ignored for a folder with train/ val/ test/ subfolders.
+    photo_side: embedded photos' short side before tiling (0: 4 x image_size).
     batch_size: global batch size (all processes together).
     seed: training-data seed (shuffles and augmentations); the split uses ``split_seed``.
     process_index, process_count: this process's slice of every global batch.
@@ -195,6 +305,7 @@ class Pipeline:
   test_fraction: float = 0.1
   split_seed: int = 0
   max_eval_examples: int = 64
+  photo_side: int = 0
   process_index: int = 0
   process_count: int = 1
 
@@ -210,9 +321,10 @@ class Pipeline:
                        f'{self.process_count}')
     self._eval_cache: dict[str, dict[str, np.ndarray]] = {}
     self.source = open_source(self.dataset, image_size=self.image_size, data_dir=self.data_dir,
-                              image_key=self.image_key)
-    self.splits = split_indices(len(self.source), self.val_fraction, self.test_fraction,
-                                self.split_seed)
+                              image_key=self.image_key, photo_side=self.photo_side)
+    fixed = self.source.fixed_splits
+    self.splits = fixed if fixed is not None else split_groups(
+        self.source.groups, self.val_fraction, self.test_fraction, self.split_seed)
     if len(self.splits['train']) < self.batch_size:
       raise ValueError(f'batch_size={self.batch_size} is larger than the '
                        f'{len(self.splits["train"])} training examples of {self.dataset!r}')
@@ -257,6 +369,8 @@ class Pipeline:
     process gets all of them)."""
     if split not in SPLITS:
       raise ValueError(f'unknown split {split!r}; choose from {", ".join(SPLITS)}')
+    if not len(self.splits[split]):
+      raise ValueError(f'the {split} split of {self.dataset!r} is empty ({split}_fraction=0)')
     if split not in self._eval_cache:
       chosen = self.splits[split][:self.max_eval_examples]
       self._eval_cache[split] = to_model_arrays(

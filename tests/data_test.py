@@ -53,7 +53,7 @@ def test_splits_are_disjoint_fixed_and_cover_every_example(embedded):
   splits = embedded.splits
   together = np.concatenate([splits[s] for s in data.SPLITS])
   assert sorted(together) == list(range(len(embedded.source)))
-  other = data.split_indices(len(embedded.source), 0.1, 0.1, split_seed=0)
+  other = data.split_groups(embedded.source.groups, 0.1, 0.1, split_seed=0)
   for name in data.SPLITS:
     np.testing.assert_array_equal(other[name], splits[name])
   assert len(splits['val']) >= 1 and len(splits['test']) >= 1

@@ -9,6 +9,8 @@ Variants (``--config=experiments/configs/colorize.py:MODEL[,SCALE][,key=value...
          paper the report's scale for a GPU/TPU: 256x256, full width, batch 20, 1000 epochs
                (FC: 48x48, batch 70, 1000 epochs). Point config.dataset at real data.
          tiny  16x16, a few epochs: for tests.
+         heldout  experiments.colorize_heldout's CPU scale: 3 folds of the natural photos at a
+               short side of 128, 32x32 crops (FC 16x16), width x0.25, 100 epochs, 3 seeds.
 e.g. ``colorize.py:SRS``, ``colorize.py:FC,paper``, ``colorize.py:S130,tiny``.
 The report's sine init is the default (first omega0 1/30 with U(-1, 1) weights); the SIREN
 paper's: ``--config.sine_init=paper --config.first_omega0=30 --config.hidden_omega0=30``.
@@ -20,6 +22,7 @@ from experiments.configs import common
 from siren_jax import names
 
 MODELS = names.COLORIZER_MODELS
+SCALES = (*common.SCALES, 'heldout')
 
 
 def scales(fc: bool) -> dict[str, dict]:
@@ -29,12 +32,20 @@ def scales(fc: bool) -> dict[str, dict]:
                 'checkpoint_every_epochs': 50},
       'tiny': {'image_size': 8 if fc else 16, 'batch_size': 4, 'width_scale': 0.125,
                'epochs': 2, 'max_eval_examples': 8, 'checkpoint_every_epochs': 1,
-               'num_figure_examples': 2},
+               'num_figure_examples': 2, 'heldout_folds': 'astronaut;chelsea',
+               'heldout_models': 'FR,FC', 'heldout_seeds': 2, 'heldout_eval_side': 40,
+               'heldout_fc_image_size': 8},
+      # The held-out protocol's CPU scale (experiments.colorize_heldout, docs/colorization.md).
+      # Width x0.125 leaves 2-4 channels in the last decoder layers; there FR and SRS often died
+      # to a constant colour (dead relus) on this data, so the CPU default x0.25 it is.
+      'heldout': {'dataset': 'embedded:natural', 'image_size': 32, 'photo_side': 128,
+                  'width_scale': 0.25, 'batch_size': 16, 'epochs': 100, 'eval_every_epochs': 5,
+                  'max_eval_examples': 32},
   }
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
-  model, scale, assignments = common.parse_variant(variant, experiment='colorize', modes=MODELS,
+  model, scale, assignments = common.parse_variant(variant, experiment='colorize', modes=MODELS, scales=SCALES,
                                                    default_mode='FR')
   fc = model == 'FC'
 
@@ -50,6 +61,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.test_fraction = 0.1
   config.split_seed = 0
   config.max_eval_examples = 64
+  config.photo_side = 0  # Embedded photos' short side before tiling (0: 4 x image_size).
   config.shard_data_by_process = True  # Multi-host: each process loads its slice of a batch.
   # Batches are split over all devices (batch_size must divide by their number); the train state
   # is replicated, or 'shard_kernels' splits large kernels over the devices (the FC model's).
@@ -63,7 +75,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.sine_init = 'report'  # 'report' or 'paper' (see siren_jax.models.colorizers).
   config.first_omega0 = 1.0 / 30.0
   config.hidden_omega0 = 1.0
-  config.fusion = ''  # '' (off) or a name in colorizers.EMBEDDINGS ('thumbnail').
+  # '' (off), 'thumbnail' (parameter-free stand-in), 'global' (Iizuka et al.'s jointly trained
+  # global branch) or 'file:PATH' (a pretrained projection, .npy/.msgpack; see colorizers).
+  config.fusion = ''
   # FC SIREN colouriser.
   config.fc_sine_layers = 3
   config.fc_first_omega0 = 30.0
@@ -74,6 +88,22 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.loss_threshold = 0.002  # The report's train-loss level for 'epochs to reach'.
   config.num_figure_examples = 4
   config.compare_models = 'FR,SRS,S130'  # experiments.colorize_compare.
-  common.add_run_fields(config)  # nan_policy, resume.
+  # experiments.colorize_photo: tiles at the model's scale (0 / -1: the defaults of
+  # colorize_photo_lib.tiling).
+  config.photo_tile = 0
+  config.photo_overlap = -1
+  config.photo_margin = -1
+  # experiments.colorize_heldout (k-fold by photo; see docs/colorization.md).
+  config.heldout_folds = 'astronaut,rocket;chelsea,stereo_motorcycle;coffee,grace_hopper'
+  config.heldout_models = 'FR,SRS,S130,FC,SRS+global'
+  config.heldout_seeds = 3
+  config.heldout_train_extra = ''  # e.g. 'colorwheel,logo': synthetic photos added to training.
+  config.heldout_eval_side = 256  # Test photos' short side (chroma predicted at photo_side).
+  config.heldout_histogram_bins = 32
+  config.heldout_loss_threshold = 0.01  # Train MSE of ab / 128 for 'epochs to'.
+  config.heldout_fc_loss_threshold = 0.02  # FC: train MSE of RGB in [-1, 1].
+  config.heldout_fc_image_size = 16
+  config.heldout_fc_learning_rate = 3e-5
 
+  common.add_run_fields(config)  # nan_policy, resume.
   return common.finish(config, scale, scales(fc), assignments)

@@ -27,7 +27,8 @@ PARAM_SHARDINGS = names.PARAM_SHARDINGS
 
 
 def parse_variant(variant: str, *, experiment: str, modes: Sequence[str] = (),
-                  default_mode: str = '') -> tuple[str, str, dict[str, Any]]:
+                  default_mode: str = '', scales: Sequence[str] = SCALES
+                  ) -> tuple[str, str, dict[str, Any]]:
   """``'MODE,SCALE,key=value,...'`` -> (mode or default_mode, scale or '', {key: value}).
 
   Raises ValueError naming the bad token and what the experiment accepts.
@@ -41,11 +42,11 @@ def parse_variant(variant: str, *, experiment: str, modes: Sequence[str] = (),
       assignments[key.strip()] = _literal(text.strip())
     elif token in modes and not mode:
       mode = token
-    elif token in SCALES and not scale:
+    elif token in scales and not scale:
       scale = token
     else:
       accepted = (f'MODE in {", ".join(modes)}, ' if modes else '') + (
-          f'SCALE in {", ".join(SCALES)} and key=value')
+          f'SCALE in {", ".join(scales)} and key=value')
       raise ValueError(f'bad {experiment} config variant {variant!r} at {token!r}: give '
                        f'{accepted}, comma-separated')
   return mode or default_mode, scale, assignments

@@ -16,7 +16,10 @@ The activation schedule (``ACTIVATION_SCHEDULES``) names what every layer uses:
 What differs from the original, on purpose:
   * Fusion is off by default and its embedding is pluggable: the original concatenates a 1000-d
     Inception-ResNet-v2 (ImageNet) embedding of the grey image, which cannot be downloaded here.
-    Pass any (B, D) vectors (precomputed, or from ``thumbnail_embedding`` or your own network).
+    Pass any (B, D) vectors (precomputed, or from ``thumbnail_embedding``, a pretrained
+    projection loaded with ``load_embedding`` from a local .npy/.msgpack file, or your own
+    network), and/or set ``global_features`` for Iizuka et al.'s jointly trained global branch
+    (``GlobalFeatures``): both are concatenated to the encoder output before the 1x1 fusion conv.
   * ``width_scale`` multiplies every hidden channel count (1.0 is the original; the CPU configs use
     0.25 to keep epochs short). The output has 2 channels always.
   * The input side must be a multiple of 8 (three stride-2 convs, three x2 upsamplings), not fixed
@@ -39,6 +42,7 @@ back.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -117,7 +121,8 @@ class Colorizer(nn.Module):
   hidden_omega0: float = 1.0
   sine_init: str = 'report'
   width_scale: float = 1.0
-  fusion_features: int = 0  # D of the fusion embedding; 0 = no fusion layer.
+  fusion_features: int = 0  # D of an external fusion embedding; 0 = none.
+  global_features: int = 0  # Width of Iizuka's jointly trained global branch; 0 = none.
 
   def _activation(self, index: int, num_layers: int) -> str:
     is_last = index == num_layers - 1
@@ -140,7 +145,8 @@ class Colorizer(nn.Module):
       raise ValueError('pass an embedding exactly when the model has fusion_features > 0 '
                        f'(fusion_features={self.fusion_features}, embedding given: '
                        f'{embedding is not None})')
-    num_layers = len(ENCODER) + len([d for d in DECODER if d]) + 1 + bool(self.fusion_features)
+    fuse = bool(self.fusion_features or self.global_features)
+    num_layers = len(ENCODER) + len([d for d in DECODER if d]) + 1 + fuse
     index = 0
     x = grey
 
@@ -158,12 +164,18 @@ class Colorizer(nn.Module):
 
     for i, (features, stride) in enumerate(ENCODER):
       x = conv(x, width(features), stride, name=f'encoder_{i}')
-    if embedding is not None:  # Exactly when fusion_features > 0 (checked above).
-      if embedding.shape != (grey.shape[0], self.fusion_features):
-        raise ValueError(f'embedding must have shape (B, {self.fusion_features}), got '
-                         f'{embedding.shape}')
-      tiled = jnp.broadcast_to(embedding[:, None, None, :].astype(x.dtype),
-                               x.shape[:3] + (self.fusion_features,))
+    if fuse:
+      vectors = []
+      if embedding is not None:  # Exactly when fusion_features > 0 (checked above).
+        if embedding.shape != (grey.shape[0], self.fusion_features):
+          raise ValueError(f'embedding must have shape (B, {self.fusion_features}), got '
+                           f'{embedding.shape}')
+        vectors.append(embedding.astype(x.dtype))
+      if self.global_features:
+        vectors.append(GlobalFeatures(self.global_features, self.width_scale,
+                                      name='global_features')(grey).astype(x.dtype))
+      vector = jnp.concatenate(vectors, axis=-1)
+      tiled = jnp.broadcast_to(vector[:, None, None, :], x.shape[:3] + vector.shape[-1:])
       x = conv(jnp.concatenate([x, tiled], axis=-1), width(FUSION_FEATURES), kernel_size=1,
                name='fusion')
     for i, decoder_features in enumerate(DECODER):
@@ -186,6 +198,38 @@ def check_colorizer_args(schedule: str, sine_init: str, width_scale: float, firs
       raise ValueError(f'{name} must be positive, got {value}')
 
 
+# Iizuka et al.'s global network, scaled down: (features, stride) of its convs on a fixed-size
+# copy of the grey input, then two dense layers (theirs: 224x224 input, 4 stride-2 convs of
+# 512, 512, 512, 512 channels after the shared low-level net, dense 1024, 512, 256).
+GLOBAL_SIDE = 64
+GLOBAL_CONVS = ((64, 2), (128, 2), (128, 2), (256, 2))
+GLOBAL_DENSE = 512
+
+
+class GlobalFeatures(nn.Module):
+  """The jointly trained global-feature branch of Iizuka, Simo-Serra and Ishikawa, "Let there
+  be Color!" (SIGGRAPH 2016): a small relu conv tower on a GLOBAL_SIDE x GLOBAL_SIDE copy of the
+  grey image, flattened, then dense layers to a ``features``-vector of the whole image (scene
+  cues such as indoor/outdoor or sky present), fused into every position of the encoder output.
+  Needs no download: it trains with the colouriser. grey (B, H, W, 1) -> (B, features).
+  """
+
+  features: int
+  width_scale: float = 1.0
+
+  @nn.compact
+  def __call__(self, grey: Array) -> Array:
+    b = grey.shape[0]
+    # Any input size -> one fixed-size copy (anti-aliased), so the vector is resolution-free.
+    x = jax.image.resize(grey, (b, GLOBAL_SIDE, GLOBAL_SIDE, 1), 'linear', antialias=True)
+    for i, (features, stride) in enumerate(GLOBAL_CONVS):
+      x = ColorConv(max(1, int(round(features * self.width_scale))), 'relu', stride,
+                    name=f'conv_{i}')(x)
+    x = x.reshape(b, -1)
+    x = nn.relu(nn.Dense(max(1, int(round(GLOBAL_DENSE * self.width_scale))), name='dense_0')(x))
+    return nn.relu(nn.Dense(self.features, name='dense_1')(x))
+
+
 def thumbnail_embedding(grey: Array, side: int = 8) -> Array:
   """A parameter-free global embedding for fusion: the (side x side) average-pooled grey image
   plus its mean and standard deviation. grey (B, H, W, 1), H and W multiples of ``side`` ->
@@ -201,6 +245,68 @@ def thumbnail_embedding(grey: Array, side: int = 8) -> Array:
 EMBEDDINGS: dict[str, tuple[Callable[[Array], Array], int]] = {
     'thumbnail': (thumbnail_embedding, 8 * 8 + 2),
 }
+# The fusion built into the model (``Colorizer.global_features``) rather than passed in.
+GLOBAL_FUSION = 'global'
+GLOBAL_FUSION_FEATURES = 256
+
+
+def load_embedding(path: str) -> tuple[Callable[[Array], Array], int]:
+  """A pretrained global embedding from a local file, for fusion: (fn, D) with fn: grey
+  (B, H, W, 1) -> (B, D).
+
+  The file holds a linear projection of a side x side thumbnail of the grey image (any
+  pretrained or PCA-like map exported to this form; a bigger network can be exported as its
+  precomputed vectors instead and passed to ``Colorizer`` as ``embedding``):
+    .npy      a (side * side, D) float array ``kernel``: embedding = thumbnail @ kernel;
+    .msgpack  flax.serialization bytes of {'kernel': (side * side, D), 'bias': (D,)}.
+  The thumbnail is the side x side block mean of grey (an anti-aliased resize if the sides are
+  not multiples of side), flattened row-major.
+  """
+  import flax.serialization  # Local: only .msgpack embeddings need it.
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'embedding file not found: {path!r}')
+  if path.endswith('.npy'):
+    kernel, bias = np.load(path), None
+  elif path.endswith('.msgpack'):
+    with open(path, 'rb') as f:
+      tree = flax.serialization.msgpack_restore(f.read())
+    if not isinstance(tree, dict) or 'kernel' not in tree:
+      raise ValueError(f'{path}: expected a msgpack dict with "kernel" (and optional "bias")')
+    kernel, bias = np.asarray(tree['kernel']), tree.get('bias')
+  else:
+    raise ValueError(f'embedding file {path!r} must end in .npy or .msgpack')
+  side = int(round(math.sqrt(kernel.shape[0]))) if kernel.ndim == 2 else 0
+  if kernel.ndim != 2 or side * side != kernel.shape[0]:
+    raise ValueError(f'{path}: kernel must have shape (side * side, D), got {kernel.shape}')
+  dims = kernel.shape[1]
+  if bias is not None and np.shape(bias) != (dims,):
+    raise ValueError(f'{path}: bias must have shape ({dims},), got {np.shape(bias)}')
+  kernel = jnp.asarray(kernel, jnp.float32)
+  bias = jnp.zeros((dims,), jnp.float32) if bias is None else jnp.asarray(bias, jnp.float32)
+
+  def embed(grey: Array) -> Array:
+    b, h, w, _ = grey.shape
+    if h % side == 0 and w % side == 0:  # Exact block means (area resize).
+      thumbnail = grey.reshape(b, side, h // side, side, w // side).mean(axis=(2, 4))
+    else:
+      thumbnail = jax.image.resize(grey, (b, side, side, 1), 'linear', antialias=True)
+    return thumbnail.reshape(b, -1) @ kernel + bias
+
+  return embed, dims
+
+
+def fusion_embedding(fusion: str) -> tuple[Callable[[Array], Array], int] | None:
+  """The external embedding (fn, D) a fusion setting needs: a name in EMBEDDINGS, or
+  'file:PATH' (``load_embedding``); None for '' (no fusion) and 'global' (built into the
+  model)."""
+  if fusion in ('', GLOBAL_FUSION):
+    return None
+  if fusion.startswith('file:'):
+    return load_embedding(os.path.expanduser(fusion[len('file:'):]))
+  if fusion not in EMBEDDINGS:
+    raise ValueError(f'unknown embedding {fusion!r}; choose from '
+                     f'{", ".join((*EMBEDDINGS, GLOBAL_FUSION))}, file:PATH or leave empty')
+  return EMBEDDINGS[fusion]
 
 
 class FCColorizer(nn.Module):

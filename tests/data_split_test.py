@@ -1,0 +1,126 @@
+"""Splits by photo, never by tile: no photo appears in two splits, for every data source."""
+
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from siren_jax import data
+
+
+class SirenJaxTinyPhotos(tfds.core.GeneratorBasedBuilder):
+  """Six RGB records (zlib tensors: encoding PNGs would need TensorFlow)."""
+  VERSION = tfds.core.Version('1.0.0')
+
+  def _info(self):
+    return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+        'image': tfds.features.Tensor(shape=(None, None, 3), dtype=np.uint8, encoding='zlib')}))
+
+  def _split_generators(self, dl_manager):
+    return {'train': self._generate_examples()}
+
+  def _generate_examples(self):
+    rng = np.random.default_rng(1)
+    for i in range(6):
+      yield i, {'image': rng.integers(0, 256, (16, 18, 3), dtype=np.uint8)}
+
+
+def _photos_per_split(pipeline):
+  return {s: {pipeline.source.groups[i] for i in pipeline.splits[s]} for s in data.SPLITS}
+
+
+def _assert_no_photo_in_two_splits(pipeline):
+  photos = _photos_per_split(pipeline)
+  for a in data.SPLITS:
+    for b in data.SPLITS:
+      if a < b:
+        assert not photos[a] & photos[b], (a, b, photos[a] & photos[b])
+  together = np.sort(np.concatenate([pipeline.splits[s] for s in data.SPLITS]))
+  np.testing.assert_array_equal(together, np.arange(len(pipeline.source)))
+
+
+def _write(folder, count, shape=(20, 24)):
+  os.makedirs(folder, exist_ok=True)
+  rng = np.random.default_rng(len(str(folder)))
+  for i in range(count):
+    iio.imwrite(os.path.join(folder, f'img{i}.png'), rng.integers(0, 256, shape + (3,), np.uint8))
+
+
+@pytest.mark.parametrize('split_seed', [0, 1, 2])
+def test_embedded_tiles_of_one_photo_share_a_split(split_seed):
+  pipeline = data.Pipeline('embedded', image_size=16, batch_size=4, split_seed=split_seed,
+                           val_fraction=0.2, test_fraction=0.2)
+  # Every photo gives several tiles, so a shuffle of tiles would split photos.
+  counts = {g: pipeline.source.groups.count(g) for g in set(pipeline.source.groups)}
+  assert len(counts) == 9 and min(counts.values()) > 1
+  _assert_no_photo_in_two_splits(pipeline)
+  photos = _photos_per_split(pipeline)
+  assert [len(photos[s]) for s in data.SPLITS] == [5, 2, 2]  # round(0.2 * 9) = 2 photos held out.
+
+
+def test_stereo_views_are_one_photo_and_cat_is_refused():
+  source = data.open_source('embedded:stereo_motorcycle,grace_hopper', image_size=16,
+                            photo_side=40)
+  # Two 40x59 views of the motorcycle -> 2 x (2 x 2) tiles of 20, one photo;
+  # grace hopper 47x40 -> 2 x 2.
+  assert source.groups.count('stereo_motorcycle') == 8
+  assert source.groups.count('grace_hopper') == 4
+  splits = data.split_groups(source.groups, 0.0, 0.4, split_seed=0)
+  _photos = {s: {source.groups[i] for i in splits[s]} for s in data.SPLITS}
+  assert len(_photos['test']) == 1 and not _photos['val'] and not _photos['test'] & _photos['train']
+  with pytest.raises(ValueError, match="'cat' is the same photo as 'chelsea'"):
+    data.open_source('embedded:chelsea,cat', image_size=16)
+  with pytest.raises(ValueError, match='bad embedded photo list'):
+    data.open_source('embedded:astronaut,astronaut', image_size=16)
+
+
+def test_zero_fractions_train_on_every_photo():
+  pipeline = data.Pipeline('embedded:astronaut,coffee', image_size=16, batch_size=4,
+                           val_fraction=0.0, test_fraction=0.0, photo_side=48)
+  # 20-pixel tiles: astronaut 48x48 -> 2 x 2, coffee 48x72 -> 2 x 3.
+  assert len(pipeline.splits["train"]) == len(pipeline.source) == 2 * 2 + 2 * 3
+  with pytest.raises(ValueError, match='the test split .* is empty'):
+    pipeline.eval_set('test')
+
+
+def test_folder_split_is_by_file(tmp_path):
+  _write(tmp_path, 10)
+  pipeline = data.Pipeline(f'folder:{tmp_path}', image_size=16, batch_size=2,
+                           val_fraction=0.2, test_fraction=0.2)
+  _assert_no_photo_in_two_splits(pipeline)
+  assert [len(pipeline.splits[s]) for s in data.SPLITS] == [6, 2, 2]
+
+
+def test_folder_with_split_subfolders_uses_them(tmp_path):
+  for split, count in (('train', 4), ('val', 2), ('test', 3)):
+    _write(tmp_path / split, count)
+  pipeline = data.Pipeline(f'folder:{tmp_path}', image_size=16, batch_size=2)
+  _assert_no_photo_in_two_splits(pipeline)
+  for split, count in (('train', 4), ('val', 2), ('test', 3)):
+    names = [pipeline.source.names[i] for i in pipeline.splits[split]]
+    assert len(names) == count and all(os.sep + split + os.sep in n for n in names)
+  os.rename(tmp_path / 'val', tmp_path / 'other')
+  with pytest.raises(ValueError, match='not all of train/, val/, test/'):
+    data.Pipeline(f'folder:{tmp_path}', image_size=16, batch_size=2)
+
+
+def test_tfds_split_is_by_record(tmp_path):
+  SirenJaxTinyPhotos(data_dir=str(tmp_path), file_format='array_record').download_and_prepare()
+  pipeline = data.Pipeline('tfds:siren_jax_tiny_photos', image_size=16, batch_size=2,
+                           data_dir=str(tmp_path), val_fraction=0.2, test_fraction=0.2)
+  _assert_no_photo_in_two_splits(pipeline)
+  assert len(set(pipeline.source.groups)) == 6
+
+
+def test_split_groups_keeps_repeated_group_names_together():
+  groups = ['a', 'b', 'a', 'c', 'b', 'd', 'a', 'e']
+  for seed in range(5):
+    splits = data.split_groups(groups, 0.2, 0.2, split_seed=seed)
+    owner = {}
+    for split, indices in splits.items():
+      for i in indices:
+        assert owner.setdefault(groups[i], split) == split
+  with pytest.raises(ValueError, match='too few'):
+    data.split_groups(['a', 'a', 'b'], 0.3, 0.3)
