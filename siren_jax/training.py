@@ -144,20 +144,23 @@ class LoopResult:
   (for evaluation, rendering, saving). history: evaluation records ``{'step': int, **metrics}``
   from step 0 (restored ones included). seconds_per_step: median wall time per optimiser step
   over the intervals between host syncs in this process, the first (compiling) one excluded;
-  None if too few. resumed_from: restored step or None.
+  None if too few. resumed_from: restored step or None. train_seconds: per history record,
+  seconds spent stepping (evaluations excluded) from step 0 to it, across resumes.
   """
   state: TrainState
   params: Any
   history: list[dict[str, Any]]
   seconds_per_step: float | None
   resumed_from: int | None
+  train_seconds: list[float] = dataclasses.field(default_factory=list)
 
 
 def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int], Batch], *,
                num_steps: int, eval_every: int = 0,
                eval_fn: Callable[[TrainState], dict[str, float]] | None = None,
                log_every: int = 0, log_fn: Callable[[int, dict[str, float]], None] | None = None,
-               checkpoint_manager=None, checkpoint_every: int = 0) -> LoopResult:
+               checkpoint_manager=None, checkpoint_every: int = 0,
+               stop_fn: Callable[[dict[str, float]], bool] | None = None) -> LoopResult:
   """Runs ``train_step`` from the latest checkpoint (or ``state``) to ``num_steps``.
 
   Args:
@@ -174,6 +177,12 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       metrics include ``steps_per_sec`` over the interval since the previous host sync.
     checkpoint_manager: from ``checkpoints.make_manager``, or None for no checkpoints.
     checkpoint_every: save every this many steps (0: only at the end).
+    stop_fn: evaluation record -> stop now (e.g. a target PSNR reached); checked after every
+      evaluation and on resuming, so a resumed run stops where the first one did.
+
+  ``LoopResult.train_seconds`` gives, for each evaluation record, the wall time spent stepping
+  since step 0 (evaluations excluded, carried over a resume) for time-to-quality curves; it is
+  kept out of the records so that a resumed run's history equals an uninterrupted one's.
   """
   steps_per_call = train_step.steps_per_call
   for name, value in (('eval_every', eval_every), ('log_every', log_every),
@@ -183,6 +192,7 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
                        f'{steps_per_call}')
   state = train_step.place_state(state)
   history: list[dict[str, Any]] = []
+  train_seconds: list[float] = []
   step = 0
   resumed_from = None
   if checkpoint_manager is not None:
@@ -190,23 +200,39 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
     if restored is not None:
       state, record = restored
       history = list(record.get('history', []))
+      train_seconds = list(record.get('train_seconds', []))
+      train_seconds += [float('nan')] * (len(history) - len(train_seconds))
       step = resumed_from = int(state.step)
       logging.info('Resumed from checkpoint at step %d.', step)
 
+  # Stepping time of earlier runs of this loop (restored) plus this one's, evaluation excluded.
+  seconds_before = train_seconds[-1] if train_seconds else 0.0
+  stepping = {'seconds': 0.0, 'since': time.perf_counter()}
+
   def evaluate() -> None:
     if eval_fn is not None and (not history or history[-1]['step'] != step):
+      stepping['seconds'] += time.perf_counter() - stepping['since']
       host_state = state.replace(params=train_step.to_host(state.params))
-      history.append({'step': step, **{k: float(v) for k, v in eval_fn(host_state).items()}})
+      scalars = {k: float(v) for k, v in eval_fn(host_state).items()}
+      history.append({'step': step, **scalars})
+      train_seconds.append(seconds_before + stepping['seconds'])
+      stepping['since'] = time.perf_counter()
+
+  def stop_requested() -> bool:
+    return bool(stop_fn is not None and history and history[-1]['step'] == step
+                and stop_fn(history[-1]))
 
   def save(wait: bool) -> None:
     if checkpoint_manager is not None:
-      checkpoints.save(checkpoint_manager, step, state, {'history': history}, wait=wait)
+      checkpoints.save(checkpoint_manager, step, state,
+                       {'history': history, 'train_seconds': train_seconds}, wait=wait)
 
   if step == 0 and eval_every:
     evaluate()
+  stopped = stop_requested()
   interval_times = []  # Seconds per step over each interval between host syncs.
   interval_start, interval_steps = time.perf_counter(), 0
-  while step < num_steps:
+  while step < num_steps and not stopped:
     state, metrics = train_step(state, batch_fn(step))
     step += steps_per_call
     interval_steps += steps_per_call
@@ -222,11 +248,13 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
                     'steps_per_sec': 1.0 / interval_times[-1]})
     if do_eval:
       evaluate()
-    if do_save:
+      stopped = stop_requested()
+    if do_save and not stopped:
       save(wait=False)
     interval_start, interval_steps = time.perf_counter(), 0
   if step != resumed_from:  # A finished run restarted has nothing new (orbax refuses a resave).
     save(wait=True)
   timed = sorted(interval_times[1:])  # The first interval includes compilation.
   seconds = float(timed[len(timed) // 2]) if timed else None
-  return LoopResult(state, train_step.to_host(state.params), history, seconds, resumed_from)
+  return LoopResult(state, train_step.to_host(state.params), history, seconds, resumed_from,
+                    train_seconds)
