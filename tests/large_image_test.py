@@ -155,19 +155,23 @@ def _tiled_fit(image, layout, batch_pixels, steps, workdir):
   return render.render(field, result.params, *image.shape[:2])
 
 
+@pytest.mark.slow
 def test_tiled_minibatch_fit_of_an_odd_size_has_no_seams_and_matches_full_batch(tmp_path):
   image = images.load_image('camera', mode='grey', size=(45, 38))  # Not a multiple of 16.
   layout = tiling.make_layout(45, 38, 16, 4)
   assert layout.num_tiles == 12
-  # Same pixel visits: full batch (256 rows x 12 tiles) for 150 steps vs a quarter of each
-  # tile (64 rows) for 600 steps.
-  full = _tiled_fit(image, layout, 0, 150, str(tmp_path / 'full'))
-  mini = _tiled_fit(image, layout, 64 * 12, 600, str(tmp_path / 'mini'))
+  # Same pixel visits: full batch (256 rows x 12 tiles) for 60 steps vs a quarter of each
+  # tile (64 rows) for 240 steps.
+  full = _tiled_fit(image, layout, 0, 60, str(tmp_path / 'full'))
+  mini = _tiled_fit(image, layout, 64 * 12, 240, str(tmp_path / 'mini'))
   psnr_full, psnr_mini = float(metrics.psnr(full, image)), float(metrics.psnr(mini, image))
-  assert psnr_full > 24.0
-  # Tolerance: with equal pixel visits minibatch Adam takes 4x the (noisier) steps; at this
-  # size the two land within ~1 dB of each other, a seam or a wrong gather costs far more.
-  assert abs(psnr_mini - psnr_full) < 2.0, (psnr_mini, psnr_full)
+  assert psnr_full > 35.0
+  # Tolerance 4 dB. Both fits reach > 40 dB here, where minibatch Adam (lr 1e-3, a quarter of
+  # each tile per step) sits on a noise floor the full-batch fit does not have: measured
+  # 42.9 vs 43.2 dB at 50 / 200 steps and 47.4 vs 44.3 dB at 60 / 240 (full vs minibatch).
+  # A wrong gather (targets of other pixels) leaves nothing to learn, and a seam shows in the
+  # edge check below.
+  assert psnr_mini > 35.0 and abs(psnr_mini - psnr_full) < 4.0, (psnr_mini, psnr_full)
   # No seams: pixels within 2 of a tile edge inside the image fit about as well as the rest.
   error = np.abs(mini - image)[..., 0]
   near = np.zeros(image.shape[:2], bool)
