@@ -32,9 +32,9 @@ import optax
 from absl import logging
 from etils import epath
 
-from experiments import common
+from experiments import common, figures
 from siren_jax import checkpoints as ckpt
-from siren_jax import metrics, models, render, sharding, tiling, training
+from siren_jax import metrics, models, render, sampling, sharding, tiling, training
 from siren_jax.models import fields
 
 EvalFn = Callable[[training.TrainState], dict[str, float]]
@@ -70,7 +70,7 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
         process_local_batches: bool = True,
         progress: Callable[[int], str] | None = None,
         fingerprint: dict[str, Any] | None = None, resume: bool = True,
-        nan_policy: str = 'stop') -> training.LoopResult:
+        nan_policy: str = 'stop', target_psnr: float = 0.0) -> training.LoopResult:
   """Trains ``state`` under ``loss_fn`` to ``schedule.num_steps``, resuming from
   ``workdir/checkpoints/<tag>`` when a checkpoint is there.
 
@@ -87,6 +87,7 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
     param_sharding: 'replicate' or 'shard_kernels' (``siren_jax.sharding``).
     process_local_batches: host batches hold only this process's rows.
     progress: step -> the label of a progress log line (default ``tag``).
+    target_psnr: > 0: stop at the first evaluation whose 'psnr' reaches it (time-to-quality).
     fingerprint: what defines the run (module docstring); None: not checked.
     resume: False deletes the tag's checkpoints first (logged) instead of resuming them.
     nan_policy: 'stop' or 'skip' (``siren_jax.training``).
@@ -123,7 +124,8 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
         state, step_fn, batch_fn, num_steps=schedule.num_steps,
         eval_every=schedule.eval_every, eval_fn=eval_and_write if eval_fn else None,
         log_every=schedule.log_every, log_fn=log_fn, checkpoint_manager=manager,
-        checkpoint_every=schedule.checkpoint_every)
+        checkpoint_every=schedule.checkpoint_every,
+        stop_fn=_target_reached(target_psnr, tag) if target_psnr > 0 else None)
   except training.DivergenceError as e:
     raise training.DivergenceError(f'[{tag}] {e}', e.step, e.loss) from None
   finally:
@@ -231,6 +233,11 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') 
                                      'eval_every', 'checkpoint_every'))
   common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
   check_run_fields(config)
+  if config.batch_pixels < -1:
+    raise ValueError(f'config.batch_pixels must be -1 (auto), 0 (full image) or a number of '
+                     f'pixels per step, got {config.batch_pixels}')
+  if not config.target_psnr >= 0:
+    raise ValueError(f'config.target_psnr must be >= 0 (0: no target), got {config.target_psnr}')
   for name in ('log_every', 'eval_every', 'checkpoint_every', 'steps'):
     if config[name] % config.steps_per_call:
       raise ValueError(f'config.{name}={config[name]} must be a multiple of '
@@ -273,18 +280,77 @@ def field_state(config: ml_collections.ConfigDict, spec: dict[str, Any],
       tx=optax.adam(config.learning_rate))
 
 
+def _target_reached(target_psnr: float, tag: str) -> Callable[[dict[str, float]], bool]:
+  def stop(record: dict[str, float]) -> bool:
+    if record.get('psnr', -float('inf')) >= target_psnr:
+      logging.info('[%s] target PSNR %.2f dB reached at step %d.', tag, target_psnr,
+                   record['step'])
+      return True
+    return False
+
+  return stop
+
+
+def minibatch_rows(config: ml_collections.ConfigDict, batch: Any, num_tiles: int = 0) -> int:
+  """Rows of ``batch`` (pixels along axis 0; a tiled batch's rows count ``num_tiles``
+  pixels each) sampled per step under ``config.batch_pixels`` (-1 auto, 0 full, N pixels per
+  step, see ``sampling``), rounded down to a multiple of the device count; 0 = full batch."""
+  leaves = jax.tree.leaves(batch)
+  rows = int(np.shape(leaves[0])[0])
+  per_row = max(1, num_tiles)
+  pixels = sampling.resolve_batch_pixels(config.batch_pixels, rows * per_row)
+  if not pixels:
+    return 0
+  devices = jax.device_count()
+  sampled = max(devices, pixels // per_row // devices * devices)
+  return 0 if sampled >= rows else sampled
+
+
 def train_field(config: ml_collections.ConfigDict, workdir: str, *, tag: str,
                 spec: dict[str, Any], loss_fn: training.LossFn, batch: Any,
                 eval_fn: EvalFn | None, writer: common.ScalarWriter,
                 num_tiles: int = 0, source: Any = None) -> training.LoopResult:
-  """Fits the spec's model to ``loss_fn`` on a fixed full ``batch`` (rows along axis 0) for
-  ``config.steps`` steps (``num_tiles`` > 0: a tiled fit, see ``siren_jax.tiling``); ``source``
-  names the data in the run's fingerprint (``field_fingerprint``)."""
+  """Fits the spec's model to ``loss_fn`` on the full ``batch`` (rows along axis 0: every
+  per-pixel array, e.g. coords, values, gradient targets) for ``config.steps`` steps
+  (``num_tiles`` > 0: a tiled fit, see ``siren_jax.tiling``); ``source`` names the data in the
+  run's fingerprint (``field_fingerprint``).
+
+  With ``config.batch_pixels`` selecting minibatches (``minibatch_rows``), each step trains
+  on rows drawn on the device by ``sampling.minibatch_fn`` (a pure function of (seed, step),
+  without replacement unless ``config.sample_with_replacement``), one step per call; stops
+  early at ``config.target_psnr`` (> 0) when ``eval_fn`` reports 'psnr'.
+  """
+  schedule = Schedule.from_config(config)
+  rows = minibatch_rows(config, batch, num_tiles)
+  fingerprint = field_fingerprint(config, spec, batch, loss_fn, num_tiles, source)
+  fingerprint['minibatch'] = {'rows': rows, 'with_replacement': bool(
+      config.sample_with_replacement)} if rows else None
+  batch_fn = None
+  if rows:
+    logging.info('[%s] minibatches of %d of %d rows per step.', tag, rows,
+                 len(jax.tree.leaves(batch)[0]))
+    batch_fn = sampling.minibatch_fn(batch, rows, seed=config.seed,
+                                     replace=config.sample_with_replacement)
+    batch = None
+    # Each step needs its own draw; lax.scan over one batch would reuse it.
+    schedule = dataclasses.replace(schedule, steps_per_call=1)
   return run(field_state(config, spec, num_tiles), loss_fn, workdir=workdir, tag=tag,
-             schedule=Schedule.from_config(config), writer=writer, batch=batch,
+             schedule=schedule, writer=writer, batch=batch, batch_fn=batch_fn,
              eval_fn=eval_fn, param_sharding=config.param_sharding,
-             fingerprint=field_fingerprint(config, spec, batch, loss_fn, num_tiles, source),
-             resume=config.resume, nan_policy=config.nan_policy)
+             process_local_batches=batch_fn is None, fingerprint=fingerprint,
+             resume=config.resume, nan_policy=config.nan_policy,
+             target_psnr=config.target_psnr)
+
+
+def write_psnr_vs_time(path: str, results: dict[str, training.LoopResult],
+                       title: str = '') -> None:
+  """Plots each run's evaluation PSNR against its training wall time
+  (``LoopResult.train_seconds``) to ``path``."""
+  curves = {tag: ([t for t, r in zip(result.train_seconds, result.history) if 'psnr' in r],
+                  [r['psnr'] for r in result.history if 'psnr' in r])
+            for tag, result in results.items()}
+  figures.curves(path, curves, xlabel='training wall time (s)', ylabel='PSNR (dB)',
+                 title=title)
 
 
 def image_fit_eval(config: ml_collections.ConfigDict, image: Any,

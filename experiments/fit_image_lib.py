@@ -1,7 +1,7 @@
 """Image fitting (paper Fig. 1): SIREN vs ReLU, ReLU+PE and tanh MLPs on one image.
 
 Writes to the workdir: figure.png (fits with autodiff |grad| and Laplacian, next to the ground
-truth's finite differences), psnr.png (PSNR vs step), metrics.json, TensorBoard scalars under
+truth's finite differences), psnr.png (PSNR vs step), psnr_vs_time.png (PSNR vs training time), metrics.json, TensorBoard scalars under
 tb/ and checkpoints under checkpoints/<model>/.
 """
 
@@ -21,6 +21,7 @@ from siren_jax import finite_differences, fitting, grids, images, metrics, rende
 def check_config(config: ml_collections.ConfigDict) -> list[str]:
   """Validates the config; returns the model names."""
   common.check_non_negative(config, ('image_size',))
+  common.check_positive(config, ('figure_max_side',))
   common.check_choice(config, 'mode', images.MODES)
   return driver.check_model_fields(config, 'models')
 
@@ -44,11 +45,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                config.image, height, width, channels, ', '.join(names), config.steps,
                jax.device_count(), jax.devices()[0].platform, jax.process_count())
 
-  gt_grad = finite_differences.sobel_gradient(image)
-  gt_lap = finite_differences.laplacian(image)
-  rows = [[('ground truth', figures.to_unit(image)),
+  # The figure shows a display-sized copy (at most figure_max_side pixels a side) and the
+  # fitted fields' derivatives on that grid, so a 12-megapixel photo needs no full-size
+  # derivative arrays; finite differences are in coordinate units, so both grids agree.
+  shown = images.shrink(image, config.figure_max_side)
+  shown_coords = grids.make_grid(*shown.shape[:2]).reshape(-1, 2)
+  gt_grad = finite_differences.sobel_gradient(shown)
+  gt_lap = finite_differences.laplacian(shown)
+  rows = [[('ground truth', figures.to_unit(shown)),
            *zip(('|grad| (Sobel)', 'Laplacian (FD)'), display_derivatives(gt_grad, gt_lap))]]
-  curves, summary = {}, {}
+  curves, summary, results = {}, {}, {}
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
   try:
     for name in names:
@@ -60,19 +66,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       apply_fn = result.state.apply_fn
       fit = render.render(apply_fn, result.params, height, width,
                           max_chunk_points=config.render_chunk_points, max_pixels=None)
-      grad, lap = jax.device_get(fitting.derivatives(apply_fn, result.params, coords,
+      grad, lap = jax.device_get(fitting.derivatives(apply_fn, result.params, shown_coords,
                                                      config.derivative_chunk_points))
-      grad = np.asarray(grad).reshape(height, width, channels, 2)
-      lap = np.asarray(lap).reshape(height, width, channels)
+      grad = np.asarray(grad).reshape(*shown.shape, 2)
+      lap = np.asarray(lap).reshape(shown.shape)
       psnr = float(metrics.psnr(fit, image))
-      rows.append([(f'{name}: {psnr:.1f} dB', figures.to_unit(fit)),
+      shown_fit = images.shrink(fit, max(shown.shape[:2]))
+      rows.append([(f'{name}: {psnr:.1f} dB', figures.to_unit(shown_fit)),
                    *zip(('|grad| (autodiff)', 'Laplacian (autodiff)'),
                         display_derivatives(grad, lap))])
       curves[name] = ([r['step'] for r in result.history], [r['psnr'] for r in result.history])
+      results[name] = result
       summary[name] = {
           'psnr': psnr,
           'ssim': metrics.ssim(fit, image),
           'steps': int(result.state.step),
+          'train_seconds': result.train_seconds,
           'seconds_per_step': result.seconds_per_step,
           'resumed_from_step': result.resumed_from,
           'psnr_history': result.history,
@@ -90,5 +99,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     figures.image_grid(os.path.join(workdir, 'figure.png'), rows)
     figures.curves(os.path.join(workdir, 'psnr.png'), curves, xlabel='step', ylabel='PSNR (dB)',
                    title=f'{config.image} {height}x{width}, lr {config.learning_rate:g}')
+    driver.write_psnr_vs_time(os.path.join(workdir, 'psnr_vs_time.png'), results,
+                              title=f'{config.image} {height}x{width}')
     common.write_json(os.path.join(workdir, 'metrics.json'), output)
   return output

@@ -225,6 +225,12 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
         info['num_tiles'] = layout.num_tiles
     finally:
       writer.close()
+    info['psnr_history'] = result.history
+    info['train_seconds'] = result.train_seconds
+    if common.is_main_process():
+      driver.write_psnr_vs_time(os.path.join(workdir, 'psnr_vs_time.png'),
+                                {config.model if layout is None else 'tiles': result},
+                                title=f'{config.input} {height}x{width}')
     info['fit_psnr'] = float(metrics.psnr(
         render.render(field, params, height, width,
                       max_chunk_points=config.render_chunk_points), image))

@@ -167,19 +167,143 @@ def to_local(coords: Array, layout: TileLayout) -> Array:
   return (coords[None, :, :] - centre[:, None, :]) / half[:, None, :]
 
 
+def _max_cover(extents: np.ndarray) -> int:
+  """Most tiles of one axis whose closed extents contain a common point (consecutive tiles)."""
+  most = 1
+  for i, (_, hi) in enumerate(extents):
+    most = max(most, 1 + int(np.sum(extents[i + 1:, 0] <= hi)))
+  return most
+
+
+def _axis_candidates(u: Array, starts: tuple[int, ...], tile: int, size: int,
+                     ramp: str) -> tuple[Array, Array]:
+  """The tiles of one axis that can cover each coordinate u (N,), and their normalised
+  weights: (N, K) int32 tile indices and (N, K) weights, K = ``_max_cover``.
+
+  Same weights as ``_axis_weights`` restricted to K consecutive tiles: the last tile starting
+  at or before u and the K - 1 before it (shifted inside the axis). Every other tile's weight is
+  exactly 0 at u (it starts after u, or it ends at or before the start of a later tile that
+  starts at or before u), so normalising over the candidates equals normalising over all.
+  """
+  extents = _axis_extents(starts, tile, size)
+  n = len(extents)
+  if n == 1:
+    return jnp.zeros((u.shape[0], 1), jnp.int32), jnp.ones((u.shape[0], 1), u.dtype)
+  k = _max_cover(extents)
+  lo, hi = extents[:, 0], extents[:, 1]
+  # Overlap lengths with the previous / next tile (0 where there is none: no ramp there).
+  up_len = np.concatenate([[0.0], hi[:-1] - lo[1:]])
+  down_len = np.concatenate([hi[:-1] - lo[1:], [0.0]])
+  last = jnp.searchsorted(jnp.asarray(lo, jnp.float32), u, side='right') - 1
+  first = jnp.clip(last - (k - 1), 0, n - k)
+  index = first[:, None] + jnp.arange(k, dtype=jnp.int32)[None, :]
+
+  def ramp_fn(distance: Array, length: Array) -> Array:
+    safe = jnp.where(length > 0, length, 1.0)
+    return jnp.where(length > 0, jnp.clip(distance / safe, 0.0, 1.0),
+                     (distance >= 0).astype(u.dtype))
+
+  table = lambda a: jnp.asarray(a, jnp.float32)[index]  # noqa: E731
+  uu = u[:, None]
+  w = jnp.ones_like(index, dtype=u.dtype)
+  w = jnp.where(index > 0, jnp.minimum(w, ramp_fn(uu - table(lo), table(up_len))), w)
+  w = jnp.where(index < n - 1, jnp.minimum(w, ramp_fn(table(hi) - uu, table(down_len))), w)
+  if ramp == 'cosine':
+    w = jnp.sin(0.5 * jnp.pi * w) ** 2
+  return index, w / jnp.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+
+
+def covering_tiles(coords: Array, layout: TileLayout, ramp: str = 'cosine'
+                   ) -> tuple[Array, Array]:
+  """For global coords (N, 2): the K = Ky * Kx candidate tiles of each point, (N, K) int32
+  row-major tile indices, and their blending weights (N, K), summing to one (tiles not listed
+  weigh 0 there; ``blend_weights`` gives the same weights for all T tiles). K is 4 when
+  neighbouring tiles overlap by at most half a tile."""
+  iy, wy = _axis_candidates(coords[:, 0], layout.y_starts, layout.tile_height, layout.height,
+                            ramp)
+  ix, wx = _axis_candidates(coords[:, 1], layout.x_starts, layout.tile_width, layout.width,
+                            ramp)
+  nx = len(layout.x_starts)
+  index = (iy[:, :, None] * nx + ix[:, None, :]).reshape(coords.shape[0], -1)
+  weight = (wy[:, :, None] * wx[:, None, :]).reshape(coords.shape[0], -1)
+  return index, weight
+
+
 @functools.lru_cache(maxsize=None)
-def tiled_field(apply_fn: ApplyFn, layout: TileLayout, ramp: str = 'cosine') -> ApplyFn:
+def tiled_field(apply_fn: ApplyFn, layout: TileLayout, ramp: str = 'cosine',
+                group_points: int = 1024) -> ApplyFn:
   """The blended image of all tiles as one field: (stacked params, global coords (N, 2)) ->
-  (N, C). Every tile is evaluated at every point (T network evaluations per point); weights
-  outside a tile are 0. Use it with ``render.render`` for any output size or crop. Cached, so
-  the same arguments give the same (hashable) function."""
+  (N, C). Each point is evaluated only by the tiles that cover it (weight > 0; at most 4 when
+  overlaps are at most half a tile), so the cost is that of one network per point plus the
+  overlaps, whatever the number of tiles. Use it with ``render.render`` for any output size or
+  crop. Cached, so the same arguments give the same (hashable) function.
+
+  How: the (point, covering tile) pairs are sorted by tile and laid out in groups of
+  ``group_points`` that each belong to one tile (each tile's run padded to a whole number of
+  groups); a ``lax.map`` over the groups evaluates each with its own tile's parameters
+  (groups past the end are skipped by ``lax.cond``) and the weighted values are added back to
+  their points. Static sizes: the pairs (N * K) plus at most T - 1 padded groups.
+  """
   if ramp not in RAMPS:
     raise ValueError(f'unknown blending ramp {ramp!r}; choose from {", ".join(RAMPS)}')
-  return functools.partial(_tiled_field, stacked_apply(apply_fn), layout, ramp)
+  if group_points < 1:
+    raise ValueError(f'group_points must be >= 1, got {group_points}')
+  return functools.partial(_tiled_field, apply_fn, layout, ramp, group_points)
 
 
-def _tiled_field(batched: ApplyFn, layout: TileLayout, ramp: str, params: Any,
+def _tile_boxes(layout: TileLayout) -> tuple[np.ndarray, np.ndarray]:
+  """(T, 2) centres and half extents of the tiles in global coordinates, float32."""
+  ey = _axis_extents(layout.y_starts, layout.tile_height, layout.height)
+  ex = _axis_extents(layout.x_starts, layout.tile_width, layout.width)
+  lo = np.array([[y[0], x[0]] for y in ey for x in ex], np.float32)
+  hi = np.array([[y[1], x[1]] for y in ey for x in ex], np.float32)
+  return (lo + hi) / 2.0, (hi - lo) / 2.0
+
+
+def _tiled_field(apply_fn: ApplyFn, layout: TileLayout, ramp: str, group: int, params: Any,
                  coords: Array) -> Array:
-  values = batched(params, to_local(coords, layout))  # (N, T, C)
-  weights = blend_weights(coords, layout, ramp)  # (T, N)
-  return jnp.einsum('tn,ntc->nc', weights, values)
+  num_points, num_tiles = coords.shape[0], layout.num_tiles
+  tile, weight = covering_tiles(coords, layout, ramp)  # (N, K) each
+  pairs = tile.size
+  point = jnp.repeat(jnp.arange(num_points, dtype=jnp.int32), tile.shape[1])
+  tile, weight = tile.reshape(-1), weight.reshape(-1)
+  tile = jnp.where(weight > 0, tile, num_tiles)  # Uncovering candidates sort last, dropped.
+  order = jnp.argsort(tile, stable=True)
+  tile, weight, point = tile[order], weight[order], point[order]
+  counts = jnp.bincount(tile, length=num_tiles + 1)[:num_tiles]
+  starts = jnp.cumsum(counts) - counts
+  padded = (counts + group - 1) // group * group
+  padded_ends = jnp.cumsum(padded)
+  padded_starts = padded_ends - padded
+  kept = tile < num_tiles
+  safe_tile = jnp.minimum(tile, num_tiles - 1)
+  length = -(-(pairs + num_tiles * (group - 1)) // group) * group
+  slot = jnp.where(kept, padded_starts[safe_tile] + jnp.arange(pairs) - starts[safe_tile],
+                   length)  # Out of range: dropped by the scatters below.
+  centre, half = _tile_boxes(layout)
+  local = (coords[point] - jnp.asarray(centre)[safe_tile]) / jnp.asarray(half)[safe_tile]
+  slot_point = jnp.full((length,), num_points, jnp.int32).at[slot].set(point, mode='drop')
+  slot_weight = jnp.zeros((length,), coords.dtype).at[slot].set(weight, mode='drop')
+  slot_local = jnp.zeros((length, 2), coords.dtype).at[slot].set(local, mode='drop')
+  num_groups = length // group
+  group_start = jnp.arange(num_groups, dtype=jnp.int32) * group
+  group_tile = jnp.minimum(jnp.searchsorted(padded_ends, group_start, side='right'),
+                           num_tiles - 1)
+  used = padded_ends[-1]
+  one_tile = jax.tree.map(lambda x: x[0], params)
+  channels = jax.eval_shape(apply_fn, one_tile, jnp.zeros((group, 2), coords.dtype)).shape[-1]
+
+  def evaluate(g: Array) -> Array:
+    rows = jax.lax.dynamic_slice_in_dim(slot_local, g * group, group)
+    w = jax.lax.dynamic_slice_in_dim(slot_weight, g * group, group)
+
+    def run() -> Array:
+      tile_params = jax.tree.map(lambda x: x[group_tile[g]], params)
+      return (apply_fn(tile_params, rows) * w[:, None]).astype(coords.dtype)
+
+    return jax.lax.cond(group_start[g] < used, run,
+                        lambda: jnp.zeros((group, channels), coords.dtype))
+
+  values = jax.lax.map(evaluate, jnp.arange(num_groups)).reshape(length, channels)
+  out = jnp.zeros((num_points + 1, channels), coords.dtype).at[slot_point].add(values)
+  return out[:num_points]

@@ -193,6 +193,8 @@ class LoopResult:
   over the intervals between host syncs in this process, the first (compiling) one excluded;
   None if too few. resumed_from: restored step or None. skipped_steps: steps whose update was
   dropped as non-finite (nan_policy 'skip'), over the whole run (restored runs included).
+  train_seconds: per history record, seconds spent stepping (evaluations excluded) from step 0
+  to it, across resumes.
   """
   state: TrainState
   params: Any
@@ -200,6 +202,7 @@ class LoopResult:
   seconds_per_step: float | None
   resumed_from: int | None
   skipped_steps: int = 0
+  train_seconds: list[float] = dataclasses.field(default_factory=list)
 
 
 @jax.jit
@@ -218,7 +221,8 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
                num_steps: int, eval_every: int = 0,
                eval_fn: Callable[[TrainState], dict[str, float]] | None = None,
                log_every: int = 0, log_fn: Callable[[int, dict[str, float]], None] | None = None,
-               checkpoint_manager=None, checkpoint_every: int = 0) -> LoopResult:
+               checkpoint_manager=None, checkpoint_every: int = 0,
+               stop_fn: Callable[[dict[str, float]], bool] | None = None) -> LoopResult:
   """Runs ``train_step`` from the latest checkpoint (or ``state``) to ``num_steps``.
 
   Args:
@@ -235,6 +239,12 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       metrics include ``steps_per_sec`` over the interval since the previous host sync.
     checkpoint_manager: from ``checkpoints.make_manager``, or None for no checkpoints.
     checkpoint_every: save every this many steps (0: only at the end).
+    stop_fn: evaluation record -> stop now (e.g. a target PSNR reached); checked after every
+      evaluation and on resuming, so a resumed run stops where the first one did.
+
+  ``LoopResult.train_seconds`` gives, for each evaluation record, the wall time spent stepping
+  since step 0 (evaluations excluded, carried over a resume) for time-to-quality curves; it is
+  kept out of the records so that a resumed run's history equals an uninterrupted one's.
 
   Raises:
     DivergenceError: with ``train_step.nan_policy`` 'stop', at the first host sync after a
@@ -248,6 +258,7 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
                        f'{steps_per_call}')
   state = train_step.place_state(state)
   history: list[dict[str, Any]] = []
+  train_seconds: list[float] = []
   step = 0
   resumed_from = None
   skipped = 0  # Non-finite steps dropped (nan_policy 'skip') before this process started.
@@ -258,6 +269,8 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       state, record = restored
       history = list(record.get('history', []))
       skipped = int(record.get('skipped_steps', 0))
+      train_seconds = list(record.get('train_seconds', []))
+      train_seconds += [float('nan')] * (len(history) - len(train_seconds))
       step = resumed_from = last_saved = int(state.step)
       # Newer checkpoints that could not be restored would block saving at their steps.
       checkpoints.set_aside_newer(checkpoint_manager, step)
@@ -266,18 +279,30 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
            'loss': jnp.zeros((), jnp.float32)}
   checked = {'count': 0}  # The guard as last read on the host.
 
+  # Stepping time of earlier runs of this loop (restored) plus this one's, evaluation excluded.
+  seconds_before = train_seconds[-1] if train_seconds else 0.0
+  stepping = {'seconds': 0.0, 'since': time.perf_counter()}
+
   def evaluate() -> None:
     if eval_fn is not None and (not history or history[-1]['step'] != step):
+      stepping['seconds'] += time.perf_counter() - stepping['since']
       host_state = state.replace(params=train_step.to_host(state.params))
-      record = {'step': step, **{k: float(v) for k, v in eval_fn(host_state).items()}}
+      scalars = {k: float(v) for k, v in eval_fn(host_state).items()}
+      record = {'step': step, **scalars}
       if train_step.nan_policy == 'skip':  # So the history says how much training was dropped.
         record['skipped_steps'] = skipped + checked['count']
       history.append(record)
+      train_seconds.append(seconds_before + stepping['seconds'])
+      stepping['since'] = time.perf_counter()
+
+  def stop_requested() -> bool:
+    return bool(stop_fn is not None and history and history[-1]['step'] == step
+                and stop_fn(history[-1]))
 
   def save(wait: bool) -> None:
     nonlocal last_saved
     if checkpoint_manager is not None:
-      record: dict[str, Any] = {'history': history}
+      record: dict[str, Any] = {'history': history, 'train_seconds': train_seconds}
       if train_step.nan_policy == 'skip':
         record['skipped_steps'] = skipped + checked['count']
       checkpoints.save(checkpoint_manager, step, state, record, wait=wait)
@@ -303,9 +328,10 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
 
   if step == 0 and eval_every:
     evaluate()
+  stopped = stop_requested()
   interval_times = []  # Seconds per step over each interval between host syncs.
   interval_start, interval_steps = time.perf_counter(), 0
-  while step < num_steps:
+  while step < num_steps and not stopped:
     state, metrics = train_step(state, batch_fn(step))
     guard = _track_nonfinite(guard, metrics, step)
     step += steps_per_call
@@ -323,7 +349,8 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
                     'steps_per_sec': 1.0 / interval_times[-1]})
     if do_eval:
       evaluate()
-    if do_save:
+      stopped = stop_requested()
+    if do_save and not stopped:
       save(wait=False)
     interval_start, interval_steps = time.perf_counter(), 0
   if step != resumed_from:  # A finished run restarted has nothing new (orbax refuses a resave).
@@ -331,4 +358,4 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
   timed = sorted(interval_times[1:])  # The first interval includes compilation.
   seconds = float(timed[len(timed) // 2]) if timed else None
   return LoopResult(state, train_step.to_host(state.params), history, seconds, resumed_from,
-                    skipped + checked['count'])
+                    skipped + checked['count'], train_seconds)

@@ -95,6 +95,11 @@ def add_field_model_fields(config: ml_collections.ConfigDict) -> None:
   config.log_every = 50
   config.eval_every = 25
   config.checkpoint_every = 100
+  # Pixels per step: -1 auto (full image up to 512x512, else 65536; siren_jax.sampling), 0 the
+  # full image (the paper), N random pixels drawn on the device from (seed, step).
+  config.batch_pixels = -1
+  config.sample_with_replacement = False  # False: every pixel once per epoch of steps.
+  config.target_psnr = 0.0  # > 0: stop at the first evaluation reaching this PSNR (dB).
   # Points per device block when rendering an image of the field (evaluation, outputs).
   config.render_chunk_points = 65536
   # Points per chunk when taking autodiff gradients/Laplacians over a whole image.

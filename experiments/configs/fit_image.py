@@ -26,4 +26,5 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.models = 'siren,relu_pe,relu,tanh'  # Comma-separated, from common.FIELD_MODELS.
   common.add_field_model_fields(config)
   config.steps = 300
+  config.figure_max_side = 512  # figure.png shows images and derivatives at most this large.
   return common.finish(config, scale, SCALES, assignments)
