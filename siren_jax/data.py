@@ -254,8 +254,8 @@ def split_groups(groups: Sequence[str], val_fraction: float, test_fraction: floa
   order = [names[i] for i in np.random.default_rng(split_seed).permutation(len(names))]
   chosen = {'val': set(order[:num_val]), 'test': set(order[num_val:num_val + num_test]),
             'train': set(order[num_val + num_test:])}
-  groups = np.asarray(groups, dtype=object)
-  return {s: np.flatnonzero([g in chosen[s] for g in groups]) for s in SPLITS}
+  return {s: np.flatnonzero([g in chosen[s] for g in np.asarray(groups, dtype=object)])
+          for s in SPLITS}
 
 
 def split_indices(num_examples: int, val_fraction: float, test_fraction: float,

@@ -93,20 +93,22 @@ def predict_tiled(predict: PredictFn, grey: np.ndarray, *, tile: int, overlap: i
   padded = _reflect_pad(grey, top, bottom, left, right)
   weight_1d = np.outer(window(tile, overlap, margin), window(tile, overlap, margin))[..., None]
   starts = [(y + top, x + left) for y in ys for x in xs]
-  canvas = weights = None
+  canvas: np.ndarray | None = None
+  weights: np.ndarray | None = None
   for first in range(0, len(starts), batch_size):
     chunk = starts[first:first + batch_size]
     pieces = np.stack([padded[y:y + tile, x:x + tile] for y, x in chunk])
     if len(chunk) < batch_size:  # Pad the batch so that predict sees one shape.
       pieces = np.concatenate([pieces, np.repeat(pieces[-1:], batch_size - len(chunk), 0)])
     out = np.asarray(predict(pieces), np.float32)[:len(chunk)]
-    if canvas is None:
+    if canvas is None or weights is None:
       canvas = np.zeros(padded.shape[:2] + out.shape[-1:], np.float32)
       weights = np.zeros(padded.shape[:2] + (1,), np.float32)
     for (y, x), piece in zip(chunk, out):
       canvas[y:y + tile, x:x + tile] += weight_1d * piece
       weights[y:y + tile, x:x + tile] += weight_1d
   # Inside the image the weights sum to one (> 0); outside it they may be 0: crop first.
+  assert canvas is not None and weights is not None  # There is always at least one tile.
   return canvas[top:top + h, left:left + w] / weights[top:top + h, left:left + w]
 
 
@@ -117,8 +119,10 @@ def _reflect_pad(image: np.ndarray, top: int, bottom: int, left: int, right: int
     h, w = out.shape[:2]
     t, b = min(top, h - 1), min(bottom, h - 1)
     l, r = min(left, w - 1), min(right, w - 1)
-    mode = 'reflect' if min(h, w) > 1 else 'edge'
-    out = np.pad(out, ((t, b), (l, r), (0, 0)), mode=mode)
+    if min(h, w) > 1:
+      out = np.pad(out, ((t, b), (l, r), (0, 0)), mode='reflect')
+    else:
+      out = np.pad(out, ((t, b), (l, r), (0, 0)), mode='edge')
     top, bottom, left, right = top - t, bottom - b, left - l, right - r
   return out
 

@@ -67,7 +67,7 @@ def prepare_mask(mask: np.ndarray, source_shape: Sequence[int] | None = None) ->
   """
   mask = np.asarray(mask)
   if mask.ndim == 3:
-    mask = mask.any(axis=-1) if mask.dtype == bool else np.abs(mask).max(axis=-1)
+    mask = np.asarray(mask.any(axis=-1) if mask.dtype == bool else np.abs(mask).max(axis=-1))
   if mask.ndim != 2:
     raise ValueError(f'mask must be a 2-D image, got shape {mask.shape}')
   if source_shape is not None and mask.shape != tuple(source_shape[:2]):
@@ -197,11 +197,11 @@ def illumination_guidance(image: np.ndarray, alpha: float,
 
 def color_guidance(image: np.ndarray, factors: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
   """Local colour change: channel c's differences times factors[c] (one per channel)."""
-  factors = np.asarray(factors, np.float64)
-  if factors.shape != (image.shape[-1],):
-    raise ValueError(f'need one colour factor per channel ({image.shape[-1]}), got {factors}')
+  scale = np.asarray(factors, np.float64)
+  if scale.shape != (image.shape[-1],):
+    raise ValueError(f'need one colour factor per channel ({image.shape[-1]}), got {scale}')
   dy, dx = forward_differences(image)
-  return dy * factors, dx * factors
+  return dy * scale, dx * scale
 
 
 def _check_problem(dest: np.ndarray, omega: np.ndarray, gy: np.ndarray, gx: np.ndarray) -> None:
