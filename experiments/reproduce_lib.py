@@ -47,14 +47,24 @@ def load_result(workdir: str, part: str) -> dict[str, Any] | None:
   return reproduce_parts.read_json(os.path.join(workdir, part, RESULT_FILE))
 
 
+def current_command(config: ml_collections.ConfigDict, workdir: str) -> str:
+  """This process's command line (or its equivalent when called from Python)."""
+  if sys.argv[1:] and any(a.startswith('--workdir') for a in sys.argv[1:]):
+    return ' '.join(['python -m experiments.reproduce', *sys.argv[1:]])
+  return (f'python -m experiments.reproduce --config=experiments/configs/reproduce.py:'
+          f'{config.scale} --workdir={workdir}')
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, str]:
   """Runs every part of ``config.parts``; returns {part: 'ran' | 'skipped' | 'unavailable: ..'
-  | 'failed: ...'} and writes WORKDIR/REPORT.md after each part."""
+  | 'failed: ...'} and writes WORKDIR/REPORT.md after each part (only the report with
+  ``config.report_only``)."""
   parts = check_config(config)
   workdir = common.require_workdir(workdir)
-  command = ' '.join(['python -m experiments.reproduce', *sys.argv[1:]]) if sys.argv[1:] else (
-      f'python -m experiments.reproduce --config=experiments/configs/reproduce.py:{config.scale} '
-      f'--workdir={workdir}')
+  if config.report_only:
+    reproduce_report.write(config, workdir, current_command(config, workdir), {})
+    return {}
+  command = current_command(config, workdir)
   status: dict[str, str] = {}
   for part in parts:
     done = load_result(workdir, part.name)
@@ -82,6 +92,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     else:
       common.write_json(os.path.join(part_dir, RESULT_FILE), {
           'part': part.name, 'settings': settings(config), 'seconds': time.time() - start,
+          'command': command,
           'finished_utc': time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime()), 'metrics': metrics})
       status[part.name] = 'ran'
     reproduce_report.write(config, workdir, command, status)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import io
 import json
 import os
 from collections.abc import Callable
@@ -82,8 +83,8 @@ def run_fit(config: ml_collections.ConfigDict, workdir: str) -> Metrics:
 
 
 def fit_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
-  lines = [f'Cameraman {metrics["height"]}x{metrics["width"]}, {_steps_line(metrics["config"])}, '
-           f'full image per step. PSNR/SSIM of the final fit.', '',
+  lines = [f'{metrics["image"]}, {_steps_line(metrics["config"])}, full image per step, '
+           f'{metrics["config"]["models"]}. PSNR/SSIM of the final fit.', '',
            '| model | PSNR (dB) | SSIM | s/step |', '|---|---|---|---|']
   for name, m in metrics['models'].items():
     lines.append(f'| {name} | {m["psnr"]:.2f} | {m["ssim"]:.3f} | '
@@ -184,13 +185,15 @@ def photo_source(name: str, workdir: str) -> str:
   as its left view, written once as a PNG under ``workdir``."""
   if name != 'stereo_motorcycle':
     return name
-  path = os.path.join(workdir, 'inputs', 'stereo_motorcycle_left.png')
-  if not os.path.exists(path):
+  path = epath.Path(workdir) / 'inputs' / 'stereo_motorcycle_left.png'
+  if not path.exists() and common.is_main_process():
     import skimage.data
     from PIL import Image
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.fromarray(skimage.data.stereo_motorcycle()[0]).save(path)
-  return path
+    buffer = io.BytesIO()
+    Image.fromarray(skimage.data.stereo_motorcycle()[0]).save(buffer, format='PNG')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+  return str(path)
 
 
 def _spread(values: list[float]) -> dict[str, float]:

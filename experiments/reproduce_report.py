@@ -83,6 +83,18 @@ def copy_figure(source: str, workdir: str, name: str, max_bytes: int) -> str | N
   return relative
 
 
+def finished_subruns(workdir: str, part: str) -> str:
+  """Which experiments of an unfinished part have finished (their metrics files exist); its
+  claims stay untested until the whole part has finished."""
+  root = epath.Path(workdir) / part
+  done = sorted(str(p.parent.relative_to(root)) for pattern in ('*/metrics.json', 'metrics.json')
+                for p in root.glob(pattern)) if root.exists() else []
+  if not done:
+    return 'None of its experiments had finished.'
+  return (f'Finished so far: {", ".join(done)} (their numbers are in the workdir; the claims '
+          'wait for the whole part).')
+
+
 def claims_rows(workdir: str, scale: str) -> list[reproduce_claims.Row]:
   """Every claim judged against the result files in ``workdir``."""
   from experiments import reproduce_lib  # The result-file reader; avoids an import cycle.
@@ -97,14 +109,21 @@ def claims_rows(workdir: str, scale: str) -> list[reproduce_claims.Row]:
 
 def write(config: ml_collections.ConfigDict, workdir: str, command: str,
           status: dict[str, str]) -> str:
-  """Writes WORKDIR/REPORT.md; returns its text."""
+  """Writes WORKDIR/REPORT.md (process 0 only); returns its text."""
   from experiments import reproduce_lib
+  if not common.is_main_process():
+    return ''
   rows = claims_rows(workdir, config.scale)
+  results = {p.name: reproduce_lib.load_result(workdir, p.name) for p in reproduce_parts.PARTS}
+  # The commands that produced the finished parts (several when parts ran in separate
+  # processes), else this one.
+  commands = list(dict.fromkeys(r['command'] for r in results.values()
+                                if r and r.get('command'))) or [command]
   counts = {v: sum(r.verdict == v for r in rows) for v in (reproduce_claims.HOLDS,
                                                            reproduce_claims.FAILS)}
   lines = [
       '# Reproduction report: SIREN paper and the colourisation report', '',
-      f'- Command: `{command}`',
+      *[f'- Command: `{c}`' for c in commands],
       f'- Date (UTC): {time.strftime("%Y-%m-%d %H:%M", time.gmtime())}',
       f'- Machine: {machine()}', f'- Versions: {versions()}; siren_jax commit {git_commit()}',
       f'- Scale: {SCALE_NOTES[config.scale]}', '',
@@ -116,10 +135,8 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
       reproduce_claims.table(rows, config.scale), '',
       '## Parts', '',
       '| part | state | wall time of the finishing run |', '|---|---|---|']
-  results = {}
   for part in reproduce_parts.PARTS:
-    result = reproduce_lib.load_result(workdir, part.name)
-    results[part.name] = result
+    result = results[part.name]
     if result is not None:
       state = 'finished' + (' earlier' if status.get(part.name) == 'skipped' else '')
       seconds = f'{result["seconds"] / 60:.1f} min'
@@ -133,7 +150,8 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
     result = results[part.name]
     if result is None:
       reason = part.available()
-      lines.append(f'Not tested ({reason}).' if reason else 'Did not finish in this run.')
+      lines.append(f'Not tested ({reason}).' if reason else
+                   'Did not finish in this run. ' + finished_subruns(workdir, part.name))
       continue
     part_dir = os.path.join(workdir, part.name)
     text, figs = part.section(result['metrics'], part_dir)

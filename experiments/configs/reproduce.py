@@ -69,5 +69,6 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.resize_mode = 'grey'
   for key, value in VARIANTS[scale].items():
     config[key] = value
+  config.report_only = False  # Only rewrite REPORT.md from the finished parts in the workdir.
   config.max_figure_bytes = 300_000  # Figures copied into the report are shrunk below this.
   return common.apply_overrides(config, assignments, 'config variant')
