@@ -43,8 +43,19 @@ def settings(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 def load_result(workdir: str, part: str) -> dict[str, Any] | None:
-  """WORKDIR/<part>/result.json if complete, else None."""
+  """WORKDIR/<part>/result.json (the part's completion record: settings, time, command) if
+  complete, else None."""
   return reproduce_parts.read_json(os.path.join(workdir, part, RESULT_FILE))
+
+
+def load_metrics(workdir: str, part: str) -> dict[str, Any] | None:
+  """The numbers of a finished part, read from its experiments' metrics files; None if the part
+  has not finished."""
+  result = load_result(workdir, part)
+  if result is None:
+    return None
+  return reproduce_parts.PARTS_BY_NAME[part].metrics(result['settings'],
+                                                     os.path.join(workdir, part))
 
 
 def current_command(config: ml_collections.ConfigDict, workdir: str) -> str:
@@ -84,7 +95,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     start = time.time()
     part_dir = os.path.join(workdir, part.name)
     try:
-      metrics = part.run(config, part_dir)
+      part.run(config, part_dir)
+      if part.metrics(config.to_dict(), part_dir) is None:
+        raise RuntimeError(f'part {part.name} ran but its metrics files are incomplete')
     except Exception as e:  # pylint: disable=broad-except
       # One broken part must not cost the others' results; the report names the failure.
       logging.error('[reproduce] part %s failed:\n%s', part.name, traceback.format_exc())
@@ -93,7 +106,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       common.write_json(os.path.join(part_dir, RESULT_FILE), {
           'part': part.name, 'settings': settings(config), 'seconds': time.time() - start,
           'command': command,
-          'finished_utc': time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime()), 'metrics': metrics})
+          'finished_utc': time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())})
       status[part.name] = 'ran'
     reproduce_report.write(config, workdir, command, status)
   reproduce_report.write(config, workdir, command, status)

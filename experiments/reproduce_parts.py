@@ -1,10 +1,9 @@
 """The parts of the reproduction: each runs existing experiments in-process into its own
-sub-workdir (WORKDIR/<name>/) and returns the metrics the claims and the report read.
+sub-workdir (WORKDIR/<name>/), and extracts the numbers the claims and the report read from
+those experiments' own metrics files (so the claims table always follows the files).
 
-To add a part (e.g. after a merge), append a ``Part`` to ``PARTS``: a name, ``run(config,
-workdir) -> metrics`` (config: the reproduce config), ``available() -> ''`` or the reason it
-cannot run, and ``section(metrics, workdir) -> (markdown, [(figure path, caption)])`` for the
-report. Claims name their part in experiments/reproduce_claims.py.
+To add a part (e.g. after a merge), append a ``Part`` to ``PARTS`` (fields below); claims name
+their part in experiments/reproduce_claims.py.
 """
 
 from __future__ import annotations
@@ -33,11 +32,28 @@ Figure = tuple[str, str]  # (path, caption)
 
 @dataclasses.dataclass(frozen=True)
 class Part:
+  """One reproduction part.
+
+  Attributes:
+    name: its sub-workdir and the name claims use.
+    title: the report section's title.
+    run: (reproduce config, part workdir) -> None; runs the experiments (skipping finished ones).
+    metrics: (reproduce settings as a dict, part workdir) -> the numbers the claims and the
+      section read, extracted from the experiments' own metrics files (None if one is missing).
+    section: (metrics, part workdir) -> (Markdown, [(figure path, caption)]).
+    available: '' when the part can run, else why not (e.g. 'not merged yet').
+  """
   name: str
   title: str
-  run: Callable[[ml_collections.ConfigDict, str], Metrics]
+  run: Callable[[ml_collections.ConfigDict, str], None]
+  metrics: Callable[[dict, str], Metrics | None]
   section: Callable[[Metrics, str], tuple[str, list[Figure]]]
   available: Callable[[], str] = lambda: ''
+
+
+def metrics_file(name: str) -> Callable[[dict, str], Metrics | None]:
+  """A part's metrics: one experiment's result file in the part's workdir."""
+  return lambda settings, workdir: read_json(os.path.join(workdir, name))
 
 
 def read_json(path: str) -> Any | None:
@@ -76,9 +92,9 @@ def _steps_line(config: dict) -> str:
 
 # --- Fig. 1: image fitting. ------------------------------------------------------------------
 
-def run_fit(config: ml_collections.ConfigDict, workdir: str) -> Metrics:
+def run_fit(config: ml_collections.ConfigDict, workdir: str) -> None:
   from experiments import fit_image_lib  # Lazy: importing jax-heavy libs only when run.
-  return run_once(fit_image_lib.train_and_evaluate, fit_image_config.get_config(
+  run_once(fit_image_lib.train_and_evaluate, fit_image_config.get_config(
       config.fit_variant), workdir)
 
 
@@ -97,28 +113,38 @@ def fit_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
 
 # --- Table 1 / Sec. 4.1: reconstruction from the gradient and from the Laplacian. ------------
 
-def run_reconstruct(config: ml_collections.ConfigDict, workdir: str) -> Metrics:
+def run_reconstruct(config: ml_collections.ConfigDict, workdir: str) -> None:
   from experiments import poisson_lib
-  models = common.split_names(config.poisson_models)
-  result: Metrics = {}
-  curves = {}
   for kind, variant in (('grad', config.grad_variant), ('laplacian', config.laplacian_variant)):
-    result[kind] = {'models': models}
-    for model in models:
+    for model in common.split_names(config.poisson_models):
       run_config = poisson_config.get_config(variant)
       run_config.model = model
-      metrics = run_once(poisson_lib.train_and_evaluate, run_config,
-                         os.path.join(workdir, f'{kind}_{model}'))
-      summary = metrics['results'][run_config.colors][model]
-      result[kind][model] = {k: v for k, v in summary.items() if k != 'psnr_history'}
-      result[kind]['direct'] = metrics['results'][run_config.colors]['direct']
-      result[kind]['direct_stencil'] = metrics['results'][run_config.colors]['direct_stencil']
-      result[kind]['config'] = metrics['config']
-      history = summary['psnr_history']
-      curves[f'{kind} {model}'] = ([r['step'] for r in history], [r['psnr'] for r in history])
+      run_once(poisson_lib.train_and_evaluate, run_config, os.path.join(workdir, f'{kind}_{model}'))
+  metrics = reconstruct_metrics(config.to_dict(), workdir)
+  curves = {f'{kind} {model}': ([r['step'] for r in metrics[kind][model]['psnr_history']],
+                                 [r['psnr'] for r in metrics[kind][model]['psnr_history']])
+            for kind in ('grad', 'laplacian') for model in metrics[kind]['models']}
   if common.is_main_process():
     figures.curves(os.path.join(workdir, 'psnr.png'), curves, xlabel='step',
                    ylabel='PSNR vs ground truth (dB)', title='from gradient / Laplacian')
+
+
+def reconstruct_metrics(settings: dict, workdir: str) -> Metrics | None:
+  """{'grad' | 'laplacian': {'models': [...], MODEL: summary, 'direct': ..., 'direct_stencil':
+  ..., 'config': ...}} from the runs' metrics.json files (None if one is missing)."""
+  result: Metrics = {}
+  for kind in ('grad', 'laplacian'):
+    models = common.split_names(settings['poisson_models'])
+    result[kind] = {'models': models}
+    for model in models:
+      metrics = read_json(os.path.join(workdir, f'{kind}_{model}', 'metrics.json'))
+      if metrics is None:
+        return None
+      color = metrics['config']['colors']
+      result[kind][model] = metrics['results'][color][model]
+      result[kind]['direct'] = metrics['results'][color]['direct']
+      result[kind]['direct_stencil'] = metrics['results'][color]['direct_stencil']
+      result[kind]['config'] = metrics['config']
   return result
 
 
@@ -143,9 +169,9 @@ def reconstruct_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figur
 
 # --- The composite of two images (merge) and seamless cloning (issue 14). --------------------
 
-def run_merge(config: ml_collections.ConfigDict, workdir: str) -> Metrics:
+def run_merge(config: ml_collections.ConfigDict, workdir: str) -> None:
   from experiments import poisson_lib
-  return run_once(poisson_lib.train_and_evaluate, poisson_config.get_config(
+  run_once(poisson_lib.train_and_evaluate, poisson_config.get_config(
       config.merge_variant), workdir)
 
 
@@ -167,9 +193,9 @@ def clone_available() -> str:
   return ''
 
 
-def run_clone(config: ml_collections.ConfigDict, workdir: str) -> Metrics:
+def run_clone(config: ml_collections.ConfigDict, workdir: str) -> None:
   from experiments import poisson_lib
-  return run_once(poisson_lib.train_and_evaluate, poisson_config.get_config(
+  run_once(poisson_lib.train_and_evaluate, poisson_config.get_config(
       config.clone_variant), workdir)
 
 
@@ -224,19 +250,28 @@ def summarise_resize(per_image: dict[str, dict]) -> dict[str, dict]:
   return summary
 
 
-def run_resize(config: ml_collections.ConfigDict, workdir: str) -> Metrics:
+def run_resize(config: ml_collections.ConfigDict, workdir: str) -> None:
   from experiments import resize_lib
-  per_image = {}
   for name in common.split_names(config.resize_images):
     run_config = resize_config.get_config(config.resize_variant)
     run_config.image = photo_source(name, workdir)
     run_config.mode = config.resize_mode
-    metrics = run_once(resize_lib.train_and_evaluate, run_config, os.path.join(workdir, name))
+    run_once(resize_lib.train_and_evaluate, run_config, os.path.join(workdir, name))
+  metrics = resize_metrics(config.to_dict(), workdir)
+  if common.is_main_process() and metrics is not None:
+    _resize_figure(os.path.join(workdir, 'resize_summary.png'), metrics['summary'])
+
+
+def resize_metrics(settings: dict, workdir: str) -> Metrics | None:
+  """{'images': {photo: {'factors', 'config'}}, 'summary': summarise_resize(...)} from each
+  photo's metrics.json (None if one is missing)."""
+  per_image = {}
+  for name in common.split_names(settings['resize_images']):
+    metrics = read_json(os.path.join(workdir, name, 'metrics.json'))
+    if metrics is None:
+      return None
     per_image[name] = {'factors': metrics['factors'], 'config': metrics['config']}
-  summary = summarise_resize(per_image)
-  if common.is_main_process():
-    _resize_figure(os.path.join(workdir, 'resize_summary.png'), summary)
-  return {'images': per_image, 'summary': summary}
+  return {'images': per_image, 'summary': summarise_resize(per_image)}
 
 
 def _resize_figure(path: str, summary: dict[str, dict]) -> None:
@@ -282,9 +317,9 @@ def resize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
 
 # --- Colourisation: FR / SRS / S130. ---------------------------------------------------------
 
-def run_colorize(config: ml_collections.ConfigDict, workdir: str) -> Metrics:
+def run_colorize(config: ml_collections.ConfigDict, workdir: str) -> None:
   from experiments import colorize_compare_lib
-  return run_once(colorize_compare_lib.compare, colorize_config.get_config(
+  run_once(colorize_compare_lib.compare, colorize_config.get_config(
       config.colorize_variant), workdir, result_file='compare.json')
 
 
@@ -299,15 +334,17 @@ def colorize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]
 
 
 PARTS: tuple[Part, ...] = (
-    Part('fit', 'Image fitting (paper Fig. 1)', run_fit, fit_section),
+    Part('fit', 'Image fitting (paper Fig. 1)', run_fit, metrics_file('metrics.json'),
+         fit_section),
     Part('reconstruct', 'Reconstruction from gradient and Laplacian (paper Table 1, Sec. 4.1)',
-         run_reconstruct, reconstruct_section),
+         run_reconstruct, reconstruct_metrics, reconstruct_section),
     Part('merge', 'Gradient-domain composite of two images (paper Sec. 4.1)', run_merge,
-         merge_section),
-    Part('clone', 'Seamless cloning (issue 14)', run_clone, clone_section, clone_available),
+         metrics_file('metrics.json'), merge_section),
+    Part('clone', 'Seamless cloning (issue 14)', run_clone, metrics_file('metrics.json'),
+         clone_section, clone_available),
     Part('resize', 'Resizing: SIREN vs classical filters over every built-in photo', run_resize,
-         resize_section),
+         resize_metrics, resize_section),
     Part('colorize', 'Colourisation: FR vs SRS vs S130 (the report)', run_colorize,
-         colorize_section),
+         metrics_file('compare.json'), colorize_section),
 )
 PARTS_BY_NAME = {p.name: p for p in PARTS}

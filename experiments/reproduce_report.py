@@ -87,8 +87,8 @@ def finished_subruns(workdir: str, part: str) -> str:
   """Which experiments of an unfinished part have finished (their metrics files exist); its
   claims stay untested until the whole part has finished."""
   root = epath.Path(workdir) / part
-  done = sorted(str(p.parent.relative_to(root)) for pattern in ('*/metrics.json', 'metrics.json')
-                for p in root.glob(pattern)) if root.exists() else []
+  done = sorted(str(p.parent.relative_to(root)).replace('.', part) for pattern in (
+      '*/metrics.json', 'metrics.json') for p in root.glob(pattern)) if root.exists() else []
   if not done:
     return 'None of its experiments had finished.'
   return (f'Finished so far: {", ".join(done)} (their numbers are in the workdir; the claims '
@@ -100,9 +100,8 @@ def claims_rows(workdir: str, scale: str) -> list[reproduce_claims.Row]:
   from experiments import reproduce_lib  # The result-file reader; avoids an import cycle.
   rows = []
   for claim in reproduce_claims.CLAIMS:
-    result = reproduce_lib.load_result(workdir, claim.part)
     part = reproduce_parts.PARTS_BY_NAME[claim.part]
-    rows.append(reproduce_claims.judge(claim, None if result is None else result['metrics'],
+    rows.append(reproduce_claims.judge(claim, reproduce_lib.load_metrics(workdir, claim.part),
                                        scale, part.available()))
   return rows
 
@@ -129,9 +128,10 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
       f'- Scale: {SCALE_NOTES[config.scale]}', '',
       '## Claims', '',
       f'{counts[reproduce_claims.HOLDS]} hold, {counts[reproduce_claims.FAILS]} do not hold, '
-      f'{len(rows) - sum(counts.values())} not tested. Generated from the result files under the '
-      'workdir (`<part>/result.json`); tolerances are fixed in `experiments/reproduce_claims.py`, '
-      'written before the results were seen.', '',
+      f'{len(rows) - sum(counts.values())} not tested. Generated from the experiments\' '
+      'metrics files under the workdir (`<part>/**/metrics.json`, `colorize/compare.json`) of '
+      'the parts whose `result.json` marks them finished; tolerances are fixed in '
+      '`experiments/reproduce_claims.py`, written before the results were seen.', '',
       reproduce_claims.table(rows, config.scale), '',
       '## Parts', '',
       '| part | state | wall time of the finishing run |', '|---|---|---|']
@@ -154,7 +154,16 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
                    'Did not finish in this run. ' + finished_subruns(workdir, part.name))
       continue
     part_dir = os.path.join(workdir, part.name)
-    text, figs = part.section(result['metrics'], part_dir)
+    metrics = reproduce_lib.load_metrics(workdir, part.name)
+    if metrics is None:
+      lines.append('Finished, but its metrics files are missing or incomplete.')
+      continue
+    try:
+      text, figs = part.section(metrics, part_dir)
+    except (KeyError, TypeError, ValueError) as e:  # A hand-edited or foreign metrics file.
+      lines.append(f'Its metrics files do not have the expected layout ({type(e).__name__}: '
+                   f'{e}).')
+      continue
     lines.append(text)
     for i, (source, caption) in enumerate(figs):
       relative = copy_figure(source, workdir, f'{part.name}_{i}.png', config.max_figure_bytes)

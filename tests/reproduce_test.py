@@ -22,57 +22,79 @@ def _claim(part, prefix):
   return next(c for c in reproduce_claims.CLAIMS if c.part == part and c.claim.startswith(prefix))
 
 
-def _write_result(workdir, config, part, metrics):
-  os.makedirs(os.path.join(workdir, part), exist_ok=True)
-  with open(os.path.join(workdir, part, reproduce_lib.RESULT_FILE), 'w') as f:
-    json.dump({'part': part, 'settings': reproduce_lib.settings(config), 'seconds': 1.0,
-               'metrics': metrics}, f)
+def _write_json(path, obj):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump(obj, f)
+
+
+def _mark_finished(workdir, config, part):
+  _write_json(os.path.join(workdir, part, reproduce_lib.RESULT_FILE),
+              {'part': part, 'settings': reproduce_lib.settings(config), 'seconds': 1.0})
 
 
 def _history(psnr_at_500):
   return [{'step': 250, 'psnr': psnr_at_500 - 5.0}, {'step': 500, 'psnr': psnr_at_500}]
 
 
-def synthetic_metrics():
-  """Result metrics of every part, in the layouts the parts write, with numbers chosen by hand:
-  SIREN 37.0 vs best baseline 20.3 (fit, margin 16.7 dB), etc."""
-  fit = {'height': 256, 'width': 256, 'config': {}, 'models': {
-      'siren': {'psnr': 37.0, 'ssim': 0.96, 'seconds_per_step': 0.1,
-                'psnr_history': _history(36.5)},
-      'relu': {'psnr': 20.3, 'ssim': 0.5, 'seconds_per_step': 0.1, 'psnr_history': []},
-      'tanh': {'psnr': 13.8, 'ssim': 0.3, 'seconds_per_step': 0.1, 'psnr_history': []}}}
-  reconstruct = {kind: {'models': ['siren', 'tanh', 'relu_pe'], 'config': {},
-                        'siren': {'psnr': siren}, 'tanh': {'psnr': tanh},
-                        'relu_pe': {'psnr': relu_pe}, 'direct': {'psnr': direct},
-                        'direct_stencil': {'psnr': 120.0}}
-                 for kind, siren, tanh, relu_pe, direct in (('grad', 31.6, 25.0, 24.0, 31.9),
-                                                            ('laplacian', 12.3, 9.0, 13.0, 39.5))}
-  merge = {'image': 'camera', 'image_b': 'astronaut', 'config': {},
-           'results': {'grey': {'mean': {'psnr_vs_direct': 35.1}}}}
-  resize = {'images': {}, 'summary': {
-      'x4': {'gain_over_best': {'mean': 0.3}, 'gain_over_bicubic': {'mean': 0.4}},
-      'x2': {'gain_over_best': {'mean': -0.2}, 'gain_over_bicubic': {'mean': 0.1}}}}
-  colorize = {'models': {
+def _resize_photo(x4, x2):
+  """metrics.json of one resize compare run; x4/x2 = (siren, bicubic, lanczos) PSNRs."""
+  def methods(siren, bicubic, lanczos):
+    return {'nearest': {'psnr': 20.0, 'ssim': 0.5}, 'bilinear': {'psnr': 21.0, 'ssim': 0.5},
+            'bicubic': {'psnr': bicubic, 'ssim': 0.6}, 'lanczos': {'psnr': lanczos, 'ssim': 0.6},
+            'siren': {'psnr': siren, 'ssim': 0.7}}
+  return {'factors': {'x4': {'methods': methods(*x4)}, 'x2': {'methods': methods(*x2)}},
+          'config': {'model': 'siren', 'image_size': 256, 'hidden_features': 256, 'steps': 500}}
+
+
+def write_synthetic_workdir(workdir, config):
+  """Every part finished, with the experiments' metrics files in their own layouts and numbers
+  chosen by hand (see the test for the working)."""
+  config.resize_images = 'a,b'
+  for part in ('fit', 'reconstruct', 'merge', 'resize', 'colorize'):
+    _mark_finished(workdir, config, part)
+  _write_json(os.path.join(workdir, 'fit', 'metrics.json'), {
+      'image': 'camera', 'height': 256, 'width': 256, 'config': {'models': 'siren,relu,tanh'},
+      'models': {'siren': {'psnr': 37.0, 'ssim': 0.96, 'seconds_per_step': 0.1,
+                           'psnr_history': _history(36.5)},
+                 'relu': {'psnr': 20.3, 'ssim': 0.5, 'seconds_per_step': 0.1, 'psnr_history': []},
+                 'tanh': {'psnr': 13.8, 'ssim': 0.3, 'seconds_per_step': 0.1,
+                          'psnr_history': []}}})
+  for kind, psnrs, direct in (('grad', {'siren': 31.6, 'tanh': 25.0, 'relu_pe': 24.0}, 31.9),
+                              ('laplacian', {'siren': 12.3, 'tanh': 9.0, 'relu_pe': 13.0}, 39.5)):
+    for model, psnr in psnrs.items():
+      _write_json(os.path.join(workdir, 'reconstruct', f'{kind}_{model}', 'metrics.json'), {
+          'config': {'colors': 'grey', 'model': model},
+          'results': {'grey': {model: {'psnr': psnr, 'psnr_history': []},
+                               'direct': {'psnr': direct}, 'direct_stencil': {'psnr': 120.0}}}})
+  _write_json(os.path.join(workdir, 'merge', 'metrics.json'), {
+      'image': 'camera', 'image_b': 'astronaut', 'config': {},
+      'results': {'grey': {'mean': {'psnr_vs_direct': 35.1}}}})
+  _write_json(os.path.join(workdir, 'resize', 'a', 'metrics.json'),
+              _resize_photo(x4=(25.0, 24.6, 24.8), x2=(28.0, 27.9, 28.3)))
+  _write_json(os.path.join(workdir, 'resize', 'b', 'metrics.json'),
+              _resize_photo(x4=(23.0, 22.6, 22.6), x2=(27.0, 26.0, 27.1)))
+  _write_json(os.path.join(workdir, 'colorize', 'compare.json'), {
+      'dataset': 'embedded', 'image_size': 64, 'epochs': 300, 'seed': 0,
+      'config': {'width_scale': 0.25}, 'models': {
       'FR': {'speedup_over_reference': {'1': 1.0}, 'final_val_loss': 0.008,
              'final_train_loss': 0.002},
       'SRS': {'speedup_over_reference': {'1': 3.1}, 'final_val_loss': 0.010,
               'final_train_loss': 0.002},
       'S130': {'speedup_over_reference': {'1': 0.8}, 'final_val_loss': 0.009,
-               'final_train_loss': 0.002}}}
-  return {'fit': fit, 'reconstruct': reconstruct, 'merge': merge, 'resize': resize,
-          'colorize': colorize}
+               'final_train_loss': 0.002}}})
 
 
 def test_claims_table_follows_the_numbers_in_the_workdir(tmp_path):
   config = reproduce_config.get_config('cpu')
   workdir = str(tmp_path)
-  for part, metrics in synthetic_metrics().items():
-    _write_result(workdir, config, part, metrics)
+  write_synthetic_workdir(workdir, config)
   verdicts = _verdicts(reproduce_report.claims_rows(workdir, 'cpu'))
   fit_claim = _claim('fit', 'SIREN fits').claim
-  # Worked by hand from synthetic_metrics: 37.0 - 20.3 = 16.7 >= 5; |36.5 - 36.8| <= 1.5;
+  # Worked by hand from write_synthetic_workdir: 37.0 - 20.3 = 16.7 >= 5; |36.5 - 36.8| <= 1.5;
   # grad 31.6 - 25.0 = 6.6 >= 1; Laplacian 12.3 - 13.0 < 1; direct gap 0.3 <= 1; merge 35.1 >= 30;
-  # resize x4 +0.3 >= 0, x2 -0.2 < 0; SRS 3.1x >= 2; S130 0.8x <= 1; SRS gap 0.008 - 0.007 >= 0.
+  # resize x4 gains over Lanczos (+0.2, +0.4): mean +0.3 >= 0; x2 (-0.3, -0.1): mean -0.2 < 0;
+  # SRS 3.1x >= 2; S130 0.8x <= 1; SRS gap 0.008 minus S130's 0.007 >= 0.
   assert verdicts[fit_claim] == 'holds'
   assert verdicts[_claim('fit', 'SIREN reaches').claim] == 'holds'
   assert verdicts[_claim('reconstruct', 'From the gradient, SIREN beats').claim] == 'holds'
@@ -87,14 +109,16 @@ def test_claims_table_follows_the_numbers_in_the_workdir(tmp_path):
   # Paper Table 1 absolute numbers are only tested at the paper's scale.
   assert verdicts['SIREN from the gradient: PSNR'] == 'not tested at this scale'
   assert verdicts[_claim('colorize', 'Colourisation on held-out').claim].startswith('not tested')
+  rows = reproduce_report.claims_rows(workdir, 'cpu')
+  resize_row = next(r for r in rows if r.claim.claim.startswith('Resizing x4: SIREN beats the'))
+  assert resize_row.ours == pytest.approx(0.3)
 
-  # Corrupt one number in one metrics file: SIREN's fit PSNR drops below the baselines'.
-  path = os.path.join(workdir, 'fit', reproduce_lib.RESULT_FILE)
+  # Corrupt one number in one experiment's metrics file: SIREN's fit PSNR drops to 21.0 dB.
+  path = os.path.join(workdir, 'fit', 'metrics.json')
   with open(path) as f:
-    result = json.load(f)
-  result['metrics']['models']['siren']['psnr'] = 21.0
-  with open(path, 'w') as f:
-    json.dump(result, f)
+    metrics = json.load(f)
+  metrics['models']['siren']['psnr'] = 21.0
+  _write_json(path, metrics)
   rows = reproduce_report.claims_rows(workdir, 'cpu')
   assert _verdicts(rows)[fit_claim] == 'does not hold'
   assert next(r for r in rows if r.claim.claim == fit_claim).ours == pytest.approx(21.0 - 20.3)
@@ -144,7 +168,7 @@ def test_finished_parts_are_skipped_and_other_settings_refused(tmp_path):
   config = reproduce_config.get_config('tiny')
   config.parts = 'merge,clone'
   workdir = str(tmp_path)
-  _write_result(workdir, config, 'merge', synthetic_metrics()['merge'])
+  write_synthetic_workdir(workdir, config)
   status = reproduce_lib.train_and_evaluate(config, workdir)
   assert status['merge'] == 'skipped'  # Would have trained for a minute otherwise.
   assert not os.path.exists(os.path.join(workdir, 'merge', 'checkpoints'))
@@ -201,10 +225,12 @@ def test_accelerator_script_passes_shellcheck():
 def test_report_only_rewrites_the_report_from_finished_parts(tmp_path):
   config = reproduce_config.get_config('cpu')
   workdir = str(tmp_path)
-  _write_result(workdir, config, 'merge', synthetic_metrics()['merge'])
+  write_synthetic_workdir(workdir, config)
+  os.remove(os.path.join(workdir, 'fit', reproduce_lib.RESULT_FILE))  # fit did not finish.
   config.report_only = True
   assert reproduce_lib.train_and_evaluate(config, workdir) == {}
   report = open(os.path.join(workdir, 'REPORT.md')).read()
   assert '| merge | finished |' in report
   assert '| fit | did not finish / not run |' in report
+  assert 'Finished so far: fit (' in report  # Its experiment wrote metrics.json.
   assert '| grey | mean | 35.10 |' in report  # The synthetic merge number, in its section.
