@@ -19,8 +19,18 @@ import ml_collections
 from absl import logging
 
 from experiments import common, reproduce_parts, reproduce_report
+from experiments.configs import colorize as colorize_config
+from experiments.configs import fit_image as fit_image_config
+from experiments.configs import poisson as poisson_config
+from experiments.configs import resize as resize_config
+from siren_jax.names import FIELD_MODELS
 
 RESULT_FILE = 'result.json'
+VARIANT_FIELDS = {
+    'fit_variant': fit_image_config.get_config, 'grad_variant': poisson_config.get_config,
+    'laplacian_variant': poisson_config.get_config, 'merge_variant': poisson_config.get_config,
+    'resize_variant': resize_config.get_config, 'colorize_variant': colorize_config.get_config,
+}  # clone_variant is checked when the clone mode exists (issue 14).
 # The config fields that decide what a part computes; a finished part made with other values
 # is not reused (a different scale in the same workdir is a mistake, not a resume).
 SETTINGS = ('scale', 'fit_variant', 'grad_variant', 'laplacian_variant', 'merge_variant',
@@ -35,6 +45,15 @@ def check_config(config: ml_collections.ConfigDict) -> list[reproduce_parts.Part
   if unknown or not names:
     raise ValueError(f'config.parts: {",".join(unknown) or "(empty)"} not among '
                      f'{", ".join(reproduce_parts.PARTS_BY_NAME)}')
+  # A bad experiment variant fails here, in one line, before any part trains.
+  for field, get_config in VARIANT_FIELDS.items():
+    try:
+      get_config(config[field])
+    except ValueError as e:
+      raise ValueError(f'config.{field}={config[field]!r}: {e}') from None
+  for name in common.split_names(config.poisson_models):
+    if name not in FIELD_MODELS:
+      raise ValueError(f'config.poisson_models: {name!r} is not one of {", ".join(FIELD_MODELS)}')
   return [reproduce_parts.PARTS_BY_NAME[n] for n in names]
 
 

@@ -188,6 +188,14 @@ def test_config_rejects_unknown_parts_and_scales():
     reproduce_lib.check_config(config)
   with pytest.raises(ValueError, match='bad reproduce config variant'):
     reproduce_config.get_config('huge')
+  config = reproduce_config.get_config('tiny')
+  config.fit_variant = 'tiny,stepz=3'
+  with pytest.raises(ValueError, match="fit_variant.*unknown config field 'stepz'"):
+    reproduce_lib.check_config(config)
+  config = reproduce_config.get_config('tiny')
+  config.poisson_models = 'siren,sine'
+  with pytest.raises(ValueError, match="'sine' is not one of"):
+    reproduce_lib.check_config(config)
 
 
 @pytest.mark.slow
