@@ -169,6 +169,14 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
       relative = copy_figure(source, workdir, f'{part.name}_{i}.png', config.max_figure_bytes)
       if relative:
         lines += ['', f'![{caption}]({relative})', f'*{caption}*']
+  lines += ['', '## Accelerators', '']
+  if jax.devices()[0].platform == 'cpu':
+    lines.append('This report ran on CPU only; no GPU or TPU was available to it. '
+                 '`bench/accelerator.sh` runs the `paper` image fit and gradient/Laplacian '
+                 'reconstruction and `bench.fit_step` beside PyTorch on a GPU; '
+                 '`launch/README.md` runs the whole `paper` reproduction on a Cloud TPU VM.')
+  else:
+    lines.append(f'Ran on {machine()}.')
   text = '\n'.join(lines) + '\n'
   common.write_text(os.path.join(workdir, 'REPORT.md'), text)
   return text
