@@ -42,6 +42,8 @@ class Part:
       section read, extracted from the experiments' own metrics files (None if one is missing).
     section: (metrics, part workdir) -> (Markdown, [(figure path, caption)]).
     available: '' when the part can run, else why not (e.g. 'not merged yet').
+    partial: part workdir -> Markdown of the experiments finished so far, for the report of a
+      part that has not finished (its claims stay untested); None: list them by name only.
   """
   name: str
   title: str
@@ -49,6 +51,7 @@ class Part:
   metrics: Callable[[dict, str], Metrics | None]
   section: Callable[[Metrics, str], tuple[str, list[Figure]]]
   available: Callable[[], str] = lambda: ''
+  partial: Callable[[str], str] | None = None
 
 
 def metrics_file(name: str) -> Callable[[dict, str], Metrics | None]:
@@ -146,6 +149,19 @@ def reconstruct_metrics(settings: dict, workdir: str) -> Metrics | None:
       result[kind]['direct_stencil'] = metrics['results'][color]['direct_stencil']
       result[kind]['config'] = metrics['config']
   return result
+
+
+def reconstruct_partial(workdir: str) -> str:
+  lines = ['| run | PSNR (dB) | direct solver (dB) | steps |', '|---|---|---|---|']
+  for path in sorted(epath.Path(workdir).glob('*/metrics.json')):
+    metrics = read_json(str(path))
+    if metrics is None:
+      continue
+    color, model = metrics['config']['colors'], metrics['config']['model']
+    run = metrics['results'][color]
+    lines.append(f'| {path.parent.name} | {run[model]["psnr"]:.2f} | {run["direct"]["psnr"]:.2f} '
+                 f'| {run[model]["steps"]} |')
+  return '\n'.join(lines) if len(lines) > 2 else ''
 
 
 def reconstruct_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
@@ -290,6 +306,22 @@ def _resize_figure(path: str, summary: dict[str, dict]) -> None:
   figures.save(fig, path, dpi=80)
 
 
+def resize_partial(workdir: str) -> str:
+  lines = ['| photo | factor | SIREN PSNR (dB) | best classical (dB) | bicubic (dB) |',
+           '|---|---|---|---|---|']
+  for path in sorted(epath.Path(workdir).glob('*/metrics.json')):
+    metrics = read_json(str(path))
+    if metrics is None:
+      continue
+    model = metrics['config']['model']
+    for factor, result in metrics['factors'].items():
+      methods = result['methods']
+      best = max((m for m in methods if m != model), key=lambda m: methods[m]['psnr'])
+      lines.append(f'| {path.parent.name} | {factor} | {methods[model]["psnr"]:.2f} | '
+                   f'{methods[best]["psnr"]:.2f} ({best}) | {methods["bicubic"]["psnr"]:.2f} |')
+  return '\n'.join(lines) if len(lines) > 2 else ''
+
+
 def resize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
   config = next(iter(metrics['images'].values()))['config']
   lines = [f'Photos: {", ".join(metrics["images"])} (grey, resized to '
@@ -337,13 +369,13 @@ PARTS: tuple[Part, ...] = (
     Part('fit', 'Image fitting (paper Fig. 1)', run_fit, metrics_file('metrics.json'),
          fit_section),
     Part('reconstruct', 'Reconstruction from gradient and Laplacian (paper Table 1, Sec. 4.1)',
-         run_reconstruct, reconstruct_metrics, reconstruct_section),
+         run_reconstruct, reconstruct_metrics, reconstruct_section, partial=reconstruct_partial),
     Part('merge', 'Gradient-domain composite of two images (paper Sec. 4.1)', run_merge,
          metrics_file('metrics.json'), merge_section),
     Part('clone', 'Seamless cloning (issue 14)', run_clone, metrics_file('metrics.json'),
          clone_section, clone_available),
     Part('resize', 'Resizing: SIREN vs classical filters over every built-in photo', run_resize,
-         resize_metrics, resize_section),
+         resize_metrics, resize_section, partial=resize_partial),
     Part('colorize', 'Colourisation: FR vs SRS vs S130 (the report)', run_colorize,
          metrics_file('compare.json'), colorize_section),
 )

@@ -152,6 +152,14 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
       reason = part.available()
       lines.append(f'Not tested ({reason}).' if reason else
                    'Did not finish in this run. ' + finished_subruns(workdir, part.name))
+      if not reason and part.partial is not None:
+        try:
+          partial = part.partial(os.path.join(workdir, part.name))
+        except (KeyError, TypeError, ValueError):
+          partial = ''
+        if partial:
+          lines += ['', 'Numbers of the experiments finished so far (no claim is judged on '
+                    'them):', '', partial]
       continue
     part_dir = os.path.join(workdir, part.name)
     metrics = reproduce_lib.load_metrics(workdir, part.name)

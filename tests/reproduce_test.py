@@ -65,7 +65,7 @@ def write_synthetic_workdir(workdir, config):
     for model, psnr in psnrs.items():
       _write_json(os.path.join(workdir, 'reconstruct', f'{kind}_{model}', 'metrics.json'), {
           'config': {'colors': 'grey', 'model': model},
-          'results': {'grey': {model: {'psnr': psnr, 'psnr_history': []},
+          'results': {'grey': {model: {'psnr': psnr, 'steps': 500, 'psnr_history': []},
                                'direct': {'psnr': direct}, 'direct_stencil': {'psnr': 120.0}}}})
   _write_json(os.path.join(workdir, 'merge', 'metrics.json'), {
       'image': 'camera', 'image_b': 'astronaut', 'config': {},
@@ -235,10 +235,15 @@ def test_report_only_rewrites_the_report_from_finished_parts(tmp_path):
   workdir = str(tmp_path)
   write_synthetic_workdir(workdir, config)
   os.remove(os.path.join(workdir, 'fit', reproduce_lib.RESULT_FILE))  # fit did not finish.
+  os.remove(os.path.join(workdir, 'reconstruct', reproduce_lib.RESULT_FILE))
   config.report_only = True
   assert reproduce_lib.train_and_evaluate(config, workdir) == {}
   report = open(os.path.join(workdir, 'REPORT.md')).read()
   assert '| merge | finished |' in report
   assert '| fit | did not finish / not run |' in report
   assert 'Finished so far: fit (' in report  # Its experiment wrote metrics.json.
+  # An unfinished part shows its finished experiments' numbers, but its claims stay untested.
+  assert '| grad_siren | 31.60 | 31.90 | 500 |' in report
+  rows = reproduce_report.claims_rows(workdir, 'cpu')
+  assert all(r.verdict.startswith('not tested') for r in rows if r.claim.part == 'reconstruct')
   assert '| grey | mean | 35.10 |' in report  # The synthetic merge number, in its section.
