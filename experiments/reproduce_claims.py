@@ -257,8 +257,9 @@ def table(rows: list[Row], scale: str) -> str:
            'beforehand) | verdict |', '|---|---|---|---|---|---|---|---|']
   for i, row in enumerate(rows, 1):
     c = row.claim
-    ours = '-' if row.ours is None else f'{row.ours:+.2f}{c.unit}' if c.test.kind != 'within' \
-        else f'{row.ours:.2f}{c.unit}'
+    # A signed number for differences ('SIREN minus ...', gains), a plain one otherwise.
+    signed = any(word in c.claim for word in ('minus', 'gain'))
+    ours = '-' if row.ours is None else f'{row.ours:{"+" if signed else ""}.2f}{c.unit}'
     verdict = f'**{row.verdict}**' if row.verdict in (HOLDS, FAILS) else row.verdict
     lines.append(f'| {i} | {c.claim} | {c.source} | {c.theirs} | {ours} | {scale} | '
                  f'{c.test.describe(c.unit)} | {verdict} |')
