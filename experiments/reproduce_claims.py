@@ -164,7 +164,8 @@ def _overfit_margin(metrics: Metrics) -> float | None:
 # Absolute Table 1 numbers are for a BSD500 image; ours is the cameraman, hence +-3 dB.
 PAPER_ONLY = ('paper',)
 CPU_AND_PAPER = ('cpu', 'paper')
-HELD_OUT = 'not tested (held-out protocol, issue 18, not merged yet)'
+HELD_OUT = ('not tested here (run experiments.colorize_heldout: docs/colorization.md; '
+            'not yet a part of this report)')
 
 CLAIMS: tuple[Claim, ...] = (
     Claim('SIREN fits an image far better than ReLU, tanh and ReLU+PE at equal steps '

@@ -30,7 +30,8 @@ VARIANT_FIELDS = {
     'fit_variant': fit_image_config.get_config, 'grad_variant': poisson_config.get_config,
     'laplacian_variant': poisson_config.get_config, 'merge_variant': poisson_config.get_config,
     'resize_variant': resize_config.get_config, 'colorize_variant': colorize_config.get_config,
-}  # clone_variant is checked when the clone mode exists (issue 14).
+    'clone_variant': poisson_config.get_config,
+}
 # The config fields that decide what a part computes; a finished part made with other values
 # is not reused (a different scale in the same workdir is a mistake, not a resume).
 SETTINGS = ('scale', 'fit_variant', 'grad_variant', 'laplacian_variant', 'merge_variant',
