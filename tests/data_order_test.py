@@ -57,3 +57,21 @@ def test_training_flips_are_horizontal(tmp_path):
   evaluated = pipeline.eval_set('train')['rgb'][..., 0]
   for crop, s in zip(evaluated, sources):
     np.testing.assert_allclose(crop, s, atol=1e-6)
+
+
+def test_random_crops_reach_every_offset(tmp_path):
+  # 10 x 10 images, 8 x 8 crops: top and left can each be 0, 1 or 2. Level = 20 row + column, so
+  # a crop's smallest level names its top-left source pixel (the flip is horizontal only).
+  rows, cols = np.mgrid[:10, :10]
+  for i in range(5):
+    iio.imwrite(os.path.join(tmp_path, f'img{i}.png'), (20 * rows + cols).astype(np.uint8))
+  pipeline = data.Pipeline(f'folder:{tmp_path}', image_size=8, batch_size=3, seed=1)
+  corners = set()
+  for step in range(30):
+    for crop in pipeline.train_batch(step)['rgb'][..., 0]:
+      level = int(round((crop.min() + 1) / 2 * 255))
+      corners.add(divmod(level, 20))
+  assert corners == {(r, c) for r in range(3) for c in range(3)}
+  # Evaluation uses the centre crop: top = left = (10 - 8) // 2 = 1.
+  centre = pipeline.eval_set('val')['rgb'][0, ..., 0]
+  assert int(round((centre.min() + 1) / 2 * 255)) == 20 * 1 + 1

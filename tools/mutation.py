@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import dataclasses
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,7 +56,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                             'test_render_any_size_crop_and_chunk_equals_one_shot_evaluation'],
     'siren_jax/tiling.py': ['tests/tiling_test.py',
                             'tests/properties_test.py::test_tiling_split_covers_the_image_and_pastes_back'],
-    'siren_jax/data.py': ['tests/data_order_test.py', 'tests/data_test.py',
+    'siren_jax/data.py': ['tests/data_order_test.py', 'tests/data_limits_test.py',
+                          'tests/data_test.py',
                           'tests/properties_test.py::test_split_indices_partition_their_input'],
     'siren_jax/training.py': ['tests/training_loop_test.py', 'tests/training_test.py'],
     'siren_jax/checkpoints.py': ['tests/checkpoints_test.py', 'tests/training_test.py'],
@@ -216,7 +217,6 @@ def _worker(module: str, indices: list[int], tests: list[str], timeout: float) -
   import importlib
   import io
   import contextlib
-  import signal
 
   import jax
   import pytest
@@ -311,6 +311,7 @@ def main() -> None:
   parser.add_argument('modules', nargs='*', help='short names (layers, colour, models/fields...)')
   parser.add_argument('--sample', type=int, default=0, help='mutants per module (0 = all)')
   parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--only', default='', help='comma-separated mutant numbers (#N) to run')
   parser.add_argument('--list', action='store_true', help='print the mutants and exit')
   parser.add_argument('--json', default='', help='append results to this JSON-lines file')
   parser.add_argument('--in-process', action='store_true',
@@ -330,6 +331,7 @@ def main() -> None:
     if module not in MODULE_TESTS:
       sys.exit(f'error: no tests mapped for {module}; add it to MODULE_TESTS')
 
+  signal.signal(signal.SIGTERM, lambda *unused: sys.exit(1))  # Still remove the scratch copy.
   scratch = tempfile.mkdtemp(prefix='siren_jax_mutation_')
   for name in ('siren_jax', 'experiments', 'tests', 'pytest.ini'):
     source = os.path.join(ROOT, name)
@@ -338,7 +340,10 @@ def main() -> None:
   try:
     for module in modules:
       mutants = mutants_of(module)
-      if args.sample and args.sample < len(mutants):
+      if args.only:
+        chosen = {int(i) for i in args.only.split(',')}
+        mutants = [m for m in mutants if m.index in chosen]
+      elif args.sample and args.sample < len(mutants):
         mutants = sorted(random.Random(f'{args.seed}:{module}').sample(mutants, args.sample),
                          key=lambda m: m.index)
       if args.list:
