@@ -47,7 +47,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     'siren_jax/grids.py': ['tests/grids_test.py'],
     'siren_jax/colour.py': ['tests/colour_skimage_test.py', 'tests/colour_test.py',
                             'tests/properties_test.py::test_lab_round_trip_inside_the_gamut'],
-    'siren_jax/poisson.py': ['tests/poisson_match_test.py',
+    'siren_jax/poisson.py': ['tests/poisson_match_test.py', 'tests/poisson_least_squares_test.py',
                              'tests/properties_test.py::test_compose_gradients_rules_on_random_fields',
                              'tests/poisson_test.py', '-m', 'not slow', '-k',
                              'not entry_point and not siren_reconstructs'],
