@@ -1,7 +1,7 @@
 """Plants each bug listed in issue 17 in a scratch copy of the repository and runs the test
 written to catch it; every line must say KILLED. Not part of CI.
 
-  nice -n 10 python tools/planted_bugs.py        # all of them (~3 min on an idle 2-core CPU)
+  nice -n 10 python tools/planted_bugs.py        # all of them (a few minutes)
   python tools/planted_bugs.py 4 5               # only bugs #4 and #5
 """
 
