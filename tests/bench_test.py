@@ -15,6 +15,7 @@ from bench import colorize_throughput, common, cost_growth, derivatives, fit_ste
 HAS_TORCH = common.try_import_torch() is not None
 
 
+@pytest.mark.slow
 def test_fit_step_runs_both_and_reaches_the_same_psnr(tmp_path):
   results = str(tmp_path / 'RESULTS.md')
   rows = fit_step.run(size=16, width=16, hidden_layers=1, steps=4, steps_per_call=2,
@@ -34,6 +35,7 @@ def test_fit_step_rejects_steps_not_divisible_by_steps_per_call():
     fit_step.run(size=8, width=8, steps=5, steps_per_call=2, results_path=None)
 
 
+@pytest.mark.slow
 def test_derivatives_agree_with_double_backward(tmp_path):
   out = derivatives.run(size=16, width=16, hidden_layers=1, chunk_size=100, repeats=1,
                         results_path=str(tmp_path / 'RESULTS.md'))
@@ -42,6 +44,7 @@ def test_derivatives_agree_with_double_backward(tmp_path):
     assert out['grad_rel_error'] < 1e-4 and out['lap_rel_error'] < 1e-4
 
 
+@pytest.mark.slow
 def test_train_step_flop_count_matches_xla_cost_analysis(tmp_path):
   out = machine_limit.run(size=16, width=32, hidden_layers=2, matmul_size=64, steps=2,
                           steps_per_call=1, repeats=1, results_path=str(tmp_path / 'R.md'))
@@ -55,6 +58,7 @@ def test_train_step_flops_by_hand():
   assert machine_limit.train_step_flops(5, [2, 3, 1]) == 2 * 5 * (2 * (6 + 3) + 3)
 
 
+@pytest.mark.slow
 def test_cost_growth_measures_in_subprocesses_and_plots(tmp_path):
   plot = tmp_path / 'growth.png'
   out = cost_growth.run(sizes=(8, 16), size_sweep_width=8, widths=(8,), width_sweep_size=8,
@@ -81,6 +85,7 @@ def test_cost_growth_skips_points_predicted_over_the_time_cap(monkeypatch):
   assert len(skipped) == 1 and '64x64' in skipped[0]
 
 
+@pytest.mark.slow
 def test_colorize_throughput_runs_or_says_models_are_missing(tmp_path, capsys):
   # One conv schedule (S130: sines everywhere) and the FC SIREN; compiling all four is slow.
   out = colorize_throughput.run(conv_size=8, conv_batch=1, width_scale=0.0625, fc_size=2,

@@ -28,6 +28,7 @@ def _grey_photo(path, shape=(21, 30)):
   return path
 
 
+@pytest.mark.slow
 def test_entry_point_writes_outputs_resumes_and_colourises_a_photo(tmp_path):
   workdir = str(tmp_path / 'srs')
   first = colorize_lib.train_and_evaluate(_config('SRS,tiny', epochs=1), workdir)
@@ -56,6 +57,7 @@ def test_entry_point_writes_outputs_resumes_and_colourises_a_photo(tmp_path):
     colorize_lib.train_and_evaluate(_config('S130,tiny', epochs=1), workdir)
 
 
+@pytest.mark.slow
 def test_fc_model_trains_and_colourises_a_larger_photo_by_tiles(tmp_path):
   workdir = str(tmp_path / 'fc')
   result = colorize_lib.train_and_evaluate(_config('FC,tiny', epochs=1), workdir)
@@ -66,6 +68,7 @@ def test_fc_model_trains_and_colourises_a_larger_photo_by_tiles(tmp_path):
   assert rgb.shape == (21, 30, 3) and np.abs(rgb).max() <= 1
 
 
+@pytest.mark.slow
 def test_compare_mode_writes_a_table_and_figure(tmp_path):
   config = _config('tiny', epochs=1, compare_models='FR,SRS')
   result = colorize_compare_lib.compare(config, str(tmp_path))
@@ -90,6 +93,7 @@ def test_bad_configs_are_one_line_errors(tmp_path):
     colorize_compare_lib.compare(_config('tiny', compare_models='FR,FC'), str(tmp_path))
 
 
+@pytest.mark.slow
 def test_photo_cli_prints_one_line_error_for_an_untrained_workdir(tmp_path):
   process = subprocess.run(
       [sys.executable, '-m', 'experiments.colorize_photo',

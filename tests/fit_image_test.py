@@ -30,6 +30,7 @@ def _tiny(**overrides):
   return config
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_every_output(tmp_path):
   out = fit_image_lib.train_and_evaluate(_tiny(models='siren,relu'), str(tmp_path))
   for name in ('figure.png', 'psnr.png', 'metrics.json'):
@@ -44,6 +45,7 @@ def test_tiny_run_writes_every_output(tmp_path):
   assert out['models']['siren']['psnr'] == pytest.approx(siren['psnr'])
 
 
+@pytest.mark.slow
 def test_siren_is_far_ahead_of_the_baselines_at_equal_steps(tmp_path):
   # The README's claim at a size the test suite can afford: 32x32 cameraman, width 64.
   config = _tiny(steps=150, hidden_features=64, hidden_layers=3, eval_every=150,
@@ -54,6 +56,7 @@ def test_siren_is_far_ahead_of_the_baselines_at_equal_steps(tmp_path):
     assert psnr['siren'] > psnr[baseline] + 8.0, psnr
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one(tmp_path):
   flags = ['--config=experiments/configs/fit_image.py:tiny', '--config.models=siren',
            '--config.steps=4000', '--config.checkpoint_every=100', '--config.log_every=100',
@@ -118,10 +121,11 @@ def _tiny_params():
     ('--config.mode=cmyk', 'config.mode must be one of'),
     ('--config.steps_per_call=3', 'must be a multiple of config.steps_per_call'),
 ])
+@pytest.mark.slow
 def test_bad_input_exits_with_one_clear_line(tmp_path, flag, message):
   result = _run_cli('--config=experiments/configs/fit_image.py:tiny', flag,
                     f'--workdir={tmp_path}')
-  assert result.returncode != 0
+  assert result.returncode == 2, result.stderr[-2000:]  # The README promises status 2.
   error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert len(error_lines) == 1 and message in error_lines[0], result.stderr[-2000:]
   assert 'Traceback' not in result.stderr
@@ -132,7 +136,7 @@ def test_unreadable_image_file_is_a_clear_error(tmp_path):
   bad.write_bytes(b'\x89PNG garbage')
   result = _run_cli('--config=experiments/configs/fit_image.py:tiny', f'--config.image={bad}',
                     f'--workdir={tmp_path / "w"}')
-  assert result.returncode != 0 and 'error: cannot read image' in result.stderr
+  assert result.returncode == 2 and 'error: cannot read image' in result.stderr
   assert 'Traceback' not in result.stderr
 
 

@@ -25,6 +25,7 @@ def _run_entry_point(workdir, *overrides, variant='tiny'):
       env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'JAX_PLATFORMS': 'cpu'})
 
 
+@pytest.mark.slow
 def test_compare_entry_point_writes_figure_metrics_and_networks(tmp_path):
   proc = _run_entry_point(tmp_path)
   assert proc.returncode == 0, proc.stderr[-2000:]
@@ -74,6 +75,7 @@ def small_png(tmp_path_factory):
   return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tile_size', [0, 8])
 def test_upscale_writes_png_and_network_that_rerenders(small_png, tmp_path, tile_size):
   output = str(tmp_path / 'big.png')
@@ -121,6 +123,7 @@ def test_unreadable_input_is_a_clean_cli_error(tmp_path):
   assert proc.stderr.strip().splitlines()[-1].startswith('error: cannot read image')
 
 
+@pytest.mark.slow
 def test_killed_tiled_upscale_resumes_and_writes_the_same_png(small_png, tmp_path):
   """A tiled fit checkpoints like any fit: SIGKILL mid-fit, rerun, same PNG as a fresh run."""
   flags = ['--config=experiments/configs/resize.py:upscale,tiny', f'--config.input={small_png}',

@@ -86,12 +86,14 @@ def two_process_run(subprocess_runs):
   return [p.returncode for p in procs], logs, workdir
 
 
+@pytest.mark.slow
 def test_multidevice_checks_pass_on_8_simulated_devices(eight_device_run):
   returncode, output, _ = eight_device_run
   assert returncode == 0, output[-3000:]
   assert '7 passed' in output, output[-3000:]
 
 
+@pytest.mark.slow
 def test_checkpoint_written_on_8_devices_restores_on_1_device(eight_device_run):
   returncode, output, directory = eight_device_run
   assert returncode == 0, output[-3000:]
@@ -109,6 +111,7 @@ def test_checkpoint_written_on_8_devices_restores_on_1_device(eight_device_run):
   np.testing.assert_allclose(losses, expected['next_losses'], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_two_processes_fit_an_image_and_write_one_checkpoint(two_process_run):
   codes, logs, workdir = two_process_run
   assert codes == [0, 0], '\n'.join(log[-2000:] for log in logs)
@@ -122,6 +125,7 @@ def test_two_processes_fit_an_image_and_write_one_checkpoint(two_process_run):
   assert output['models']['siren']['steps'] == 4
 
 
+@pytest.mark.slow
 def test_two_process_checkpoint_restores_on_1_device_with_the_reported_psnr(two_process_run):
   codes, _, workdir = two_process_run
   assert codes == [0, 0]

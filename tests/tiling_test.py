@@ -42,6 +42,7 @@ def test_layout_covers_the_image_with_the_requested_overlap():
     assert all(b - a <= tile - 6 for a, b in zip(starts, starts[1:]))
 
 
+@pytest.mark.slow
 def test_tiled_fit_on_the_tile_grid_matches_each_tile_and_has_no_seam():
   image = images.load_image('camera', mode='grey', size=48)
   layout = tiling.make_layout(48, 48, 32, 16)  # 2 x 2 tiles; tile edges at rows/columns 16, 32.
@@ -72,6 +73,7 @@ def test_tiled_fit_on_the_tile_grid_matches_each_tile_and_has_no_seam():
     assert step_error[across].mean() < 1.3 * step_error[~across].mean()
 
 
+@pytest.mark.slow
 def test_batched_tile_fit_equals_independent_fits():
   image = images.load_image('camera', mode='grey', size=(16, 24))
   layout = tiling.make_layout(16, 24, 16, 4)  # 1 x 2 tiles.

@@ -1,0 +1,51 @@
+"""siren_jax.checkpoints on plain pytrees: exact round trip, retention, paths, empty directories."""
+
+import os
+
+import numpy as np
+import pytest
+
+from siren_jax import checkpoints
+
+
+def _state(scale):
+  return {'w': np.arange(6, dtype=np.float32).reshape(2, 3) * scale,
+          'step': np.array(int(scale), np.int32)}
+
+
+def test_round_trip_restores_the_newest_state_and_record_exactly(tmp_path):
+  manager = checkpoints.make_manager(str(tmp_path / 'new' / 'dir'))  # Created on demand.
+  checkpoints.save(manager, 1, _state(1.5), {'history': [{'step': 1, 'loss': 0.25}]})
+  checkpoints.save(manager, 2, _state(2.0), {'history': [{'step': 2, 'loss': 0.125}]}, wait=True)
+  state, record = checkpoints.restore_latest(manager, _state(0.0))
+  np.testing.assert_array_equal(state['w'], _state(2.0)['w'])
+  assert int(state['step']) == 2 and record == {'history': [{'step': 2, 'loss': 0.125}]}
+  manager.close()
+
+
+def test_only_the_last_two_checkpoints_are_kept_by_default(tmp_path):
+  manager = checkpoints.make_manager(str(tmp_path))
+  for step in range(1, 5):
+    checkpoints.save(manager, step, _state(step), {}, wait=True)
+  assert list(manager.all_steps()) == [3, 4]
+  assert sorted(d for d in os.listdir(tmp_path) if d.isdigit()) == ['3', '4']
+  manager.close()
+
+
+def test_relative_directories_are_made_absolute(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  manager = checkpoints.make_manager('relative/ckpt')
+  assert str(manager.directory) == os.path.join(str(tmp_path), 'relative', 'ckpt')
+  checkpoints.save(manager, 7, _state(1.0), {'note': 'x'}, wait=True)
+  assert os.path.isdir(tmp_path / 'relative' / 'ckpt' / '7')
+  manager.close()
+
+
+def test_an_empty_directory_restores_nothing_and_a_wrong_template_is_one_line(tmp_path):
+  manager = checkpoints.make_manager(str(tmp_path))
+  assert checkpoints.restore_latest(manager, _state(0.0)) is None
+  checkpoints.save(manager, 1, _state(1.0), {}, wait=True)
+  with pytest.raises(ValueError, match='does not match') as e:
+    checkpoints.restore_latest(manager, {'other': np.zeros(3, np.float32)})
+  assert '\n' not in str(e.value)
+  manager.close()

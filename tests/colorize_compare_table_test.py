@@ -1,0 +1,41 @@
+"""colorize_compare's speed-up arithmetic and table, on loss curves written by hand (no training)."""
+
+import json
+
+import pytest
+
+from experiments import colorize_compare_lib, colorize_lib
+from experiments.configs import colorize as colorize_config
+
+
+def _fake_run(loss_of_epoch, epochs):
+  history = [{'epoch': e, 'train_loss': loss_of_epoch(e), 'val_loss': 2 * loss_of_epoch(e)}
+             for e in range(epochs + 1)]
+  return {'history': history, 'epochs_to_threshold': None,
+          'final_train_loss': history[-1]['train_loss'],
+          'final_val_loss': history[-1]['val_loss'],
+          'splits': {'test': {'psnr': 20.0, 'grey_psnr': 17.0}}, 'seconds_per_epoch': 1.0}
+
+
+def test_speedup_is_reference_epochs_over_model_epochs(tmp_path, monkeypatch):
+  # Budget 8 epochs. FR's loss is 1 / (e + 1), so its best losses by epochs 2, 4 and 8
+  # (1/4, 1/2 and all of the budget) are 1/3, 1/5 and 1/9, reached at epochs 2, 4, 8.
+  # SRS's loss is 1 / (4 e + 1): <= 1/3 first at epoch 1, <= 1/5 at epoch 1, <= 1/9 at epoch 2.
+  # Speed-ups (FR epochs / SRS epochs): 2/1 = 2, 4/1 = 4, 8/2 = 4. SRS is the faster model.
+  curves = {'FR': lambda e: 1 / (e + 1), 'SRS': lambda e: 1 / (4 * e + 1)}
+  monkeypatch.setattr(colorize_lib, 'train_and_evaluate',
+                      lambda config, workdir: _fake_run(curves[config.model], 8))
+  config = colorize_config.get_config('tiny')
+  config.epochs, config.compare_models = 8, 'FR,SRS'
+  result = colorize_compare_lib.compare(config, str(tmp_path))
+  assert result['reference_losses'] == pytest.approx({'0.25': 1 / 3, '0.5': 1 / 5, '1': 1 / 9})
+  srs = result['models']['SRS']
+  assert srs['epochs_to_reference_loss'] == {'0.25': 1, '0.5': 1, '1': 2}
+  assert srs['speedup_over_reference'] == pytest.approx({'0.25': 2.0, '0.5': 4.0, '1': 4.0})
+  assert result['models']['FR']['epochs_to_reference_loss'] == {'0.25': 2, '0.5': 4, '1': 8}
+  assert result['models']['FR']['speedup_over_reference'] == {'0.25': 1.0, '0.5': 1.0, '1': 1.0}
+  table = (tmp_path / 'compare.md').read_text()
+  assert '| SRS | 1 (2.00x) | 1 (4.00x) | 2 (4.00x) |' in table
+  assert '| FR | 2 | 4 | 8 |' in table  # No speed-up column for the reference itself.
+  written = json.loads((tmp_path / 'compare.json').read_text())
+  assert written['models']['SRS']['speedup_over_reference']['0.25'] == pytest.approx(2.0)
