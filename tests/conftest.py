@@ -45,3 +45,24 @@ def camera32():
 def camera32_fit(camera32):
   """SMALL_SIREN fitted 100 steps to ``camera32`` (~25 dB)."""
   return fit_small_siren(camera32, steps=100)
+
+
+def kill_after_first_checkpoint(module: str, flags: list[str], workdir, checkpoint_dir,
+                                timeout: float = 240.0) -> None:
+  """Starts ``python -m module *flags --workdir=workdir``, SIGKILLs it as soon as a checkpoint
+  step directory appears in ``checkpoint_dir``, and asserts it was killed (not finished)."""
+  import signal  # noqa: PLC0415
+  import subprocess  # noqa: PLC0415
+  import time  # noqa: PLC0415
+  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=REPO_ROOT)
+  process = subprocess.Popen([sys.executable, '-m', module, *flags, f'--workdir={workdir}'],
+                             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+  deadline = time.time() + timeout
+  while time.time() < deadline and process.poll() is None:
+    if checkpoint_dir.exists() and any(d.isdigit() for d in os.listdir(checkpoint_dir)):
+      break
+    time.sleep(0.05)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert process.returncode == -signal.SIGKILL, 'the run finished before it could be killed'

@@ -2,10 +2,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import jax
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 from experiments import fit_image_lib
 from experiments.configs import fit_image as fit_image_config
 from siren_jax import checkpoints, training
+from tests.conftest import kill_after_first_checkpoint
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,19 +61,8 @@ def test_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_o
            '--config.steps=4000', '--config.checkpoint_every=100', '--config.log_every=100',
            '--config.eval_every=1000']
   killed_dir = tmp_path / 'killed'
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=REPO_ROOT)
-  process = subprocess.Popen([sys.executable, '-m', 'experiments.fit_image', *flags,
-                              f'--workdir={killed_dir}'], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  checkpoint_dir = killed_dir / 'checkpoints' / 'siren'
-  deadline = time.time() + 180
-  while time.time() < deadline and process.poll() is None:
-    if checkpoint_dir.exists() and any(d.isdigit() for d in os.listdir(checkpoint_dir)):
-      break
-    time.sleep(0.05)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  assert process.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
+  kill_after_first_checkpoint('experiments.fit_image', flags, killed_dir,
+                              killed_dir / 'checkpoints' / 'siren', timeout=180)
   assert not (killed_dir / 'metrics.json').exists()
 
   resumed = _run_cli(*flags, f'--workdir={killed_dir}')

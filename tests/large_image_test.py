@@ -4,11 +4,9 @@ chunked evaluation in bounded memory."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +18,7 @@ from experiments import common, driver
 from experiments.configs import fit_image as fit_image_config
 from siren_jax import fitting, grids, images, metrics, models, render, sampling, tiling
 from siren_jax.models import fields
+from tests.conftest import kill_after_first_checkpoint
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -196,18 +195,8 @@ def test_killed_minibatch_fit_resumes_bit_identically(tmp_path):
       [sys.executable, '-m', 'experiments.fit_image', *flags, f'--workdir={workdir}'],
       cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
   killed = tmp_path / 'killed'
-  process = subprocess.Popen([sys.executable, '-m', 'experiments.fit_image', *flags,
-                              f'--workdir={killed}'], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  checkpoint_dir = killed / 'checkpoints' / 'siren'
-  deadline = time.time() + 300
-  while time.time() < deadline and process.poll() is None:
-    if checkpoint_dir.exists() and any(d.isdigit() for d in os.listdir(checkpoint_dir)):
-      break
-    time.sleep(0.05)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  assert process.returncode == -signal.SIGKILL, 'the fit finished before it could be killed'
+  kill_after_first_checkpoint('experiments.fit_image', flags, killed,
+                              killed / 'checkpoints' / 'siren', timeout=300)
   resumed = run(killed)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert 'Resumed from checkpoint at step' in resumed.stderr

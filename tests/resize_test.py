@@ -2,10 +2,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from experiments import resize_lib
 from experiments.configs import resize as resize_config
 from siren_jax import grids, images, inr_file, metrics
+from tests.conftest import kill_after_first_checkpoint
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -131,19 +130,8 @@ def test_killed_tiled_upscale_resumes_and_writes_the_same_png(small_png, tmp_pat
            '--config.checkpoint_every=100', '--config.eval_every=1000',
            '--config.log_every=100']
   killed = tmp_path / 'killed'
-  env = {**os.environ, 'PYTHONPATH': REPO_ROOT, 'JAX_PLATFORMS': 'cpu'}
-  process = subprocess.Popen([sys.executable, '-m', 'experiments.resize', *flags,
-                              f'--workdir={killed}'], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  checkpoint_dir = killed / 'checkpoints' / 'tiles'
-  deadline = time.time() + 240
-  while time.time() < deadline and process.poll() is None:
-    if checkpoint_dir.exists() and any(d.isdigit() for d in os.listdir(checkpoint_dir)):
-      break
-    time.sleep(0.05)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  assert process.returncode == -signal.SIGKILL, 'the fit finished before it could be killed'
+  kill_after_first_checkpoint('experiments.resize', flags, killed,
+                              killed / 'checkpoints' / 'tiles')
   assert not (killed / 'upscaled.png').exists()
 
   resumed = _run_entry_point(killed, *flags[1:], variant='upscale,tiny')

@@ -2,10 +2,8 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import imageio.v3 as iio
 import jax
@@ -18,6 +16,7 @@ from experiments import poisson_lib
 from experiments.configs import poisson as poisson_configs
 from siren_jax import grids, seamless, training
 from siren_jax.models import fields
+from tests.conftest import kill_after_first_checkpoint
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -331,20 +330,9 @@ def test_killed_clone_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
   flags = ['--config=experiments/configs/poisson.py:clone,tiny', '--config.rules=normal',
            '--config.local_edit=', '--config.steps=3000', '--config.checkpoint_every=100',
            '--config.log_every=500', '--config.eval_every=1000']
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=REPO_ROOT)
   killed = tmp_path / 'killed'
-  process = subprocess.Popen([sys.executable, '-m', 'experiments.poisson', *flags,
-                              f'--workdir={killed}'], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  checkpoints = killed / 'checkpoints' / 'clone_rgb_normal'
-  deadline = time.time() + 180
-  while time.time() < deadline and process.poll() is None:
-    if checkpoints.exists() and any(d.isdigit() for d in os.listdir(checkpoints)):
-      break
-    time.sleep(0.05)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  assert process.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
+  kill_after_first_checkpoint('experiments.poisson', flags, killed,
+                              killed / 'checkpoints' / 'clone_rgb_normal', timeout=180)
   assert not (killed / 'metrics.json').exists()
   resumed = _run_cli(*flags, f'--workdir={killed}')
   assert resumed.returncode == 0, resumed.stderr[-2000:]
