@@ -166,13 +166,12 @@ def test_resize_summary_is_mean_and_spread_over_photos():
 
 def test_finished_parts_are_skipped_and_other_settings_refused(tmp_path):
   config = reproduce_config.get_config('tiny')
-  config.parts = 'merge,clone'
+  config.parts = 'merge'
   workdir = str(tmp_path)
   write_synthetic_workdir(workdir, config)
   status = reproduce_lib.train_and_evaluate(config, workdir)
   assert status['merge'] == 'skipped'  # Would have trained for a minute otherwise.
   assert not os.path.exists(os.path.join(workdir, 'merge', 'checkpoints'))
-  assert status['clone'] == 'skipped' or status['clone'].startswith('unavailable')
   report = open(os.path.join(workdir, 'REPORT.md')).read()
   assert '| merge | finished earlier |' in report
 
@@ -203,7 +202,7 @@ def test_tiny_reproduction_runs_end_to_end_and_a_rerun_skips_it(tmp_path):
   config = reproduce_config.get_config('tiny')
   workdir = str(tmp_path)
   status = reproduce_lib.train_and_evaluate(config, workdir)
-  expected = {'fit', 'reconstruct', 'merge', 'resize', 'colorize'}
+  expected = {'fit', 'reconstruct', 'merge', 'resize', 'colorize', 'clone'}
   assert {p for p, s in status.items() if s == 'ran'} == expected
   report = open(os.path.join(workdir, 'REPORT.md')).read()
   table = report.split('## Claims')[1].split('## Parts')[0]
@@ -216,8 +215,7 @@ def test_tiny_reproduction_runs_end_to_end_and_a_rerun_skips_it(tmp_path):
 
   mtimes = {p: os.path.getmtime(os.path.join(workdir, p, reproduce_lib.RESULT_FILE))
             for p in expected}
-  assert set(reproduce_lib.train_and_evaluate(config, workdir).values()) <= {
-      'skipped', 'unavailable: not merged yet'}
+  assert set(reproduce_lib.train_and_evaluate(config, workdir).values()) == {'skipped'}
   assert mtimes == {p: os.path.getmtime(os.path.join(workdir, p, reproduce_lib.RESULT_FILE))
                     for p in expected}
 
