@@ -118,7 +118,8 @@ def test_two_processes_fit_an_image_and_write_one_checkpoint(two_process_run):
   for i, log in enumerate(logs):
     assert f'Process {i} of 2; 1 local and 2 global devices' in log
   assert '[siren] step 4/4' in logs[0] and '[siren] step 4/4' not in logs[1]  # Process 0 logs.
-  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints', 'siren'))) == ['4']
+  # One checkpoint (step 4) next to the run's fingerprint (run.json).
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints', 'siren'))) == ['4', 'run.json']
   with open(os.path.join(workdir, 'metrics.json')) as f:
     output = json.load(f)
   assert (output['num_processes'], output['num_devices']) == (2, 2)
