@@ -83,12 +83,17 @@ def canvas(size: int) -> np.ndarray:
   return out
 
 
-def _peak_rss() -> int:
+def _proc_status(field: str) -> int:
+  """A memory field of /proc/self/status (VmHWM: peak RSS, VmRSS: current RSS) in bytes."""
   with open('/proc/self/status', encoding='ascii') as f:
     for line in f:
-      if line.startswith('VmHWM:'):
+      if line.startswith(field + ':'):
         return int(line.split()[1]) * 1024
   return 0
+
+
+def _peak_rss() -> int:
+  return _proc_status('VmHWM')
 
 
 def fit(size: int) -> dict:
@@ -111,6 +116,7 @@ def fit(size: int) -> dict:
   del samples  # The resident copy lives on the device now.
   field = tiling.tiled_field(apply_one, layout)
   clock = {'start': time.perf_counter(), 'eval': 0.0, 'render_s': None}
+  rss_gib: list[tuple[int, float, float]] = []  # (step, current RSS, peak RSS) at each evaluation.
 
   def eval_fn(host_state) -> dict[str, float]:
     start = time.perf_counter()
@@ -119,6 +125,8 @@ def fit(size: int) -> dict:
     psnr = float(metrics.psnr(rendered, image))
     clock['render_s'] = time.perf_counter() - start
     clock['eval'] += clock['render_s']
+    rss_gib.append((int(host_state.step), round(_proc_status('VmRSS') / 2**30, 3),
+                    round(_peak_rss() / 2**30, 3)))
     print(f'  step {int(host_state.step)}: {psnr:.2f} dB after '
           f'{time.perf_counter() - clock["start"] - clock["eval"]:.0f} s', flush=True)
     return {'psnr': psnr}
@@ -139,7 +147,8 @@ def fit(size: int) -> dict:
           'train_s': seconds[-1], 'psnr': history[-1]['psnr'],
           'seconds_to_target': reached[0] if reached else None,
           'render_s': clock['render_s'], 'peak_rss_gib': _peak_rss() / 2**30,
-          'curve': [(round(t, 1), round(r['psnr'], 2)) for t, r in zip(seconds, history)]}
+          'curve': [(round(t, 1), round(r['psnr'], 2)) for t, r in zip(seconds, history)],
+          'rss_gib': rss_gib}
 
 
 def main(argv):
@@ -177,6 +186,8 @@ def main(argv):
            'Canvas: ' + ', '.join(PHOTOS) + ' at native resolution, cropped, never upsampled.',
            'Peak RSS: the process high-water mark (VmHWM), compilation included.']
   notes += [f'PSNR vs training seconds, {r["size"]}^2: {r["curve"]}' for r in rows]
+  notes += [f'(step, current RSS GiB, peak RSS GiB) at each evaluation, {r["size"]}^2: '
+            f'{r["rss_gib"]}' for r in rows]
   common.report(f'Large image fit, {", ".join(f"{s}^2" for s in sizes)}',
                 common.table(headers, table), FLAGS.results or None, notes)
 

@@ -23,7 +23,7 @@ from experiments.configs import colorize as colorize_config
 from experiments.configs import fit_image as fit_image_config
 from experiments.configs import poisson as poisson_config
 from experiments.configs import resize as resize_config
-from siren_jax.names import FIELD_MODELS
+from siren_jax.names import COLORIZER_MODELS, FIELD_MODELS
 
 RESULT_FILE = 'result.json'
 VARIANT_FIELDS = {
@@ -36,7 +36,7 @@ VARIANT_FIELDS = {
 # is not reused (a different scale in the same workdir is a mistake, not a resume).
 SETTINGS = ('scale', 'fit_variant', 'grad_variant', 'laplacian_variant', 'merge_variant',
             'clone_variant', 'resize_variant', 'colorize_variant', 'poisson_models',
-            'resize_images', 'resize_mode')
+            'resize_images', 'resize_mode', 'colorize_models')
 
 
 def check_config(config: ml_collections.ConfigDict) -> list[reproduce_parts.Part]:
@@ -55,6 +55,10 @@ def check_config(config: ml_collections.ConfigDict) -> list[reproduce_parts.Part
   for name in common.split_names(config.poisson_models):
     if name not in FIELD_MODELS:
       raise ValueError(f'config.poisson_models: {name!r} is not one of {", ".join(FIELD_MODELS)}')
+  colorizers = common.split_names(config.colorize_models)
+  if not colorizers or any(n.partition('+')[0] not in COLORIZER_MODELS for n in colorizers):
+    raise ValueError(f'config.colorize_models={config.colorize_models!r}: give MODEL[+FUSION], '
+                     f'comma-separated, MODEL in {", ".join(COLORIZER_MODELS)}')
   return [reproduce_parts.PARTS_BY_NAME[n] for n in names]
 
 

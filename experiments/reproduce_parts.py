@@ -347,22 +347,29 @@ def resize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
       (os.path.join(workdir, first, 'comparison.png'), f'Zoomed crops, {first}')]
 
 
-# --- Colourisation: FR / SRS / S130. ---------------------------------------------------------
+# --- Colourisation: FR / SRS / S130 under the held-out protocol. ----------------------------
 
 def run_colorize(config: ml_collections.ConfigDict, workdir: str) -> None:
-  from experiments import colorize_compare_lib
-  run_once(colorize_compare_lib.compare, colorize_config.get_config(
-      config.colorize_variant), workdir, result_file='compare.json')
+  """experiments.colorize_heldout (k-fold by photo, several seeds, grey and histogram
+  baselines) for the models of ``config.colorize_models``."""
+  from experiments import colorize_heldout_lib
+  heldout = colorize_config.get_config(config.colorize_variant)
+  heldout.heldout_models = config.colorize_models
+  run_once(colorize_heldout_lib.run, heldout, workdir, result_file='heldout.json')
 
 
 def colorize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
-  table = epath.Path(os.path.join(workdir, 'compare.md'))
-  text = (f'{metrics["dataset"]} photos, {metrics["image_size"]}x{metrics["image_size"]}, '
-          f'{metrics["epochs"]} epochs, seed {metrics["seed"]}, width x'
-          f'{metrics["config"]["width_scale"]:g}. Validation split of the current compare '
-          '(not the held-out protocol of issue 18).\n\n' +
+  table = epath.Path(os.path.join(workdir, 'heldout.md'))
+  run = metrics['config']
+  folds = '; '.join(', '.join(f) for f in metrics['folds'])
+  text = (f'Held-out protocol (docs/colorization.md): {len(metrics["folds"])} folds by photo '
+          f'({folds}); each model trained on the other folds\' photos, {run["heldout_seeds"]} '
+          f'seed(s), {run["image_size"]}x{run["image_size"]} crops, width x'
+          f'{run["width_scale"]:g}, {run["epochs"]} epochs; evaluated on the held-out photos '
+          f'(short side {run["heldout_eval_side"]}). Mean ± std over folds x seeds.\n\n' +
           (table.read_text() if table.exists() else ''))
-  return text, [(os.path.join(workdir, 'compare.png'), 'Train and validation loss per epoch')]
+  return text, [(os.path.join(workdir, 'heldout.png'),
+                 'One held-out photo per fold: grey input, each model, histogram baseline, truth')]
 
 
 PARTS: tuple[Part, ...] = (
@@ -376,7 +383,7 @@ PARTS: tuple[Part, ...] = (
          clone_section, clone_available),
     Part('resize', 'Resizing: SIREN vs classical filters over every built-in photo', run_resize,
          resize_metrics, resize_section, partial=resize_partial),
-    Part('colorize', 'Colourisation: FR vs SRS vs S130 (the report)', run_colorize,
-         metrics_file('compare.json'), colorize_section),
+    Part('colorize', 'Colourisation: FR vs SRS vs S130 on held-out photos (the report)',
+         run_colorize, metrics_file('heldout.json'), colorize_section),
 )
 PARTS_BY_NAME = {p.name: p for p in PARTS}

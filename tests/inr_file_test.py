@@ -55,3 +55,26 @@ def test_foreign_or_corrupt_files_give_one_line_errors(camera32_fit, tmp_path):
   with pytest.raises(ValueError, match='corrupt fitted-image file') as e:
     inr_file.load(wrong)
   assert '\n' not in str(e.value)
+
+
+def test_one_parameter_of_the_wrong_shape_is_named_in_a_one_line_error(camera32_fit, tmp_path):
+  """A file whose model description is right but one stored array has the wrong shape (e.g.
+  edited by hand or written by another tool): the error names exactly that parameter."""
+  from flax import serialization  # pylint: disable=g-import-not-at-top
+  good = str(tmp_path / 'good.inr')
+  inr_file.save(good, camera32_fit.params, model=SMALL_SIREN, height=32, width=32, channels=1)
+  with open(good, 'rb') as f:
+    contents = serialization.msgpack_restore(f.read())
+  leaves = jax.tree_util.tree_leaves_with_path(contents['params'])
+  path, bias = next((p, leaf) for p, leaf in leaves if 'bias' in jax.tree_util.keystr(p))
+  node = contents['params']
+  for key in path[:-1]:
+    node = node[key.key]
+  node[path[-1].key] = np.asarray(bias)[:-1]  # One element short: the only mismatch.
+  bad = tmp_path / 'bad.inr'
+  bad.write_bytes(serialization.msgpack_serialize(contents))
+  with pytest.raises(ValueError, match='corrupt fitted-image file') as e:
+    inr_file.load(str(bad))
+  message = str(e.value)
+  assert '\n' not in message
+  assert jax.tree_util.keystr(path) in message, message

@@ -67,6 +67,21 @@ def _upscale_config(**overrides):
   return config
 
 
+def test_large_scale_is_the_benchmarked_tiled_setting_and_only_for_upscale():
+  config = resize_config.get_config('upscale,large')
+  # bench/large_image.py's best 2048^2 setting (docs/large_images.md), as bench's flag defaults.
+  from bench import large_image  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  bench = {f.name: f.default for f in flags.FLAGS.get_flags_for_module(large_image)}
+  assert (config.tile_size, config.tile_overlap, config.hidden_features, config.hidden_layers,
+          config.learning_rate, config.batch_pixels) == (
+              bench['tile_size'], bench['tile_overlap'], bench['width'], bench['hidden_layers'],
+              bench['learning_rate'], bench['batch_pixels'])
+  assert config.target_psnr == bench['target_psnr'] == 30.0
+  with pytest.raises(ValueError, match='scale large is for the upscale task'):
+    resize_config.get_config('compare,large')
+
+
 @pytest.fixture(scope='module')
 def small_png(tmp_path_factory):
   path = str(tmp_path_factory.mktemp('input') / 'small.png')

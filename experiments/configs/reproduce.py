@@ -6,8 +6,9 @@ Variants ``--config=experiments/configs/reproduce.py[:SCALE][,key=value...]`` (g
          Fig. 1 at the paper's 256x256 for 500 steps (not 10,000); Poisson at 64x64, width 128,
          500 (gradient) / 300 (Laplacian) steps (not 256x256, width 256, 10,000); the grey
          merge at 64x64, 150 steps (not 512x512, 10,000); resizing at 256x256 ground truth, 500
-         steps per fit (not 512x512, 5,000); colourisation at 64x64 crops, width x0.25, 300
-         epochs (not 256x256, full width, 1000).
+         steps per fit (not 512x512, 5,000); colourisation under the held-out protocol (3
+         folds by photo, 2 seeds) at 32x32 crops, width x0.25, 100 epochs (not 256x256 crops,
+         full width, 1000 epochs).
   paper  the paper's sizes and step counts (GPU/TPU): every part's own ``paper`` scale.
   tiny   seconds per part, for CI: checks the machinery and the report's structure only.
 
@@ -34,7 +35,7 @@ VARIANTS = {
         'merge_variant': 'merge,colors=grey',
         'clone_variant': 'clone',
         'resize_variant': 'compare',
-        'colorize_variant': '',
+        'colorize_variant': 'heldout,heldout_seeds=2',
     },
     'paper': {
         'fit_variant': 'paper',
@@ -43,7 +44,7 @@ VARIANTS = {
         'merge_variant': 'merge,paper,colors=grey',
         'clone_variant': 'clone,paper',
         'resize_variant': 'compare,paper',
-        'colorize_variant': 'paper',
+        'colorize_variant': 'paper,dataset=embedded:natural',
     },
     'tiny': {
         'fit_variant': 'tiny',
@@ -52,7 +53,7 @@ VARIANTS = {
         'merge_variant': 'merge,tiny,rules=mean',
         'clone_variant': 'clone,tiny',
         'resize_variant': 'compare,tiny',
-        'colorize_variant': 'tiny,epochs=2',
+        'colorize_variant': 'tiny,epochs=2,heldout_seeds=1',
     },
 }
 
@@ -67,6 +68,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.poisson_models = 'siren,tanh,relu_pe'
   config.resize_images = NATURAL_PHOTOS  # Every built-in natural photo ('cat' is 'chelsea').
   config.resize_mode = 'grey'
+  # Colourisers of the report compared under the held-out protocol (colorize_heldout's models).
+  config.colorize_models = 'FR,SRS,S130'
   for key, value in VARIANTS[scale].items():
     config[key] = value
   config.report_only = False  # Only rewrite REPORT.md from the finished parts in the workdir.

@@ -12,6 +12,10 @@ Variants ``--config=experiments/configs/resize.py:[TASK][,SCALE][,key=value...]`
                   images (tiles fit together, checkpoint and resume like any fit).
   SCALE  paper    512x512 ground truth (x4: 128x128, x2: 256x256), 5,000 steps: for a GPU/TPU.
          tiny     32x32 ground truth (x4: 8x8, x2: 16x16), width 32, 20 steps: for tests.
+         large    (upscale only) the setting for multi-megapixel photos that bench/large_image.py
+                  found best on the 2-core CPU: 64-pixel tiles (overlap 4), each a SIREN of
+                  width 32 with 2 hidden layers, Adam 1e-3, 262,144 random pixels per step, up
+                  to 20,000 steps, stopping at 30 dB on the input (docs/large_images.md).
 Timings: bench/RESULTS.md.
 """
 
@@ -25,12 +29,18 @@ SCALES = {
               'checkpoint_every': 1000},
     'tiny': {**common.FIELD_TINY, 'image_size': 32, 'learning_rate': 1e-3, 'crop_size': 0.5,
              'tile_overlap': 4},
+    'large': {'tile_size': 64, 'tile_overlap': 4, 'hidden_features': 32, 'hidden_layers': 2,
+              'learning_rate': 1e-3, 'batch_pixels': 262_144, 'target_psnr': 30.0,
+              'steps': 20_000, 'eval_every': 200, 'log_every': 100, 'checkpoint_every': 1000},
 }
 
 
 def get_config(variant: str = '') -> ml_collections.ConfigDict:
   task, scale, assignments = common.parse_variant(variant, experiment='resize', modes=TASKS,
-                                                  default_mode='compare')
+                                                  default_mode='compare', scales=tuple(SCALES))
+  if scale == 'large' and task != 'upscale':
+    raise ValueError(f'bad resize config variant {variant!r}: scale large is for the upscale '
+                     'task (resize.py:upscale,large)')
   config = ml_collections.ConfigDict()
   config.task = task  # One of TASKS.
   # --- compare ---
