@@ -28,8 +28,9 @@ SCALE_NOTES = {
            'at 256x256 for 500 steps instead of 10,000; Poisson at 64x64 with width 128 for '
            '300-500 steps instead of 256x256, width 256, 10,000 steps (merge 64x64 grey, not '
            '512x512); resizing at a 256x256 ground truth with 500 steps per fit (paper scale '
-           '512x512, 5,000); colourisation on 64x64 crops of the embedded photos, width x0.25, '
-           '300 epochs (the report: 256x256, full width, 1000 epochs, 40 images).',
+           '512x512, 5,000); colourisation under the held-out protocol (3 folds by photo over '
+           'the six offline natural photos, 2 seeds) on 32x32 crops, width x0.25, 100 epochs '
+           '(the report: 256x256, full width, 1000 epochs, 40 images).',
     'paper': 'paper: the paper\'s sizes and step counts (each experiment\'s own `paper` scale).',
 }
 
@@ -129,7 +130,7 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
       '## Claims', '',
       f'{counts[reproduce_claims.HOLDS]} hold, {counts[reproduce_claims.FAILS]} do not hold, '
       f'{len(rows) - sum(counts.values())} not tested. Generated from the experiments\' '
-      'metrics files under the workdir (`<part>/**/metrics.json`, `colorize/compare.json`) of '
+      'metrics files under the workdir (`<part>/**/metrics.json`, `colorize/heldout.json`) of '
       'the parts whose `result.json` marks them finished; tolerances are fixed in '
       '`experiments/reproduce_claims.py`, written before the results were seen.', '',
       reproduce_claims.table(rows, config.scale), '',
