@@ -5,26 +5,13 @@ import os
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from siren_jax import data
+from tests import tfds_builders
 
 
-class SirenJaxTinyPhotos(tfds.core.GeneratorBasedBuilder):
-  """Six RGB records (zlib tensors: encoding PNGs would need TensorFlow)."""
-  VERSION = tfds.core.Version('1.0.0')
-
-  def _info(self):
-    return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-        'image': tfds.features.Tensor(shape=(None, None, 3), dtype=np.uint8, encoding='zlib')}))
-
-  def _split_generators(self, dl_manager):
-    return {'train': self._generate_examples()}
-
-  def _generate_examples(self):
-    rng = np.random.default_rng(1)
-    for i in range(6):
-      yield i, {'image': rng.integers(0, 256, (16, 18, 3), dtype=np.uint8)}
+SirenJaxTinyPhotos = tfds_builders.tiny_rgb_builder(
+    'SirenJaxTinyPhotos', count=6, shape=lambda i: (16, 18), seed=1, module=__name__)
 
 
 def _photos_per_split(pipeline):

@@ -5,26 +5,13 @@ import os
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from siren_jax import colour, data
+from tests import tfds_builders
 
 
-class SirenJaxTinyColour(tfds.core.GeneratorBasedBuilder):
-  """A 10-record RGB dataset (stored as zlib tensors: encoding PNGs would need TensorFlow)."""
-  VERSION = tfds.core.Version('1.0.0')
-
-  def _info(self):
-    return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-        'image': tfds.features.Tensor(shape=(None, None, 3), dtype=np.uint8, encoding='zlib')}))
-
-  def _split_generators(self, dl_manager):
-    return {'train': self._generate_examples()}
-
-  def _generate_examples(self):
-    rng = np.random.default_rng(0)
-    for i in range(10):
-      yield i, {'image': rng.integers(0, 256, (16 + i % 5, 20, 3), dtype=np.uint8)}
+SirenJaxTinyColour = tfds_builders.tiny_rgb_builder(
+    'SirenJaxTinyColour', count=10, shape=lambda i: (16 + i % 5, 20), seed=0, module=__name__)
 
 
 @pytest.fixture(scope='module')
