@@ -298,7 +298,7 @@ def minibatch_rows(config: ml_collections.ConfigDict, batch: Any, num_tiles: int
   leaves = jax.tree.leaves(batch)
   rows = int(np.shape(leaves[0])[0])
   per_row = max(1, num_tiles)
-  pixels = sampling.resolve_batch_pixels(config.batch_pixels, rows * per_row)
+  pixels = sampling.resolve_batch_pixels(config.batch_pixels, rows * per_row, num_tiles)
   if not pixels:
     return 0
   devices = jax.device_count()

@@ -37,23 +37,31 @@ _FEISTEL_ROUNDS = 4
 # Full batch up to this many pixels (512x512); above it, minibatches of DEFAULT_BATCH_PIXELS.
 FULL_BATCH_MAX_PIXELS = 512 * 512
 DEFAULT_BATCH_PIXELS = 65536
+# A tiled fit's auto minibatch draws at least this many pixels of every tile per step. Measured
+# on a 2048^2 natural-photo canvas with 64-pixel tiles (bench/large_image.py, docs/large_images.md):
+# ~53 pixels per tile per step stalls near 27 dB, ~214 reaches 30 dB in 400 steps.
+MIN_TILE_PIXELS_PER_STEP = 256
 
 
-def default_batch_pixels(num_pixels: int) -> int:
+def default_batch_pixels(num_pixels: int, num_tiles: int = 0) -> int:
   """Pixels per step for an image of ``num_pixels`` when the config says auto (-1): 0 (the
   full image, the paper's setting) up to ``FULL_BATCH_MAX_PIXELS``, else
   ``DEFAULT_BATCH_PIXELS``, where a width-256 SIREN step costs ~1 s on 2 CPU cores and its
-  activations ~0.5 GB."""
-  return 0 if num_pixels <= FULL_BATCH_MAX_PIXELS else DEFAULT_BATCH_PIXELS
+  activations ~0.5 GB; a fit in ``num_tiles`` tiles gets at least
+  ``MIN_TILE_PIXELS_PER_STEP`` pixels of each tile."""
+  if num_pixels <= FULL_BATCH_MAX_PIXELS:
+    return 0
+  return max(DEFAULT_BATCH_PIXELS, MIN_TILE_PIXELS_PER_STEP * num_tiles)
 
 
-def resolve_batch_pixels(batch_pixels: int, num_pixels: int) -> int:
-  """Config value (-1 auto, 0 full, N) -> rows per step, 0 meaning the full batch."""
+def resolve_batch_pixels(batch_pixels: int, num_pixels: int, num_tiles: int = 0) -> int:
+  """Config value (-1 auto, 0 full, N) -> pixels per step (summed over ``num_tiles`` tiles,
+  if any), 0 meaning the full batch."""
   if batch_pixels < -1:
     raise ValueError(f'batch_pixels must be -1 (auto), 0 (full batch) or positive, got '
                      f'{batch_pixels}')
   if batch_pixels == -1:
-    batch_pixels = default_batch_pixels(num_pixels)
+    batch_pixels = default_batch_pixels(num_pixels, num_tiles)
   return 0 if batch_pixels >= num_pixels else batch_pixels
 
 

@@ -90,6 +90,9 @@ def test_batch_pixels_auto_is_full_batch_for_small_images_only():
   # Tiled batches: rows are tile pixels, each row holds T pixels.
   tiled = {'coords': np.zeros((128 * 128, 2)), 'values': np.zeros((128 * 128, 64, 3))}
   assert driver.minibatch_rows(config, tiled, num_tiles=64) == sampling.DEFAULT_BATCH_PIXELS // 64
+  # Many tiles: at least MIN_TILE_PIXELS_PER_STEP (256) pixels of each tile per step.
+  many = {'coords': np.zeros((64 * 64, 2)), 'values': np.zeros((64 * 64, 400, 3))}
+  assert driver.minibatch_rows(config, many, num_tiles=400) == 256
   config.batch_pixels = 0
   assert driver.minibatch_rows(config, large) == 0
 

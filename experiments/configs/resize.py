@@ -14,8 +14,9 @@ Variants ``--config=experiments/configs/resize.py:[TASK][,SCALE][,key=value...]`
          tiny     32x32 ground truth (x4: 8x8, x2: 16x16), width 32, 20 steps: for tests.
          large    (upscale only) the setting for multi-megapixel photos that bench/large_image.py
                   found best on the 2-core CPU: 64-pixel tiles (overlap 4), each a SIREN of
-                  width 32 with 2 hidden layers, Adam 1e-3, 262,144 random pixels per step, up
-                  to 20,000 steps, stopping at 30 dB on the input (docs/large_images.md).
+                  width 32 with 2 hidden layers, Adam 1e-3, random pixels per step chosen
+                  automatically (>= 256 per tile: 313,600 at 2048x2048), up to 20,000 steps,
+                  stopping at 30 dB on the input (docs/large_images.md).
 Timings: bench/RESULTS.md.
 """
 
@@ -30,7 +31,7 @@ SCALES = {
     'tiny': {**common.FIELD_TINY, 'image_size': 32, 'learning_rate': 1e-3, 'crop_size': 0.5,
              'tile_overlap': 4},
     'large': {'tile_size': 64, 'tile_overlap': 4, 'hidden_features': 32, 'hidden_layers': 2,
-              'learning_rate': 1e-3, 'batch_pixels': 262_144, 'target_psnr': 30.0,
+              'learning_rate': 1e-3, 'batch_pixels': -1, 'target_psnr': 30.0,
               'steps': 20_000, 'eval_every': 200, 'log_every': 100, 'checkpoint_every': 1000},
 }
 
