@@ -73,6 +73,18 @@ MODULE_TESTS: dict[str, list[str]] = {
         'tests/colorizers_test.py',
         'tests/properties_test.py::test_colorizer_tile_untile_round_trip_for_any_size'],
     'siren_jax/models/fields.py': ['tests/layers_test.py'],
+    'siren_jax/colour_metrics.py': ['tests/colour_metrics_test.py'],
+    # image_loss is what every fast training test minimises; derivatives is pinned to closed
+    # forms in diffops_test.
+    'siren_jax/fitting.py': ['tests/diffops_test.py', 'tests/training_loop_test.py'],
+    'siren_jax/nnx_layers.py': ['tests/nnx_layers_test.py'],
+    'siren_jax/photo_colorize.py': ['tests/photo_colorize_test.py', '-m', 'not slow'],
+    # Only the sampling tests of large_image_test (the rest fit and render large images).
+    'siren_jax/sampling.py': ['tests/large_image_test.py', '-k',
+                              'minibatch_rows or every_pixel or sampled_rows or minibatch_fn '
+                              'or batch_pixels'],
+    'siren_jax/seamless.py': ['tests/seamless_test.py', '-m', 'not slow'],
+    # sharding is not mapped: its real tests run in subprocesses with forced devices.
 }
 
 _BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
