@@ -41,8 +41,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE_TESTS: dict[str, list[str]] = {
     # The 8-layer pre-activation statistics test takes minutes on a loaded CPU; the init
     # bounds it relies on are pinned by layers_reference_test.
-    'siren_jax/layers.py': ['tests/layers_reference_test.py', 'tests/layers_test.py', '-k',
-                            'not preactivations'],
+    'siren_jax/layers.py': ['tests/layers_defaults_test.py', 'tests/layers_reference_test.py',
+                            'tests/layers_test.py', '-k', 'not preactivations'],
     'siren_jax/diffops.py': ['tests/diffops_test.py'],
     'siren_jax/grids.py': ['tests/grids_test.py'],
     'siren_jax/colour.py': ['tests/colour_skimage_test.py', 'tests/colour_test.py',
@@ -51,28 +51,57 @@ MODULE_TESTS: dict[str, list[str]] = {
                              'tests/properties_test.py::test_compose_gradients_rules_on_random_fields',
                              'tests/poisson_test.py', '-m', 'not slow', '-k',
                              'not entry_point and not siren_reconstructs'],
-    'siren_jax/render.py': ['tests/render_blocks_test.py', 'tests/render_test.py',
+    'siren_jax/render.py': ['tests/render_blocks_test.py', 'tests/render_bounds_test.py',
+                            'tests/render_test.py',
                             'tests/properties_test.py::'
                             'test_render_any_size_crop_and_chunk_equals_one_shot_evaluation'],
-    'siren_jax/tiling.py': ['tests/tiling_test.py',
-                            'tests/properties_test.py::test_tiling_split_covers_the_image_and_pastes_back'],
+    # The covering-tile field (what renders a tiled fit) is tested in large_image_test.
+    'siren_jax/tiling.py': ['tests/tiling_values_test.py', 'tests/tiling_test.py',
+                            'tests/properties_test.py::test_tiling_split_covers_the_image_and_pastes_back',
+                            'tests/large_image_test.py::'
+                            'test_covering_tiles_field_equals_the_all_tiles_blend',
+                            'tests/large_image_test.py::'
+                            'test_each_point_is_evaluated_by_at_most_four_tiles'],
     'siren_jax/data.py': ['tests/data_order_test.py', 'tests/data_limits_test.py',
                           'tests/data_test.py',
                           'tests/properties_test.py::test_split_indices_partition_their_input'],
-    'siren_jax/training.py': ['tests/training_loop_test.py', 'tests/training_test.py'],
+    # The divergence guard's tests live in failures_test (the rest of that file is entry points).
+    'siren_jax/training.py': ['tests/training_clock_test.py', 'tests/training_loop_test.py',
+                              'tests/training_test.py',
+                              'tests/failures_test.py::'
+                              'test_divergence_stops_saves_nothing_bad_and_keeps_the_last_good_checkpoint',
+                              'tests/failures_test.py::test_skip_policy_keeps_the_old_state_for_a_bad_step',
+                              'tests/failures_test.py::'
+                              'test_skip_policy_counts_skipped_steps_and_finishes_with_a_finite_state',
+                              'tests/failures_test.py::test_seconds_per_step_is_none_not_nan_when_unmeasured'],
     'siren_jax/checkpoints.py': ['tests/checkpoints_test.py', 'tests/training_test.py'],
     'siren_jax/finite_differences.py': ['tests/finite_differences_aspect_test.py',
                                         'tests/finite_differences_test.py'],
     'siren_jax/metrics.py': ['tests/metrics_ssim_test.py', 'tests/metrics_test.py'],
-    'siren_jax/baselines.py': ['tests/layers_reference_test.py', 'tests/layers_test.py', '-k',
-                               'not preactivations'],
+    'siren_jax/baselines.py': ['tests/fields_spec_test.py', 'tests/layers_reference_test.py',
+                               'tests/layers_test.py', '-k', 'not preactivations'],
     'siren_jax/fast_sine.py': ['tests/fast_sine_test.py'],
-    'siren_jax/images.py': ['tests/images_test.py'],
+    'siren_jax/images.py': ['tests/images_display_test.py', 'tests/images_test.py'],
     'siren_jax/inr_file.py': ['tests/inr_file_test.py'],
     'siren_jax/models/colorizers.py': [
-        'tests/colorizers_test.py',
+        'tests/colorizers_embedding_test.py', 'tests/colorizers_test.py',
+        'tests/colorizer_fusion_test.py::test_global_branch_sees_the_whole_image',
+        'tests/colorizer_fusion_test.py::test_pretrained_embedding_from_a_local_file',
+        'tests/colorizer_fusion_test.py::test_bad_embedding_files_are_one_line_errors',
         'tests/properties_test.py::test_colorizer_tile_untile_round_trip_for_any_size'],
-    'siren_jax/models/fields.py': ['tests/layers_test.py'],
+    'siren_jax/models/fields.py': ['tests/fields_spec_test.py', 'tests/layers_test.py'],
+    'siren_jax/colour_metrics.py': ['tests/colour_metrics_test.py'],
+    # image_loss is what every fast training test minimises; derivatives is pinned to closed
+    # forms in diffops_test.
+    'siren_jax/fitting.py': ['tests/diffops_test.py', 'tests/training_loop_test.py'],
+    'siren_jax/nnx_layers.py': ['tests/nnx_layers_test.py'],
+    'siren_jax/photo_colorize.py': ['tests/photo_colorize_test.py', '-m', 'not slow'],
+    # Only the sampling tests of large_image_test (the rest fit and render large images).
+    'siren_jax/sampling.py': ['tests/sampling_bounds_test.py', 'tests/large_image_test.py', '-k',
+                              'sampling_bounds or minibatch_rows or every_pixel or sampled_rows '
+                              'or minibatch_fn or batch_pixels'],
+    'siren_jax/seamless.py': ['tests/seamless_test.py', '-m', 'not slow'],
+    # sharding is not mapped: its real tests run in subprocesses with forced devices.
 }
 
 _BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
