@@ -148,8 +148,15 @@ def _resize_gain(factor: str, over: str) -> Callable[[Metrics], float | None]:
 
 def _colorize_speedup(model: str) -> Callable[[Metrics], float | None]:
   """How many times fewer epochs ``model`` needs than FR to reach FR's final train loss (mean
-  over folds x seeds of the held-out protocol's runs)."""
-  return lambda metrics: _get(metrics, 'summary', model, 'speedup_over_reference', 'mean')
+  over folds x seeds of the held-out protocol's runs that reach it); 0 when none of its runs
+  reaches FR's loss (infinitely slower), None when the model was not run."""
+  def measure(metrics: Metrics) -> float | None:
+    speedup = _get(metrics, 'summary', model, 'speedup_over_reference', 'mean')
+    if speedup is None and str(_get(metrics, 'summary', model, 'reached_reference')).startswith(
+        '0/'):
+      return 0.0
+    return speedup
+  return measure
 
 
 def _heldout_psnr(metrics: Metrics, name: str, key: str = 'rgb_psnr') -> float | None:

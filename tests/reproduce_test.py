@@ -115,6 +115,11 @@ def test_claims_table_follows_the_numbers_in_the_workdir(tmp_path):
   # Paper Table 1 absolute numbers are only tested at the paper's scale.
   assert verdicts['SIREN from the gradient: PSNR'] == 'not tested at this scale'
   assert verdicts[_claim('colorize', 'Colourisation on held-out').claim] == 'holds'
+  # A model none of whose runs reaches FR's loss is slower than FR: speed-up 0, not untested.
+  s130 = _claim('colorize', 'Colourisation: S130')
+  never = {'summary': {'S130': {'speedup_over_reference': None, 'reached_reference': '0/6'}}}
+  assert s130.measure(never) == 0.0
+  assert s130.measure({'summary': {}}) is None
   rows = reproduce_report.claims_rows(workdir, 'cpu')
   resize_row = next(r for r in rows if r.claim.claim.startswith('Resizing x4: SIREN beats the'))
   assert resize_row.ours == pytest.approx(0.3)
