@@ -5,12 +5,11 @@ The loop reads the time only through ``time.perf_counter``; here that clock move
 count as training time), so every number the loop reports can be worked out by hand.
 """
 
-import jax
 import numpy as np
-import optax
 import pytest
 
-from siren_jax import checkpoints, fitting, layers, training
+from siren_jax import checkpoints, fitting, training
+from tests.training_loop_test import _tiny
 
 EVAL_SECONDS = 10.0
 
@@ -30,14 +29,6 @@ def clock(monkeypatch):
   fake = _Clock()
   monkeypatch.setattr(training, 'time', fake)
   return fake
-
-
-def _tiny():
-  coords = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]], np.float32)
-  values = np.array([[0.1], [-0.2], [0.3], [0.0]], np.float32)
-  model = layers.Siren(out_features=1, hidden_features=8, hidden_layers=1)
-  state = training.create_train_state(model, jax.random.PRNGKey(0), coords[:1], optax.sgd(1e-3))
-  return state, {'coords': coords, 'values': values}
 
 
 def _timed_fns(clock, batch):
