@@ -37,6 +37,16 @@ def _check_channels(x: Array, name: str) -> None:
     raise ValueError(f'{name} must have 3 channels in its last axis, got shape {tuple(x.shape)}')
 
 
+def _apply_matrix(x: Array, matrix: np.ndarray) -> Array:
+  """(..., 3) -> (..., 3): ``x @ matrix.T``. On JAX arrays at full float32 precision: XLA on GPU
+  and TPU multiplies float32 at TF32/bfloat16 precision by default, which put Lab 0.05 off
+  scikit-image on an H200 (bench/RESULTS.md, GPU check); a 3x3 product costs nothing either way."""
+  m = matrix.T.astype(x.dtype)
+  if _xp(x) is jnp:
+    return jnp.matmul(x, m, precision=jax.lax.Precision.HIGHEST)
+  return x @ m
+
+
 def rgb_to_lab(rgb: Array) -> Array:
   """sRGB (..., 3) in [0, 1] -> Lab (..., 3): L in [0, 100], a and b in about [-128, 127]."""
   _check_channels(rgb, 'rgb')
@@ -45,7 +55,7 @@ def rgb_to_lab(rgb: Array) -> Array:
   # The maximum keeps the unused branch of `where` finite (and its gradient NaN-free).
   linear = xp.where(rgb > 0.04045, ((xp.maximum(rgb, 0.04045) + 0.055) / 1.055) ** 2.4,
                     rgb / 12.92)
-  xyz = linear @ XYZ_FROM_RGB.T.astype(linear.dtype) / D65_WHITE.astype(linear.dtype)
+  xyz = _apply_matrix(linear, XYZ_FROM_RGB) / D65_WHITE.astype(linear.dtype)
   f = xp.where(xyz > 0.008856, xp.cbrt(xp.maximum(xyz, 0.008856)), 7.787 * xyz + 16.0 / 116.0)
   fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
   return xp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
@@ -61,7 +71,7 @@ def lab_to_rgb(lab: Array) -> Array:
   fz = xp.maximum(fy - lab[..., 2] / 200.0, 0.0)
   f = xp.stack([fx, fy, fz], axis=-1)
   xyz = xp.where(f > 0.2068966, f ** 3, (f - 16.0 / 116.0) / 7.787) * D65_WHITE.astype(f.dtype)
-  linear = xyz @ RGB_FROM_XYZ.T.astype(xyz.dtype)
+  linear = _apply_matrix(xyz, RGB_FROM_XYZ)
   rgb = xp.where(linear > 0.0031308,
                  1.055 * xp.maximum(linear, 0.0031308) ** (1.0 / 2.4) - 0.055, linear * 12.92)
   return xp.clip(rgb, 0.0, 1.0)

@@ -39,6 +39,18 @@ def test_lab_to_rgb_matches_skimage_including_out_of_gamut():
                              expected, atol=1e-4)
 
 
+@pytest.mark.parametrize('convert', [colour.rgb_to_lab, colour.lab_to_rgb])
+def test_jax_conversions_multiply_at_full_float32_precision(convert):
+  # XLA:GPU/TPU multiply float32 at TF32/bfloat16 precision unless asked otherwise: on an H200
+  # that put rgb_to_lab 0.05 Lab off scikit-image (the test above failed there). XLA:CPU is exact
+  # whatever the flag, so this checks the request itself, in the traced program.
+  jaxpr = jax.make_jaxpr(convert)(jnp.full((4, 3), 0.5, jnp.float32))
+  dots = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == 'dot_general']
+  assert dots, 'no matrix product traced'
+  highest = jax.lax.Precision.HIGHEST
+  assert all(e.params['precision'] == (highest, highest) for e in dots), dots
+
+
 @pytest.mark.parametrize('rgb_range', ['signed', 'unit'])
 def test_scaled_lab_round_trip_returns_the_image(rgb_range):
   rgb = _random_rgb(seed=2)
