@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import siren_jax
+from tests.conftest import subprocess_env
 from tools import gen_api_docs
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,7 +18,7 @@ HEAVY = ('matplotlib', 'orbax', 'tensorboardX')
 
 
 def _run_python(code: str) -> str:
-  env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+  env = subprocess_env()
   result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           env=env, cwd=REPO_ROOT, timeout=120, check=False)
   assert result.returncode == 0, result.stderr

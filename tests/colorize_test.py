@@ -11,6 +11,7 @@ import pytest
 
 from experiments import colorize_compare_lib, colorize_lib, colorize_photo_lib
 from experiments.configs import colorize as colorize_config
+from tests.conftest import subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -100,7 +101,7 @@ def test_photo_cli_prints_one_line_error_for_an_untrained_workdir(tmp_path):
        '--config=experiments/configs/colorize.py:SRS,tiny', f'--workdir={tmp_path}',
        f'--input={tmp_path}/in.png', f'--output={tmp_path}/out.png'],
       cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-      env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'JAX_PLATFORMS': 'cpu'})
+      env=subprocess_env())
   assert process.returncode == 2
   assert process.stderr.strip().splitlines()[-1].startswith('error: ')
   assert 'no trained colouriser' in process.stderr

@@ -22,6 +22,7 @@ from experiments.configs import fit_image as fit_image_config
 from experiments.configs import poisson as poisson_config
 from experiments.configs import resize as resize_config
 from siren_jax import checkpoints, fitting, grids, images, layers, training
+from tests.conftest import subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BAD_FROM = 16  # _batches(): batch_fn(step) holds NaN targets from this step on.
@@ -114,7 +115,7 @@ def test_fit_image_with_a_huge_learning_rate_stops_with_one_line_and_no_bad_outp
        '--config=experiments/configs/fit_image.py:tiny', '--config.models=siren',
        '--config.learning_rate=1e20', f'--workdir={tmp_path}'],
       cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-      env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'JAX_PLATFORMS': 'cpu'})
+      env=subprocess_env())
   assert result.returncode == 2, result.stderr[-2000:]
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('error: [siren] training diverged at step '), last
@@ -291,7 +292,7 @@ def test_an_unknown_config_field_is_one_line_and_exit_2(tmp_path, module, config
       [sys.executable, '-m', f'experiments.{module}', f'--config=experiments/configs/{config}',
        '--config.seeed=1', f'--workdir={tmp_path / "w"}'],
       cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-      env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'JAX_PLATFORMS': 'cpu'})
+      env=subprocess_env())
   assert result.returncode == 2, result.stderr[-2000:]
   assert result.stderr.strip().splitlines() == [
       "error: unknown config field 'seeed' (did you mean 'seed'?)"]

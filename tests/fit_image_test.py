@@ -12,13 +12,13 @@ import pytest
 from experiments import fit_image_lib
 from experiments.configs import fit_image as fit_image_config
 from siren_jax import checkpoints, training
-from tests.conftest import kill_after_first_checkpoint
+from tests.conftest import kill_after_first_checkpoint, subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run_cli(*args, timeout=240):
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=REPO_ROOT)
+  env = subprocess_env()
   return subprocess.run([sys.executable, '-m', 'experiments.fit_image', *args], cwd=REPO_ROOT,
                         env=env, capture_output=True, text=True, timeout=timeout)
 

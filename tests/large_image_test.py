@@ -18,7 +18,7 @@ from experiments import common, driver
 from experiments.configs import fit_image as fit_image_config
 from siren_jax import fitting, grids, images, metrics, models, render, sampling, tiling
 from siren_jax.models import fields
-from tests.conftest import kill_after_first_checkpoint
+from tests.conftest import kill_after_first_checkpoint, subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -193,7 +193,7 @@ def test_killed_minibatch_fit_resumes_bit_identically(tmp_path):
   flags = ['--config=experiments/configs/fit_image.py:tiny', '--config.models=siren',
            '--config.batch_pixels=256', '--config.steps=3000', '--config.checkpoint_every=100',
            '--config.log_every=100', '--config.eval_every=1000']
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=REPO_ROOT)
+  env = subprocess_env()
   run = lambda workdir: subprocess.run(  # noqa: E731
       [sys.executable, '-m', 'experiments.fit_image', *flags, f'--workdir={workdir}'],
       cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -275,8 +275,7 @@ def _render_memory(side: int) -> dict:
   # Otherwise the threshold adapts after the warm-up render, which may leave its freed output
   # in the heap for the measured render to reuse (seen once: 4 KB "extra" for a 3 MB output),
   # and the two sizes would be measured differently.
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=REPO_ROOT,
-             MALLOC_MMAP_THRESHOLD_='131072')
+  env = subprocess_env(MALLOC_MMAP_THRESHOLD_='131072')
   done = subprocess.run([sys.executable, '-c', _MEMORY_PROBE, str(side)], cwd=REPO_ROOT,
                         env=env, capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-2000:]

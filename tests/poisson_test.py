@@ -16,6 +16,7 @@ from experiments import poisson_lib
 from experiments.configs import poisson as poisson_configs
 from siren_jax import finite_differences, grids, poisson, training
 from siren_jax.models import fields
+from tests.conftest import subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -194,7 +195,7 @@ def test_entry_point_reports_a_mask_of_the_wrong_size_in_one_line(tmp_path):
        '--config=experiments/configs/poisson.py:blend,tiny', f'--config.mask={mask_path}',
        f'--workdir={tmp_path / "run"}'],
       cwd=REPO_ROOT, capture_output=True, text=True,
-      env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'JAX_PLATFORMS': 'cpu'})
+      env=subprocess_env())
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith('error: mask ')
   assert '20x16' in result.stderr and '16x16' in result.stderr

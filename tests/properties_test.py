@@ -136,16 +136,19 @@ def test_tiling_split_covers_the_image_and_pastes_back(height, width, tile_size,
     assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))  # Overlap >= asked.
 
 
+# No subnormal numbers: XLA:GPU flushes them to zero (seen on an H200: a 1e-39 gradient came back
+# as 0, equal to neither input), a property of the hardware, not of the composition rules.
+_gradient_values = st.floats(-10, 10, width=32, allow_subnormal=False)
 _fields = hnp.arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(1, 5),
                                            st.integers(1, 3), st.just(2)),
-                     elements=st.floats(-10, 10, width=32))
+                     elements=_gradient_values)
 
 
 @settings(max_examples=30)
 @hypothesis.given(st.data())
 def test_compose_gradients_rules_on_random_fields(drawn):
   a = drawn.draw(_fields)
-  b = drawn.draw(hnp.arrays(np.float32, a.shape, elements=st.floats(-10, 10, width=32)))
+  b = drawn.draw(hnp.arrays(np.float32, a.shape, elements=_gradient_values))
   mask = drawn.draw(hnp.arrays(bool, a.shape[:2]))
   np.testing.assert_allclose(poisson.compose_gradients(a, b, 'mean'), (a + b) / 2, rtol=1e-6)
   mixed = poisson.compose_gradients(a, b, 'mixed')

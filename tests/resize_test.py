@@ -11,7 +11,7 @@ import pytest
 from experiments import resize_lib
 from experiments.configs import resize as resize_config
 from siren_jax import grids, images, inr_file, metrics, sampling
-from tests.conftest import kill_after_first_checkpoint
+from tests.conftest import kill_after_first_checkpoint, subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,7 +21,7 @@ def _run_entry_point(workdir, *overrides, variant='tiny'):
       [sys.executable, '-m', 'experiments.resize',
        f'--config=experiments/configs/resize.py:{variant}', f'--workdir={workdir}', *overrides],
       cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-      env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'JAX_PLATFORMS': 'cpu'})
+      env=subprocess_env())
 
 
 @pytest.mark.slow

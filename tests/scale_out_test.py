@@ -20,13 +20,14 @@ import pytest
 from experiments import common
 from siren_jax import checkpoints, fitting, grids, images, metrics, render, sharding, training
 from tests import multidevice_checks as checks
+from tests.conftest import subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT_S = 300
 
 
 def _env(num_devices: int, **extra: str) -> dict[str, str]:
-  env = dict(os.environ, PYTHONPATH=REPO_ROOT, JAX_PLATFORMS='cpu', **extra)
+  env = subprocess_env(**extra)
   env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={num_devices}'
   return env
 

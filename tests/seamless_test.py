@@ -16,7 +16,7 @@ from experiments import poisson_lib
 from experiments.configs import poisson as poisson_configs
 from siren_jax import grids, seamless, training
 from siren_jax.models import fields
-from tests.conftest import kill_after_first_checkpoint
+from tests.conftest import kill_after_first_checkpoint, subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -255,7 +255,7 @@ def test_opencv_like_edits_agree_with_cv2(edit):
 
 
 def _run_cli(*args, timeout=240):
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=REPO_ROOT)
+  env = subprocess_env()
   return subprocess.run([sys.executable, '-m', 'experiments.poisson', *args], cwd=REPO_ROOT,
                         env=env, capture_output=True, text=True, timeout=timeout)
 
