@@ -1,4 +1,5 @@
-"""colorize_compare's speed-up arithmetic and table, on loss curves written by hand (no training)."""
+"""colorize_compare's speed-up arithmetic and table, on loss curves written by hand (no
+training)."""
 
 import json
 

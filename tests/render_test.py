@@ -22,7 +22,8 @@ def test_render_on_training_grid_reproduces_the_fit(camera32, camera32_fit):
 @pytest.mark.parametrize('size', [(37, 23), (64, 64), (5, 70)])
 def test_chunked_render_equals_one_shot_render(camera32_fit, size):
   h, w = size
-  one_shot = np.asarray(camera32_fit.apply_fn(camera32_fit.params, grids.make_grid(h, w).reshape(-1, 2)))
+  one_shot = np.asarray(camera32_fit.apply_fn(camera32_fit.params,
+                                               grids.make_grid(h, w).reshape(-1, 2)))
   for max_chunk_points in (7, 100, h * w):
     chunked = render.render(camera32_fit.apply_fn, camera32_fit.params, h, w,
                             max_chunk_points=max_chunk_points)
@@ -32,12 +33,13 @@ def test_chunked_render_equals_one_shot_render(camera32_fit, size):
 def test_crop_equals_region_of_full_render(camera32_fit):
   full = render.render(camera32_fit.apply_fn, camera32_fit.params, 96, 64)
   y_range, x_range = render.pixel_box_to_ranges(30, 10, 70, 35, 96, 64)
-  crop = render.render(camera32_fit.apply_fn, camera32_fit.params, 40, 25, y_range=y_range, x_range=x_range,
-                       max_chunk_points=64)
+  crop = render.render(camera32_fit.apply_fn, camera32_fit.params, 40, 25, y_range=y_range,
+                       x_range=x_range, max_chunk_points=64)
   np.testing.assert_allclose(crop, full[30:70, 10:35], atol=1e-4)
   # A 2x zoom of the crop lands every other output pixel between the coarse centres: its 2x2
   # block means approximate the coarse crop (the field is smooth at this scale).
-  zoom = render.render(camera32_fit.apply_fn, camera32_fit.params, 80, 50, y_range=y_range, x_range=x_range)
+  zoom = render.render(camera32_fit.apply_fn, camera32_fit.params, 80, 50, y_range=y_range,
+                       x_range=x_range)
   assert np.abs(zoom.reshape(40, 2, 25, 2).mean(axis=(1, 3)) - crop[..., 0]).mean() < 0.05
 
 
