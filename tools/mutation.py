@@ -27,12 +27,14 @@ import ast
 import dataclasses
 import json
 import os
+import queue
 import random
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -301,17 +303,66 @@ def _worker(module: str, indices: list[int], tests: list[str], timeout: float) -
   print(json.dumps({'final': int(final)}), flush=True)
 
 
-def _run_in_process(scratch: str, module: str, mutants: list[Mutant], json_path: str) -> None:
+def _run_in_process(scratch: str, module: str, mutants: list[Mutant], json_path: str,
+                    timeout: float) -> None:
+  """Runs ``mutants`` in a worker process, restarting it after a mutant that hangs.
+
+  The worker's SIGALRM cannot interrupt compiled code (a mutant that makes an XLA ``while_loop``
+  endless, e.g. ``sampling.py`` #22), so the worker is also watched from here: silent for
+  ``timeout`` + 120 s, it is killed, the mutant it was on counts as a timeout (killed), the module
+  is restored in the scratch copy and a new worker takes the rest."""
+  pending = list(mutants)
+  while pending:
+    hung = _run_worker(scratch, module, pending, json_path, timeout,
+                       restarted=len(pending) < len(mutants))
+    if hung is None:
+      break
+    hung.status, hung.seconds = 'timeout', timeout + 120
+    _report(module, hung, json_path)
+    shutil.copy(os.path.join(ROOT, module), os.path.join(scratch, module))
+    pending = [m for m in pending if not m.status]
+  done = [m for m in mutants if m.status]
+  print(f'{module}: {sum(m.status != "survived" for m in done)}/{len(done)} killed', flush=True)
+
+
+def _report(module: str, m: Mutant, json_path: str) -> None:
+  print(f'  {m.status:8s} {module}:{m.line} #{m.index} {m.description} ({m.seconds:.0f} s)',
+        flush=True)
+  if json_path:
+    with open(json_path, 'a') as f:
+      f.write(json.dumps(dataclasses.asdict(m)) + '\n')
+
+
+def _run_worker(scratch: str, module: str, mutants: list[Mutant], json_path: str,
+                timeout: float, restarted: bool) -> Mutant | None:
+  """One worker over ``mutants``; returns the mutant it hung on (then killed), else None."""
   tests = MODULE_TESTS[module]
   command = [sys.executable, os.path.abspath(__file__), '--worker', module, '--indices',
-             ','.join(str(m.index) for m in mutants), '--tests-json', json.dumps(tests)]
+             ','.join(str(m.index) for m in mutants), '--tests-json', json.dumps(tests),
+             '--timeout', str(timeout)]
   env = {**os.environ, 'PYTHONPATH': scratch, 'JAX_PLATFORMS': 'cpu'}
   by_index = {m.index: m for m in mutants}
+  lines: queue.Queue[str | None] = queue.Queue()
   with subprocess.Popen(command, cwd=scratch, env=env, stdout=subprocess.PIPE, text=True) as p:
-    for line in p.stdout:
+    def read() -> None:
+      assert p.stdout is not None
+      for line in p.stdout:
+        lines.put(line)
+      lines.put(None)
+    threading.Thread(target=read, daemon=True).start()
+    limit = 1800.0  # The unmutated baseline first: imports and every test once.
+    while True:
+      try:
+        line = lines.get(timeout=limit)
+      except queue.Empty:
+        p.kill()
+        return next(m for m in mutants if not m.status)
+      if line is None:
+        return None
       if not line.startswith('{'):
         continue
       record = json.loads(line)
+      limit = timeout + 120
       if 'final' in record:
         if record['final'] != 0:
           print(f'{module}: WARNING the unmutated tests fail after the in-process run; rerun '
@@ -321,18 +372,12 @@ def _run_in_process(scratch: str, module: str, mutants: list[Mutant], json_path:
         if record['baseline'] != 0:
           print(f'{module}: its tests fail without a mutant; skipped', flush=True)
         else:
-          print(f'{module}: {len(mutants)} mutants, tests take {record["seconds"]:.0f} s '
-                '(in process)', flush=True)
+          print(f'{module}: {len(mutants)} mutants{" left, worker restarted" if restarted else ""}'
+                f', tests take {record["seconds"]:.0f} s (in process)', flush=True)
         continue
       m = by_index[record['index']]
       m.status, m.seconds = record['status'], record['seconds']
-      print(f'  {m.status:8s} {module}:{m.line} #{m.index} {m.description} ({m.seconds:.0f} s)',
-            flush=True)
-      if json_path:
-        with open(json_path, 'a') as f:
-          f.write(json.dumps(dataclasses.asdict(m)) + '\n')
-  done = [m for m in mutants if m.status]
-  print(f'{module}: {sum(m.status != "survived" for m in done)}/{len(done)} killed', flush=True)
+      _report(module, m, json_path)
 
 
 def main() -> None:
@@ -380,7 +425,7 @@ def main() -> None:
           print(f'{module}:{m.line} #{m.index} {m.description}')
         continue
       if args.in_process:
-        _run_in_process(scratch, module, mutants, args.json)
+        _run_in_process(scratch, module, mutants, args.json, args.timeout)
         continue
       tests = MODULE_TESTS[module]
       status, baseline = _run_tests(scratch, tests, timeout=1800)
