@@ -80,3 +80,15 @@ def test_evaluate_of_the_truth_is_perfect():
   # The truth's colourfulness equals that of the original RGB (Lab round trip is exact here).
   assert result['true_colourfulness'] == pytest.approx(
       colour_metrics.colourfulness(rgb * 2 - 1), rel=1e-4)
+
+
+def test_a_one_bin_histogram_predicts_the_mean_ab_everywhere():
+  # One bin: every pixel falls in it, so the table is the mean ab of all of them, (0.1, -0.2).
+  model = colour_metrics.LightnessHistogram.fit(np.array([[-0.9], [0.1], [0.8]]),
+                                                np.array([[0.0, -0.1], [0.1, -0.2], [0.2, -0.3]]),
+                                                num_bins=1)
+  np.testing.assert_allclose(model.table, [[0.1, -0.2]], atol=1e-12)
+  np.testing.assert_allclose(model.predict(np.array([[[-1.0], [0.5]]])), [[[0.1, -0.2]] * 2],
+                             atol=1e-12)
+  with pytest.raises(ValueError, match='num_bins must be positive'):
+    colour_metrics.LightnessHistogram.fit(np.zeros((2, 1)), np.zeros((2, 2)), num_bins=0)

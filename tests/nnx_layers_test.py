@@ -118,3 +118,27 @@ def test_mismatched_params_are_a_clear_error():
     nnx_layers.list_params_to_nnx(pure[:1])
   with pytest.raises(ValueError, match='positive widths'):
     nnx_layers.Siren(2, 0, rngs=nnx.Rngs(0))
+
+
+def test_nnx_siren_defaults_are_the_linen_sirens():
+  # Only the required arguments on both sides: the NNX Siren must default to the Linen Siren's
+  # 3 hidden layers of width 256 and linear last layer (layers_defaults_test pins those), so the
+  # Linen parameters loaded into the default NNX model give the same outputs.
+  x = jax.random.uniform(jax.random.PRNGKey(1), (16, 2), minval=-1, maxval=1)
+  linen = layers.Siren()
+  params = linen.init(jax.random.PRNGKey(0), x)['params']
+  model = nnx_layers.Siren(2, rngs=nnx.Rngs(0))
+  assert model.num_layers == 5
+  nnx.update(model, nnx.State(jax.tree.map(jnp.asarray, dict(params))))
+  np.testing.assert_allclose(model(x), linen.apply({'params': params}, x), rtol=1e-5, atol=1e-6)
+  # A linear last layer reaches outside [-1, 1] when its weights are large; a sine one cannot.
+  big = jax.tree.map(lambda p: 50.0 * p, nnx.state(model, nnx.Param))
+  nnx.update(model, big)
+  assert np.abs(np.asarray(model(x))).max() > 1.0
+
+
+def test_nnx_siren_accepts_width_one_and_refuses_width_zero():
+  model = nnx_layers.Siren(1, 1, hidden_features=1, hidden_layers=0, rngs=nnx.Rngs(0))
+  assert model(jnp.zeros((3, 1))).shape == (3, 1)
+  with pytest.raises(ValueError, match='positive widths'):
+    nnx_layers.Siren(1, 1, hidden_features=0, hidden_layers=0, rngs=nnx.Rngs(0))

@@ -346,3 +346,29 @@ def test_killed_clone_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
   assert a['psnr_inside_vs_direct'] == b['psnr_inside_vs_direct']
   assert (iio.imread(killed / 'clone_normal_siren_2x.png') ==
           iio.imread(tmp_path / 'fresh' / 'clone_normal_siren_2x.png')).all()
+
+
+def test_shape_masks_worked_by_hand():
+  # Pixel centres at (i + 0.5) / n * 2 - 1: rows -0.75, -0.25, 0.25, 0.75 for n = 4, columns
+  # +-0.833, +-0.5, +-0.167 for n = 6. Ellipse x^2 + y^2 <= 1: the rows at +-0.75 keep
+  # |x| <= sqrt(1 - 0.5625) = 0.66 (the middle four), the rows at +-0.25 every column.
+  np.testing.assert_array_equal(seamless.shape_mask('ellipse', 4, 6, 1.0, 1.0),
+                                [[0, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1],
+                                 [1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 0]])
+  # A rectangle of half the size: centres divided by 0.5 are +-1.5, +-0.5; |.| <= 1 keeps the
+  # middle two rows and columns.
+  np.testing.assert_array_equal(seamless.shape_mask('rectangle', 4, 4, 0.5, 0.5),
+                                [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]])
+
+
+def test_opencv_like_clone_accepts_a_box_touching_the_destination_edges_and_no_further():
+  # The mask's box is 10 x 12 (rows 5-14, columns 4-15); placed at center (cy, cx) its top-left
+  # is (cy - 5, cx - 6), so in a 30 x 36 destination centres (5, 6) and (25, 30) put it exactly
+  # in the top-left and bottom-right corners (cv2.seamlessClone accepts both too).
+  dest, source = _u8((30, 36, 3), 9), _u8((20, 22, 3), 10)
+  mask = _rectangle((20, 22), 5, 4, 10, 12).astype(np.uint8) * 255
+  for center in ((5, 6), (25, 30)):
+    assert seamless.opencv_like_clone(dest, source, mask, center, 'normal').shape == dest.shape
+  for center in ((4, 6), (5, 5), (26, 30), (25, 31)):
+    with pytest.raises(ValueError, match='leaves the destination'):
+      seamless.opencv_like_clone(dest, source, mask, center, 'normal')
