@@ -111,3 +111,14 @@ def test_split_groups_keeps_repeated_group_names_together():
         assert owner.setdefault(groups[i], split) == split
   with pytest.raises(ValueError, match='too few'):
     data.split_groups(['a', 'a', 'b'], 0.3, 0.3)
+
+
+def test_split_sizes_worked_by_hand():
+  # Ten examples, val 0.05 and test 0.26: round(0.5) = 0 -> at least 1 val; round(2.6) = 3 test.
+  sizes = {s: len(i) for s, i in data.split_indices(10, 0.05, 0.26).items()}
+  assert sizes == {'train': 6, 'val': 1, 'test': 3}
+  # By photo: five photos (two examples each), val fraction 0 -> no val photo at all, test 0.4
+  # -> 2 photos; train keeps the other 3 photos' 6 examples.
+  groups = [g for g in 'abcde' for _ in range(2)]
+  sizes = {s: len(i) for s, i in data.split_groups(groups, 0.0, 0.4).items()}
+  assert sizes == {'train': 6, 'val': 0, 'test': 4}

@@ -108,6 +108,13 @@ def test_skip_policy_counts_skipped_steps_and_finishes_with_a_finite_state(tmp_p
   assert record['skipped_steps'] == 3
 
 
+def test_a_clean_run_records_no_skipped_steps(tmp_path):
+  result = _loop(tmp_path, num_steps=6, nan_policy='skip', batch_fn=_batches(lambda s: False))
+  assert result.skipped_steps == 0 and int(result.state.step) == 6
+  _, record = _restore(tmp_path)
+  assert record['skipped_steps'] == 0
+
+
 @pytest.mark.slow
 def test_fit_image_with_a_huge_learning_rate_stops_with_one_line_and_no_bad_outputs(tmp_path):
   result = subprocess.run(

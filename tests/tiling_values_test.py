@@ -114,3 +114,21 @@ def test_tiled_field_is_the_weighted_blend_worked_by_hand(ramp, group_points):
   field = tiling.tiled_field(_tile_field, _layout(), ramp, group_points)
   got = np.asarray(field(params, jnp.asarray(POINTS)))
   np.testing.assert_allclose(got[:, 0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tile_samples_put_points_first_and_tiles_second():
+  # A 4 x 6 image of pixel numbers 0..23 (value 6y + x) in 2 x 4 tiles with overlap 2: tiles at
+  # rows 0 and 2, columns 0 and 2 (axis_starts), row-major. Point p of a tile is its pixel
+  # (p // 4, p % 4), so values[p, t] = 6 (y_t + p // 4) + (x_t + p % 4).
+  image = np.arange(24, dtype=np.float32).reshape(4, 6, 1)
+  layout = tiling.make_layout(4, 6, tile_size=4, overlap=2)
+  assert (layout.y_starts, layout.x_starts, layout.tile_height) == ((0,), (0, 2), 4)
+  batch = tiling.tile_samples(image, layout)
+  p = np.arange(16)
+  expected = np.stack([6 * (p // 4) + x + p % 4 for x in (0, 2)], axis=1)[..., None]
+  np.testing.assert_array_equal(batch['values'], expected)
+  # The shared local grid: pixel centres of a 4 x 4 tile, (y, x) in [-1, 1], row-major.
+  centres = (np.arange(4) + 0.5) / 4 * 2 - 1
+  np.testing.assert_allclose(batch['coords'],
+                             np.stack(np.meshgrid(centres, centres, indexing='ij'), -1)
+                             .reshape(-1, 2), atol=1e-7)

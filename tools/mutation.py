@@ -65,7 +65,7 @@ MODULE_TESTS: dict[str, list[str]] = {
                             'tests/large_image_test.py::'
                             'test_each_point_is_evaluated_by_at_most_four_tiles'],
     'siren_jax/data.py': ['tests/data_order_test.py', 'tests/data_limits_test.py',
-                          'tests/data_test.py',
+                          'tests/data_test.py', 'tests/data_split_test.py',
                           'tests/properties_test.py::test_split_indices_partition_their_input'],
     # The divergence guard's tests live in failures_test (the rest of that file is entry points).
     'siren_jax/training.py': ['tests/training_clock_test.py', 'tests/training_loop_test.py',
@@ -75,7 +75,8 @@ MODULE_TESTS: dict[str, list[str]] = {
                               'tests/failures_test.py::test_skip_policy_keeps_the_old_state_for_a_bad_step',
                               'tests/failures_test.py::'
                               'test_skip_policy_counts_skipped_steps_and_finishes_with_a_finite_state',
-                              'tests/failures_test.py::test_seconds_per_step_is_none_not_nan_when_unmeasured'],
+                              'tests/failures_test.py::test_seconds_per_step_is_none_not_nan_when_unmeasured',
+                              'tests/failures_test.py::test_a_clean_run_records_no_skipped_steps'],
     'siren_jax/checkpoints.py': ['tests/checkpoints_test.py', 'tests/training_test.py'],
     'siren_jax/finite_differences.py': ['tests/finite_differences_aspect_test.py',
                                         'tests/finite_differences_test.py'],
