@@ -108,11 +108,13 @@ def test_skip_policy_counts_skipped_steps_and_finishes_with_a_finite_state(tmp_p
   assert record['skipped_steps'] == 3
 
 
-def test_a_clean_run_records_no_skipped_steps(tmp_path):
-  result = _loop(tmp_path, num_steps=6, nan_policy='skip', batch_fn=_batches(lambda s: False))
+def test_a_clean_run_records_no_skipped_steps_and_warns_of_none(tmp_path, caplog):
+  with caplog.at_level(logging.WARNING):
+    result = _loop(tmp_path, num_steps=6, nan_policy='skip', batch_fn=_batches(lambda s: False))
   assert result.skipped_steps == 0 and int(result.state.step) == 6
   _, record = _restore(tmp_path)
   assert record['skipped_steps'] == 0
+  assert not [r for r in caplog.records if 'non-finite' in r.getMessage()]
 
 
 @pytest.mark.slow

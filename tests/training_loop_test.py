@@ -44,3 +44,17 @@ def test_eval_log_and_checkpoint_steps(tmp_path):
   assert list(manager.all_steps()) == [4, 6]
   manager.close()
   assert result.seconds_per_step is not None and result.seconds_per_step > 0
+
+
+def test_checkpoints_only_at_multiples_of_checkpoint_every_and_the_end(tmp_path):
+  # Evaluating every 3 steps and logging every step syncs with the host at every step; saves
+  # must still happen only at 4 and 8 (checkpoint_every) and at the end, 9.
+  state, batch = _tiny()
+  manager = checkpoints.make_manager(str(tmp_path), max_to_keep=None)
+  training.train_loop(state, training.make_train_step(fitting.image_loss), lambda s: batch,
+                      num_steps=9, eval_every=3, eval_fn=lambda st: {'n': 1.0}, log_every=1,
+                      log_fn=lambda s, m: None, checkpoint_manager=manager, checkpoint_every=4)
+  manager.close()
+  manager = checkpoints.make_manager(str(tmp_path), max_to_keep=None)
+  assert list(manager.all_steps()) == [4, 8, 9]
+  manager.close()
