@@ -77,7 +77,10 @@ MODULE_TESTS: dict[str, list[str]] = {
                               'test_skip_policy_counts_skipped_steps_and_finishes_with_a_finite_state',
                               'tests/failures_test.py::test_seconds_per_step_is_none_not_nan_when_unmeasured',
                               'tests/failures_test.py::test_a_clean_run_records_no_skipped_steps_and_warns_of_none'],
-    'siren_jax/checkpoints.py': ['tests/checkpoints_test.py', 'tests/training_test.py'],
+    'siren_jax/checkpoints.py': ['tests/checkpoints_test.py', 'tests/training_test.py',
+                                 'tests/failures_test.py::'
+                                 'test_a_damaged_newest_checkpoint_falls_back_to_the_older_one_logged',
+                                 'tests/failures_test.py::test_every_checkpoint_damaged_is_a_one_line_error'],
     'siren_jax/finite_differences.py': ['tests/finite_differences_aspect_test.py',
                                         'tests/finite_differences_test.py'],
     'siren_jax/metrics.py': ['tests/metrics_ssim_test.py', 'tests/metrics_test.py'],
