@@ -64,7 +64,8 @@ def test_set_aside_newer_moves_only_the_steps_after_the_restored_one(tmp_path):
 
 
 def test_error_lines_are_cut_at_the_spec_dump_and_at_200_characters():
-  assert checkpoints._short('cannot read x [tensorstore_spec={"driver": "zarr"}]') == 'cannot read x'
+  line = 'cannot read x [tensorstore_spec={"driver": "zarr"}]'
+  assert checkpoints._short(line) == 'cannot read x'
   cut = checkpoints._short('e' * 250)
   assert len(cut) == 200 and cut == 'e' * 197 + '...'
   assert checkpoints._short('e' * 200) == 'e' * 200
