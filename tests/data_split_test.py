@@ -117,6 +117,9 @@ def test_split_sizes_worked_by_hand():
   # Ten examples, val 0.05 and test 0.26: round(0.5) = 0 -> at least 1 val; round(2.6) = 3 test.
   sizes = {s: len(i) for s, i in data.split_indices(10, 0.05, 0.26).items()}
   assert sizes == {'train': 6, 'val': 1, 'test': 3}
+  # Test 0.04: round(0.4) = 0 -> at least 1 test example too.
+  sizes = {s: len(i) for s, i in data.split_indices(10, 0.26, 0.04).items()}
+  assert sizes == {'train': 6, 'val': 3, 'test': 1}
   # By photo: five photos (two examples each), val fraction 0 -> no val photo at all, test 0.4
   # -> 2 photos; train keeps the other 3 photos' 6 examples.
   groups = [g for g in 'abcde' for _ in range(2)]

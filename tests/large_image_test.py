@@ -111,7 +111,8 @@ def _all_tiles_field(apply_one, layout, ramp):
     (50, 37, 16, 4, 'cosine'), (30, 30, 12, 6, 'linear'), (20, 20, 8, 0, 'cosine'),
     # Exactly two tiles per axis, overlapping (starts 0, 4) and abutting (starts 0, 8: a ramp of
     # length 0, i.e. a step).
-    (12, 12, 8, 4, 'linear'), (16, 16, 8, 0, 'linear')])
+    (12, 12, 8, 4, 'linear'), (16, 16, 8, 0, 'linear'),
+    (10, 30, 16, 4, 'cosine')])  # One tile (clipped to 10 rows) on the y axis, three on x.
 def test_covering_tiles_field_equals_the_all_tiles_blend(height, width, tile, overlap, ramp):
   model = fields.make_field_model('siren', out_features=3, hidden_features=16, hidden_layers=1)
   layout = tiling.make_layout(height, width, tile, overlap)
