@@ -115,6 +115,9 @@ def test_a_clean_run_records_no_skipped_steps_and_warns_of_none(tmp_path, caplog
   _, record = _restore(tmp_path)
   assert record['skipped_steps'] == 0
   assert not [r for r in caplog.records if 'non-finite' in r.getMessage()]
+  # Run again: it resumes at its last step and has nothing to do, still with no skipped step.
+  again = _loop(tmp_path, num_steps=6, nan_policy='skip', batch_fn=_batches(lambda s: False))
+  assert again.resumed_from == 6 and again.skipped_steps == 0
 
 
 @pytest.mark.slow

@@ -58,3 +58,13 @@ def test_checkpoints_only_at_multiples_of_checkpoint_every_and_the_end(tmp_path)
   manager = checkpoints.make_manager(str(tmp_path), max_to_keep=None)
   assert list(manager.all_steps()) == [4, 8, 9]
   manager.close()
+
+
+def test_logs_only_at_multiples_of_log_every_whatever_else_syncs():
+  # Logging every 2 and evaluating every 3 steps syncs at 2, 3, 4 and 6: logs at 2, 4 and 6 only.
+  state, batch = _tiny()
+  logged = []
+  training.train_loop(state, training.make_train_step(fitting.image_loss), lambda s: batch,
+                      num_steps=6, eval_every=3, eval_fn=lambda st: {'n': 1.0}, log_every=2,
+                      log_fn=lambda s, m: logged.append(s))
+  assert logged == [2, 4, 6]
