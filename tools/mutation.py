@@ -315,6 +315,9 @@ def _run_in_process(scratch: str, module: str, mutants: list[Mutant], json_path:
   endless, e.g. ``sampling.py`` #22), so the worker is also watched from here: silent for
   ``timeout`` + 120 s, it is killed, the mutant it was on counts as a timeout (killed), the module
   is restored in the scratch copy and a new worker takes the rest."""
+  target = os.path.join(scratch, module)
+  with open(target) as f:
+    original = f.read()  # The copy taken at the start, whatever the working tree does since.
   pending = list(mutants)
   while pending:
     hung = _run_worker(scratch, module, pending, json_path, timeout,
@@ -323,7 +326,8 @@ def _run_in_process(scratch: str, module: str, mutants: list[Mutant], json_path:
       break
     hung.status, hung.seconds = 'timeout', timeout + 120
     _report(module, hung, json_path)
-    shutil.copy(os.path.join(ROOT, module), os.path.join(scratch, module))
+    with open(target, 'w') as f:  # The killed worker left its mutant in place.
+      f.write(original)
     pending = [m for m in pending if not m.status]
   done = [m for m in mutants if m.status]
   print(f'{module}: {sum(m.status != "survived" for m in done)}/{len(done)} killed', flush=True)
@@ -445,11 +449,7 @@ def main() -> None:
           with open(target, 'w') as f:
             f.write(mutated_source(module, m.index))
           m.status, m.seconds = _run_tests(scratch, tests, timeout=3 * baseline + 60)
-          print(f'  {m.status:8s} {module}:{m.line} #{m.index} {m.description} '
-                f'({m.seconds:.0f} s)', flush=True)
-          if args.json:
-            with open(args.json, 'a') as f:
-              f.write(json.dumps(dataclasses.asdict(m)) + '\n')
+          _report(module, m, args.json)
       finally:
         with open(target, 'w') as f:
           f.write(original)
