@@ -117,9 +117,9 @@ def test_tiled_field_is_the_weighted_blend_worked_by_hand(ramp, group_points):
 
 
 def test_tile_samples_put_points_first_and_tiles_second():
-  # A 4 x 6 image of pixel numbers 0..23 (value 6y + x) in 2 x 4 tiles with overlap 2: tiles at
-  # rows 0 and 2, columns 0 and 2 (axis_starts), row-major. Point p of a tile is its pixel
-  # (p // 4, p % 4), so values[p, t] = 6 (y_t + p // 4) + (x_t + p % 4).
+  # A 4 x 6 image of pixel numbers 0..23 (value 6y + x) in 4 x 4 tiles with overlap 2: one tile
+  # row (the image is 4 high) and tiles at columns 0 and 2 (axis_starts). Point p of a tile is its
+  # pixel (p // 4, p % 4), so values[p, t] = 6 (p // 4) + (x_t + p % 4).
   image = np.arange(24, dtype=np.float32).reshape(4, 6, 1)
   layout = tiling.make_layout(4, 6, tile_size=4, overlap=2)
   assert (layout.y_starts, layout.x_starts, layout.tile_height) == ((0,), (0, 2), 4)
