@@ -47,7 +47,7 @@ def subprocess_runs(tmp_path_factory):
   eight_dir = tmp_path_factory.mktemp('eight_devices')
   two_dir = str(tmp_path_factory.mktemp('two_processes'))
   eight = subprocess.Popen(
-      [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+      [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-n', '0',
        os.path.join(REPO_ROOT, 'tests', 'multidevice_checks.py')],
       cwd=REPO_ROOT, env=_env(8, **{checks.CHECKPOINT_DIR_ENV: str(eight_dir)}),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

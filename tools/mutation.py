@@ -94,7 +94,8 @@ MODULE_TESTS: dict[str, list[str]] = {
         'tests/colorizer_fusion_test.py::test_global_branch_sees_the_whole_image',
         'tests/colorizer_fusion_test.py::test_pretrained_embedding_from_a_local_file',
         'tests/colorizer_fusion_test.py::test_bad_embedding_files_are_one_line_errors',
-        'tests/properties_test.py::test_colorizer_tile_untile_round_trip_for_any_size'],
+        'tests/properties_test.py::test_colorizer_tile_untile_round_trip_for_any_size',
+        '-m', 'slow or not slow'],  # The FR and S130 training smoke tests are marked slow.
     'siren_jax/models/fields.py': ['tests/fields_spec_test.py', 'tests/layers_test.py'],
     'siren_jax/colour_metrics.py': ['tests/colour_metrics_test.py'],
     # image_loss is what every fast training test minimises; derivatives is pinned to closed
@@ -232,7 +233,7 @@ def mutated_source(module: str, index: int, source: str | None = None) -> str:
 
 def _run_tests(workdir: str, tests: list[str], timeout: float) -> tuple[str, float]:
   start = time.time()
-  command = [sys.executable, '-m', 'pytest', '-x', '-q', '-p', 'no:xdist', '-p',
+  command = [sys.executable, '-m', 'pytest', '-x', '-q', '-n', '0', '-p',
              'no:cacheprovider', '--hypothesis-seed=0', *tests]
   env = {**os.environ, 'PYTHONPATH': workdir, 'JAX_PLATFORMS': 'cpu'}
   try:
@@ -269,7 +270,7 @@ def _worker(module: str, indices: list[int], tests: list[str], timeout: float) -
     raise Timeout()
 
   signal.signal(signal.SIGALRM, on_alarm)
-  args = ['-x', '-q', '-p', 'no:cacheprovider', '-p', 'no:xdist', '--hypothesis-seed=0', *tests]
+  args = ['-x', '-q', '-p', 'no:cacheprovider', '-n', '0', '--hypothesis-seed=0', *tests]
   with contextlib.redirect_stdout(io.StringIO()):
     baseline_start = time.time()
     baseline = pytest.main(args)

@@ -50,7 +50,7 @@ def main() -> None:
       with open(full, 'w') as f:
         f.write(original.replace(old, new))
       try:
-        result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-x', '-p', 'no:xdist',
+        result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-x', '-n', '0',
                                  *tests.split()], cwd=scratch, capture_output=True, text=True,
                                 env={**os.environ, 'PYTHONPATH': scratch, 'JAX_PLATFORMS': 'cpu'})
       finally:
