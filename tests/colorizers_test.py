@@ -94,7 +94,10 @@ def test_tiling_reassembles_exactly(shape):
   np.testing.assert_array_equal(colorizers.untile(pieces, layout), image)
 
 
-@pytest.mark.parametrize('name', ['FR', 'SRS', 'S130', 'FC'])
+# SRS (sine and relu layers) and FC run by default; FR and S130 compile the same conv stack with
+# one activation throughout (~14 s each on a 2-core CPU), so they are slow (CI runs them).
+@pytest.mark.parametrize('name', [pytest.param('FR', marks=pytest.mark.slow), 'SRS',
+                                  pytest.param('S130', marks=pytest.mark.slow), 'FC'])
 def test_output_shape_range_and_a_few_steps_lower_the_loss(name):
   grey = _grey(batch=4, side=16)
   # A constant colour cast: learnable by every model through its biases in a few steps.
