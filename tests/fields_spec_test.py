@@ -41,10 +41,17 @@ def test_init_params_stacks_independent_copies_only_when_asked():
   one = fields.init_params(model, key)
   assert one['layer_0']['kernel'].shape == (2, 8)  # 2-D coordinates in.
   assert one['layer_2']['kernel'].shape == (8, 3)
+  # Exactly the parameters of model.init with the same key.
+  eager = model.init(key, jnp.zeros((1, 2)))['params']
+  for got, want in zip(jax.tree.leaves(one), jax.tree.leaves(eager)):
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
   stacked = fields.init_params(model, key, num_tiles=3)
   assert stacked['layer_0']['kernel'].shape == (3, 2, 8)
   kernels = np.asarray(stacked['layer_0']['kernel'])
   assert not np.array_equal(kernels[0], kernels[1])  # One key per tile.
+  # Tile t holds the parameters of model.init with the t-th of split(key, 3).
+  third = model.init(jax.random.split(key, 3)[2], jnp.zeros((1, 2)))['params']
+  np.testing.assert_array_equal(kernels[2], np.asarray(third['layer_0']['kernel']))
   with pytest.raises(ValueError, match='num_tiles must be >= 0'):
     fields.init_params(model, key, num_tiles=-1)
 

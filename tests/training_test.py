@@ -73,7 +73,7 @@ def test_loop_resumes_after_a_crash_and_matches_an_uninterrupted_run(tmp_path):
       raise _Crash()
 
   manager = checkpoints.make_manager(str(tmp_path / 'ckpt'))
-  state, step, batch = _setup()
+  state, _, batch = _setup()  # The same jitted step (pure) serves all three runs.
   with pytest.raises(_Crash):
     training.train_loop(state, step, lambda s: batch, num_steps=20, eval_every=5,
                         eval_fn=lambda st: _eval(st, batch), log_every=5, log_fn=crash_at_15,
@@ -82,7 +82,7 @@ def test_loop_resumes_after_a_crash_and_matches_an_uninterrupted_run(tmp_path):
   manager.close()
 
   manager = checkpoints.make_manager(str(tmp_path / 'ckpt'))
-  state, step, batch = _setup()
+  state, _, batch = _setup()
   resumed = training.train_loop(state, step, lambda s: batch, num_steps=20, eval_every=5,
                                 eval_fn=lambda st: _eval(st, batch),
                                 checkpoint_manager=manager, checkpoint_every=10)
