@@ -121,6 +121,45 @@ def test_a_batch_that_does_not_split_over_8_devices_is_an_error():
     sharding.put_batch({'x': np.zeros((12, 2))}, sharding.make_mesh())
 
 
+def test_shard_kernels_splits_the_last_axis_of_a_kernel_of_any_rank():
+  tree = {'conv': np.zeros((3, 3, 64, 128)),  # Axis 1 (3) does not split; axis -1 does.
+          'wide': np.zeros((129, 128)),  # Axis -2 does not split; axis -1 does.
+          'odd': np.zeros((128, 129))}  # The last axis does not split over 8: replicated.
+  specs = jax.tree.map(lambda s: s.spec,
+                       sharding.state_shardings(tree, sharding.make_mesh(), 'shard_kernels'))
+  assert specs == {'conv': PartitionSpec(None, None, None, 'data'),
+                   'wide': PartitionSpec(None, 'data'), 'odd': PartitionSpec()}
+
+
+def test_put_state_places_a_one_device_state_on_every_device():
+  mesh = sharding.make_mesh()
+  state = fit_state()  # Initialised on device 0.
+  placed = sharding.put_state(state, mesh)
+  for leaf in jax.tree.leaves(placed):
+    assert leaf.sharding.is_fully_replicated and len(leaf.sharding.device_set) == NUM_DEVICES
+  x = jax.device_put(np.arange(16.0).reshape(8, 2), jax.devices()[0])
+  split = sharding.put(x, sharding.batch_sharding(mesh))
+  assert split.sharding.spec == PartitionSpec('data') and len(split.addressable_shards) == 8
+  np.testing.assert_array_equal(np.asarray(split), np.asarray(x))
+  assert sharding.put(split, sharding.batch_sharding(mesh)) is split  # Already in place.
+
+
+def test_put_moves_device_arrays_on_device_not_through_host_memory(monkeypatch):
+  # In one process a device array is resharded with jax.device_put; only host data is copied
+  # piece by piece (make_array_from_callback), which for a device array would mean a full
+  # device-to-host copy (on a GPU/TPU, of the whole train state) at every placement.
+  def no_host_copy(*unused_args, **unused_kwargs):
+    raise AssertionError('a device array was copied through host memory')
+
+  mesh = sharding.make_mesh()
+  x = jax.device_put(np.arange(16.0).reshape(8, 2), jax.devices()[0])
+  monkeypatch.setattr(jax, 'make_array_from_callback', no_host_copy)
+  replicated = sharding.put(x, sharding.replicated(mesh))
+  split = sharding.put_batch({'x': x}, mesh)['x']
+  assert replicated.sharding.is_fully_replicated and len(replicated.sharding.device_set) == 8
+  assert split.sharding.spec == PartitionSpec('data')
+
+
 def test_checkpoint_written_on_8_devices(tmp_path):
   """train_loop with the sharded step saves at step STEPS; scale_out_test.py restores it on 1
   device and checks the parameters and the next steps' losses against ``expected.json``."""

@@ -152,7 +152,20 @@ def test_two_process_checkpoint_restores_on_1_device_with_the_reported_psnr(two_
 def test_process_slice_tiles_the_rows_in_process_order():
   slices = [sharding.process_slice(12, i, 3) for i in range(3)]
   assert slices == [slice(0, 4), slice(4, 8), slice(8, 12)]
+  # Usable as an index (integer bounds: slice(0.0, 4.0) compares equal but cannot index).
+  rows = np.arange(12)
+  assert [rows[s].tolist() for s in slices] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
   assert sharding.process_slice(12) == slice(0, 12)  # One process here.
+
+
+def test_arrays_already_in_place_are_used_without_a_copy():
+  # A single-device array on a 1-device mesh lies as the mesh's sharding says (equivalent,
+  # though not equal, shardings), so placing it every step costs nothing.
+  mesh = sharding.make_mesh(jax.devices()[:1])
+  x = jax.numpy.arange(8.0).reshape(4, 2)
+  assert sharding.put(x, sharding.replicated(mesh)) is x
+  assert sharding.put_batch({'x': x}, mesh)['x'] is x
+  assert sharding.put_state({'x': x}, mesh)['x'] is x
 
 
 def test_process_slice_rejects_rows_that_do_not_split_evenly():

@@ -108,7 +108,21 @@ MODULE_TESTS: dict[str, list[str]] = {
                               'sampling_bounds or minibatch_rows or every_pixel or sampled_rows '
                               'or minibatch_fn or batch_pixels'],
     'siren_jax/seamless.py': ['tests/seamless_test.py', '-m', 'not slow'],
-    # sharding is not mapped: its real tests run in subprocesses with forced devices.
+    # The 8-device checks scale_out_test runs in a subprocess, here run directly on 8 simulated
+    # devices (MODULE_ENV), and the helper tests of scale_out_test that need no subprocess.
+    'siren_jax/sharding.py': [
+        'tests/multidevice_checks.py',
+        'tests/scale_out_test.py::test_process_slice_tiles_the_rows_in_process_order',
+        'tests/scale_out_test.py::test_process_slice_rejects_rows_that_do_not_split_evenly',
+        'tests/scale_out_test.py::test_arrays_already_in_place_are_used_without_a_copy',
+        'tests/scale_out_test.py::test_state_shardings_rejects_an_unknown_mode',
+        'tests/scale_out_test.py::'
+        'test_shard_kernels_splits_only_large_kernels_with_a_divisible_output_axis'],
+}
+
+# Extra environment for a module's test process (set before JAX starts).
+MODULE_ENV: dict[str, dict[str, str]] = {
+    'siren_jax/sharding.py': {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'},
 }
 
 _BINOP_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
@@ -231,11 +245,17 @@ def mutated_source(module: str, index: int, source: str | None = None) -> str:
   return ast.unparse(ast.fix_missing_locations(tree))
 
 
-def _run_tests(workdir: str, tests: list[str], timeout: float) -> tuple[str, float]:
+def _test_env(workdir: str, module: str) -> dict[str, str]:
+  """The environment of a test process for ``module``: the scratch copy first, CPU only."""
+  return {**os.environ, 'PYTHONPATH': workdir, 'JAX_PLATFORMS': 'cpu',
+          **MODULE_ENV.get(module, {})}
+
+
+def _run_tests(workdir: str, module: str, timeout: float) -> tuple[str, float]:
   start = time.time()
   command = [sys.executable, '-m', 'pytest', '-x', '-q', '-n', '0', '-p',
-             'no:cacheprovider', '--hypothesis-seed=0', *tests]
-  env = {**os.environ, 'PYTHONPATH': workdir, 'JAX_PLATFORMS': 'cpu'}
+             'no:cacheprovider', '--hypothesis-seed=0', *MODULE_TESTS[module]]
+  env = _test_env(workdir, module)
   try:
     process = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
                              timeout=timeout)
@@ -349,7 +369,7 @@ def _run_worker(scratch: str, module: str, mutants: list[Mutant], json_path: str
   command = [sys.executable, os.path.abspath(__file__), '--worker', module, '--indices',
              ','.join(str(m.index) for m in mutants), '--tests-json', json.dumps(tests),
              '--timeout', str(timeout)]
-  env = {**os.environ, 'PYTHONPATH': scratch, 'JAX_PLATFORMS': 'cpu'}
+  env = _test_env(scratch, module)
   by_index = {m.index: m for m in mutants}
   lines: queue.Queue[str | None] = queue.Queue()
   with subprocess.Popen(command, cwd=scratch, env=env, stdout=subprocess.PIPE, text=True) as p:
@@ -416,7 +436,7 @@ def main() -> None:
 
   signal.signal(signal.SIGTERM, lambda *unused: sys.exit(1))  # Still remove the scratch copy.
   scratch = tempfile.mkdtemp(prefix='siren_jax_mutation_')
-  for name in ('siren_jax', 'experiments', 'tests', 'pytest.ini'):
+  for name in ('siren_jax', 'experiments', 'tests', 'bench', 'pytest.ini'):
     source = os.path.join(ROOT, name)
     (shutil.copytree if os.path.isdir(source) else shutil.copy)(
         source, os.path.join(scratch, name))
@@ -436,8 +456,7 @@ def main() -> None:
       if args.in_process:
         _run_in_process(scratch, module, mutants, args.json, args.timeout)
         continue
-      tests = MODULE_TESTS[module]
-      status, baseline = _run_tests(scratch, tests, timeout=1800)
+      status, baseline = _run_tests(scratch, module, timeout=1800)
       if status != 'survived':
         print(f'{module}: its tests fail without a mutant; skipped', flush=True)
         continue
@@ -449,7 +468,7 @@ def main() -> None:
         for m in mutants:
           with open(target, 'w') as f:
             f.write(mutated_source(module, m.index))
-          m.status, m.seconds = _run_tests(scratch, tests, timeout=3 * baseline + 60)
+          m.status, m.seconds = _run_tests(scratch, module, timeout=3 * baseline + 60)
           _report(module, m, args.json)
       finally:
         with open(target, 'w') as f:
