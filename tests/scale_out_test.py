@@ -91,7 +91,8 @@ def two_process_run(subprocess_runs):
 def test_multidevice_checks_pass_on_8_simulated_devices(eight_device_run):
   returncode, output, _ = eight_device_run
   assert returncode == 0, output[-3000:]
-  assert '7 passed' in output, output[-3000:]
+  num_checks = sum(name.startswith('test_') for name in dir(checks))
+  assert f'{num_checks} passed' in output, output[-3000:]
 
 
 @pytest.mark.slow
@@ -147,6 +148,27 @@ def test_two_process_checkpoint_restores_on_1_device_with_the_reported_psnr(two_
   assert [r['step'] for r in record['history']] == [0, 2, 4]
 
 
+@pytest.mark.slow
+def test_sharding_helpers_across_two_processes():
+  """tests/multiprocess_checks.py as 2 processes x 2 CPU devices: global and process-local
+  batches, to_host gathering the other process's rows, a state replicated over both."""
+  port = _free_port()
+  procs = [subprocess.Popen(
+      [sys.executable, os.path.join(REPO_ROOT, 'tests', 'multiprocess_checks.py'),
+       f'127.0.0.1:{port}', str(i)],
+      cwd=REPO_ROOT, env=_env(2), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+      for i in range(2)]
+  try:
+    logs = [_wait(p) for p in procs]
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+        p.wait()
+  assert [p.returncode for p in procs] == [0, 0], '\n'.join(log[-2000:] for log in logs)
+  assert all(log.rstrip().endswith('ok') for log in logs), logs
+
+
 # Sharding helpers on this process's single device.
 
 def test_process_slice_tiles_the_rows_in_process_order():
@@ -156,6 +178,18 @@ def test_process_slice_tiles_the_rows_in_process_order():
   rows = np.arange(12)
   assert [rows[s].tolist() for s in slices] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
   assert sharding.process_slice(12) == slice(0, 12)  # One process here.
+
+
+def test_to_host_gives_numpy_arrays_for_a_tree_of_host_and_device_leaves():
+  tree = {'host': np.arange(3.0), 'device': jax.numpy.arange(4.0), 'scalar': 2}
+  back = sharding.to_host(tree)
+  assert isinstance(back['host'], np.ndarray) and isinstance(back['device'], np.ndarray)
+  np.testing.assert_array_equal(back['device'], np.arange(4.0))
+  np.testing.assert_array_equal(back['host'], np.arange(3.0))
+  assert back['scalar'] == 2
+  # A tree of host arrays only (e.g. a batch not yet placed) comes back as it is.
+  host_only = sharding.to_host({'x': np.arange(3.0)})
+  np.testing.assert_array_equal(host_only['x'], np.arange(3.0))
 
 
 def test_arrays_already_in_place_are_used_without_a_copy():

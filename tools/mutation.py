@@ -109,15 +109,19 @@ MODULE_TESTS: dict[str, list[str]] = {
                               'or minibatch_fn or batch_pixels'],
     'siren_jax/seamless.py': ['tests/seamless_test.py', '-m', 'not slow'],
     # The 8-device checks scale_out_test runs in a subprocess, here run directly on 8 simulated
-    # devices (MODULE_ENV), and the helper tests of scale_out_test that need no subprocess.
+    # devices (MODULE_ENV), the helper tests of scale_out_test on one device, and its (slow)
+    # two-process checks, which run the module from the same scratch copy.
     'siren_jax/sharding.py': [
         'tests/multidevice_checks.py',
+        'tests/scale_out_test.py::test_sharding_helpers_across_two_processes',
+        'tests/scale_out_test.py::test_to_host_gives_numpy_arrays_for_a_tree_of_host_and_device_leaves',
         'tests/scale_out_test.py::test_process_slice_tiles_the_rows_in_process_order',
         'tests/scale_out_test.py::test_process_slice_rejects_rows_that_do_not_split_evenly',
         'tests/scale_out_test.py::test_arrays_already_in_place_are_used_without_a_copy',
         'tests/scale_out_test.py::test_state_shardings_rejects_an_unknown_mode',
         'tests/scale_out_test.py::'
-        'test_shard_kernels_splits_only_large_kernels_with_a_divisible_output_axis'],
+        'test_shard_kernels_splits_only_large_kernels_with_a_divisible_output_axis',
+        '-m', 'slow or not slow'],
 }
 
 # Extra environment for a module's test process (set before JAX starts).
