@@ -18,7 +18,22 @@ def test_psnr_matches_reference_definition():
 
 def test_psnr_clips_the_prediction():
   target = np.ones((4, 4, 1), np.float32)
-  assert float(metrics.psnr(target * 5, target)) > 150
+  assert float(metrics.psnr(target * 5, target)) > 150  # Clipped to 1: a perfect score.
+  assert float(metrics.psnr(-target * 5, -target)) > 150  # Clipped to -1 on the other side.
+
+
+def test_mse_worked_by_hand():
+  # Differences 1, 2, 2: squares 1, 4, 4, mean 3.
+  assert float(metrics.mse(np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.0, 1.0]))) == 3.0
+
+
+def test_the_smallest_image_ssim_scores_is_7_by_7():
+  metrics.check_ssim_size(7, 7)  # Allowed, and scored:
+  image = np.linspace(-1, 1, 7 * 7 * 3).reshape(7, 7, 3)
+  assert metrics.ssim(image, image) == pytest.approx(1.0)
+  for height, width in ((6, 7), (7, 6)):
+    with pytest.raises(ValueError, match=f'a {height}x{width} image is too small to score'):
+      metrics.check_ssim_size(height, width)
 
 
 def test_ssim_is_one_for_identical_images_and_lower_for_noise():
