@@ -114,7 +114,8 @@ MODULE_TESTS: dict[str, list[str]] = {
     'siren_jax/sharding.py': [
         'tests/multidevice_checks.py',
         'tests/scale_out_test.py::test_sharding_helpers_across_two_processes',
-        'tests/scale_out_test.py::test_to_host_gives_numpy_arrays_for_a_tree_of_host_and_device_leaves',
+        'tests/scale_out_test.py::'
+        'test_to_host_gives_numpy_arrays_for_a_tree_of_host_and_device_leaves',
         'tests/scale_out_test.py::test_process_slice_tiles_the_rows_in_process_order',
         'tests/scale_out_test.py::test_process_slice_rejects_rows_that_do_not_split_evenly',
         'tests/scale_out_test.py::test_arrays_already_in_place_are_used_without_a_copy',
