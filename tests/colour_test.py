@@ -77,3 +77,18 @@ def test_wrong_channel_count_is_an_error():
     colour.rgb_to_lab(np.zeros((4, 4, 2)))
   with pytest.raises(ValueError, match='rgb_range'):
     colour.rgb_to_scaled_lab(np.zeros((4, 4, 3)), rgb_range='bytes')
+
+
+def test_rgb_outside_0_1_is_clipped_before_conversion():
+  # A network's output can overshoot [0, 1]; it is scored as the nearest displayable colour.
+  over = np.array([[1.5, 1.2, 2.0], [-0.3, -1.0, -0.5], [0.5, 1.4, -0.2]])
+  np.testing.assert_allclose(colour.rgb_to_lab(over), colour.rgb_to_lab(np.clip(over, 0, 1)))
+  np.testing.assert_allclose(colour.rgb_to_lab(over[:1]), [[100.0, 0.0, 0.0]], atol=0.01)  # White.
+
+
+def test_scaled_lab_to_rgb_traces_when_only_ab_is_a_jax_value():
+  # The colourisers predict ab in JAX while the lightness comes from the (numpy) input photo.
+  lightness = np.zeros((2, 2, 1), np.float32)  # L = 50.
+  ab = np.array([[[0.2, -0.1], [0.0, 0.3]], [[-0.4, 0.1], [0.1, 0.1]]], np.float32)
+  traced = jax.jit(lambda ab: colour.scaled_lab_to_rgb(lightness, ab))(ab)
+  np.testing.assert_allclose(traced, colour.scaled_lab_to_rgb(lightness, ab), atol=1e-5)

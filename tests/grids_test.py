@@ -53,5 +53,13 @@ def test_chunked_evaluation_equals_one_shot(chunk):
 def test_bad_sizes_are_clear_errors():
   with pytest.raises(ValueError, match='at least 1 pixel'):
     grids.make_grid(0, 4)
+  with pytest.raises(ValueError, match='at least 1 pixel, got 0'):
+    grids.pixel_centers(0)
   with pytest.raises(ValueError, match='chunk_size'):
     grids.evaluate_in_chunks(lambda c: c, jnp.zeros((3, 2)), 0)
+
+
+def test_a_one_pixel_axis_has_its_centre_in_the_middle_of_the_extent():
+  np.testing.assert_array_equal(grids.pixel_centers(1), [0.0])
+  np.testing.assert_array_equal(grids.pixel_centers(1, (0.0, 1.0)), [0.5])
+  np.testing.assert_array_equal(grids.make_grid(1, 2), [[[0.0, -0.5], [0.0, 0.5]]])
