@@ -94,7 +94,12 @@ def test_quiet_failed_reads_drops_only_the_closed_loop_noise_and_quiets_asyncio_
       os.write(2, f'first\n{noise}last\n'.encode())
       raise OSError('unreadable')
   assert capfd.readouterr().err == 'first\nlast\n'
+  os.write(2, b'stderr is back\n')  # Both attempts gave file descriptor 2 back.
+  assert capfd.readouterr().err == 'stderr is back\n'
   assert len(_unretrieved_filters()) == 1
   record = logging.LogRecord('asyncio', logging.ERROR, __file__, 1,
                              'Future exception was never retrieved', None, None)
   assert not asyncio_logger.filter(record)
+  other = logging.LogRecord('asyncio', logging.ERROR, __file__, 1, 'Task was destroyed', None,
+                            None)
+  assert asyncio_logger.filter(other)  # asyncio's other errors still reach the log.

@@ -189,7 +189,8 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one_logged(two_chec
   with caplog.at_level(logging.WARNING):
     state, _ = _restore(directory)
   assert int(state.step) == 15 and _all_finite(state.params)
-  assert 'Cannot restore the checkpoint at step 20' in caplog.text
+  (warning,) = [r.getMessage() for r in caplog.records if 'Cannot restore' in r.getMessage()]
+  assert 'at step 20' in warning and warning.endswith('; trying the next older one')
   # Resuming sets the damaged one aside (kept for inspection), retrains 15 -> 20 and saves it.
   with caplog.at_level(logging.WARNING):
     resumed = _loop(directory, batch_fn=_batches(lambda s: False))
@@ -198,12 +199,16 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one_logged(two_chec
   assert int(_restore(directory)[0].step) == 20
 
 
-def test_every_checkpoint_damaged_is_a_one_line_error(two_checkpoints):
+def test_every_checkpoint_damaged_is_a_one_line_error(two_checkpoints, caplog):
   directory, _ = two_checkpoints
   _damage_truncate_data(directory / '20')
   _damage_empty_state_metadata(directory / '15')
-  with pytest.raises(ValueError, match='no checkpoint in .* can be restored') as error:
-    _restore(directory)
+  with caplog.at_level(logging.WARNING):
+    with pytest.raises(ValueError, match='no checkpoint in .* can be restored') as error:
+      _restore(directory)
+  warnings = [r.getMessage() for r in caplog.records if 'Cannot restore' in r.getMessage()]
+  assert [('at step 20' in w, 'trying the next older one' in w) for w in warnings] == [
+      (True, True), (False, False)]  # Step 15 is the oldest: nothing older to try.
   assert 'step 20' in str(error.value) and 'step 15' in str(error.value)
   assert '\n' not in str(error.value) and 'resume=False' in str(error.value)
 

@@ -68,7 +68,17 @@ def test_target_size_keeps_aspect_unless_both_sides_given(kwargs, expected):
   assert render.target_size(32, 16, **kwargs) == expected
 
 
+@pytest.mark.parametrize('size, kwargs, expected', [
+    ((32, 1), {'out_height': 16}, (16, 1)), ((1, 32), {'out_width': 16}, (1, 16)),
+    ((32, 1), {'factor': 0.5}, (16, 1)), ((1, 32), {'factor': 0.5}, (1, 16)),
+    ((32, 1), {'factor': 0.25}, (8, 1))])
+def test_a_side_that_rounds_to_zero_pixels_keeps_one(size, kwargs, expected):
+  # 1 x 0.5 rounds to 0 (round half to even): the side keeps 1 pixel, not 0 and not 2.
+  assert render.target_size(*size, **kwargs) == expected
+
+
 @pytest.mark.parametrize('kwargs, message', [
+    ({}, 'scale factor must be a positive number, got 0.0'),  # No size and no factor given.
     ({'factor': 0}, 'scale factor must be a positive number'),
     ({'factor': -2.0}, 'scale factor must be a positive number'),
     ({'out_height': -5}, 'out_height must be an integer >= 0'),
