@@ -96,8 +96,8 @@ def compose_gradients(grad_a: np.ndarray, grad_b: np.ndarray, rule: str,
 
   Rules, applied at every pixel (or only inside ``mask``; A's gradient is kept outside it):
     mean:   0.5 grad A + 0.5 grad B (the paper's composite).
-    mixed:  per pixel and channel, the one of grad A, grad B with the larger norm (Perez et al.'s
-            "mixed gradients"; channels are independent Poisson problems).
+    mixed:  per pixel and channel, the one of grad A, grad B with the larger norm, A's on a tie
+            (Perez et al.'s "mixed gradients"; channels are independent Poisson problems).
     masked: grad B (inside ``mask``, which this rule requires): insertion / seamless cloning.
 
   Args:
