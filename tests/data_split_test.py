@@ -125,3 +125,17 @@ def test_split_sizes_worked_by_hand():
   groups = [g for g in 'abcde' for _ in range(2)]
   sizes = {s: len(i) for s, i in data.split_groups(groups, 0.0, 0.4).items()}
   assert sizes == {'train': 6, 'val': 0, 'test': 4}
+
+
+@pytest.mark.parametrize('val, test', [
+    (1.0, 0.0), (0.0, 1.0), (0.5, 0.5), (-0.1, 0.2), (0.2, -0.1), (0.6, 0.6)])
+def test_split_groups_rejects_fractions_outside_0_1_or_summing_to_1(val, test):
+  with pytest.raises(ValueError, match=r'must be in \[0, 1\) and sum to less than 1'):
+    data.split_groups(list('abcdefghij'), val, test)
+
+
+def test_split_groups_allows_fractions_of_zero_and_just_under_one():
+  groups = list('abcdefghij')
+  assert [len(v) for v in data.split_groups(groups, 0.0, 0.0).values()] == [10, 0, 0]
+  assert [len(v) for v in data.split_groups(groups, 0.0, 0.8).values()] == [2, 0, 8]
+  assert [len(v) for v in data.split_groups(groups, 0.8, 0.0).values()] == [2, 8, 0]
