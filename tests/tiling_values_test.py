@@ -30,6 +30,8 @@ def test_layout_limits_on_tile_size_and_overlap():
   for size, overlap in ((1, 0), (8, 5), (8, -1)):
     with pytest.raises(ValueError, match='tile'):
       tiling.make_layout(10, 30, size, overlap)
+  with pytest.raises(ValueError, match=r'must be in \[0, tile_size / 2\] = \[0, 6\], got 7'):
+    tiling.make_layout(10, 30, 12, 7)  # The message states the largest overlap allowed.
 
 
 # A 6 x 6 image in tiles of 4 overlapping by 2: tiles start at rows/columns 0 and 2, so along
