@@ -38,7 +38,8 @@ def main(coordinator_address: str, process_id: int) -> None:
   # process_local=True. Both give the same global array, split over all 4 devices.
   global_ = sharding.put_batch({'x': batch}, mesh)['x']
   rows = sharding.process_slice(ROWS)
-  assert rows == slice(process_id * 4, process_id * 4 + 4), rows
+  per_process = ROWS // NUM_PROCESSES
+  assert rows == slice(process_id * per_process, (process_id + 1) * per_process), rows
   local = sharding.put_batch({'x': batch[rows]}, mesh, process_local=True)['x']
   for array in (global_, local):
     assert array.shape == (ROWS, 3), array.shape

@@ -20,6 +20,7 @@ import pytest
 from experiments import common
 from siren_jax import checkpoints, fitting, grids, images, metrics, render, sharding, training
 from tests import multidevice_checks as checks
+from tests import multiprocess_checks
 from tests.conftest import subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,14 +62,18 @@ def subprocess_runs(tmp_path_factory):
       cwd=REPO_ROOT, env=_env(1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
       for i in range(2)]
   yield {'eight': (eight, eight_dir), 'two': (two, two_dir)}
-  for p in (eight, *two):
-    if p.poll() is None:
-      p.kill()
-      p.wait()
+  _kill_unfinished([eight, *two])
 
 
 def _wait(proc: subprocess.Popen) -> str:
   return proc.communicate(timeout=TIMEOUT_S)[0]
+
+
+def _kill_unfinished(procs: list[subprocess.Popen]) -> None:
+  for p in procs:
+    if p.poll() is None:
+      p.kill()
+      p.wait()
 
 
 @pytest.fixture(scope='module')
@@ -156,15 +161,13 @@ def test_sharding_helpers_across_two_processes():
   procs = [subprocess.Popen(
       [sys.executable, os.path.join(REPO_ROOT, 'tests', 'multiprocess_checks.py'),
        f'127.0.0.1:{port}', str(i)],
-      cwd=REPO_ROOT, env=_env(2), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-      for i in range(2)]
+      cwd=REPO_ROOT, env=_env(multiprocess_checks.DEVICES_PER_PROCESS), stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT, text=True)
+      for i in range(multiprocess_checks.NUM_PROCESSES)]
   try:
     logs = [_wait(p) for p in procs]
   finally:
-    for p in procs:
-      if p.poll() is None:
-        p.kill()
-        p.wait()
+    _kill_unfinished(procs)
   assert [p.returncode for p in procs] == [0, 0], '\n'.join(log[-2000:] for log in logs)
   assert all(log.rstrip().endswith('ok') for log in logs), logs
 
