@@ -4,7 +4,7 @@ Each model is timed for inference (jitted forward on a batch) and for training (
 ``training.make_train_step`` step of MSE on the target, Adam), at the report's default sizes:
 conv colourisers 256x256 grey in, batch 20, Wallner's widths (``--width_scale=1``); the FC SIREN
 48x48 grey in, 3*48*48 RGB out, hidden width 3*48*48, batch 70. Inputs are random (throughput
-does not depend on the pixels). Needs ``siren_jax.models.colorizers``; without it the script
+does not depend on the pixels). Needs ``siren_jax.colorize.colorizers``; without it the script
 says so and exits.
 
   python -m bench.colorize_throughput
@@ -23,7 +23,7 @@ from absl import app, flags
 from bench import common
 from experiments.common import main_with_clean_errors
 from siren_jax import metrics, names, training
-from siren_jax.models import colorizers
+from siren_jax.colorize import colorizers
 
 def _mse_loss(params: Any, batch: dict[str, jax.Array], apply_fn) -> tuple[jax.Array, dict]:
   return metrics.mse(apply_fn(params, batch['inputs']), batch['targets']), {}

@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from experiments import colorize_lib
+from experiments.colorize import train as colorize_train
 from experiments.configs import colorize as colorize_config
 from siren_jax import fitting, grids, images, sharding, training
 from siren_jax.models import fields
@@ -49,10 +49,10 @@ def colorize_setup(model: str) -> tuple[ml_collections.ConfigDict, training.Loss
   config with a global batch of 8, so each of 8 devices gets one image)."""
   config = colorize_config.get_config(f'{model},tiny')
   config.batch_size = BATCH_PER_DEVICE_COUNT
-  pipeline = colorize_lib.make_pipeline(config)
-  keys = ('grey', colorize_lib.target_key(config))
+  pipeline = colorize_train.make_pipeline(config)
+  keys = ('grey', colorize_train.target_key(config))
   batches = [{k: pipeline.train_batch(step)[k] for k in keys} for step in range(COLORIZE_STEPS)]
-  return config, colorize_lib.make_loss_fn(config), batches
+  return config, colorize_train.make_loss_fn(config), batches
 
 
 @functools.lru_cache
@@ -63,7 +63,7 @@ def _colorize_host_state(model: str) -> training.TrainState:
   previous = jax.config.jax_default_prng_impl
   jax.config.update('jax_default_prng_impl', 'rbg')
   try:
-    return jax.device_get(jax.jit(lambda: colorize_lib.make_state(config))())
+    return jax.device_get(jax.jit(lambda: colorize_train.make_state(config))())
   finally:
     jax.config.update('jax_default_prng_impl', previous)
 

@@ -6,7 +6,7 @@ setup of our solver and where the difference comes from.
   python -m bench.seamless_clone                      # all triples, default SIREN budget
   python -m bench.seamless_clone --triples=coffee --steps=100 --results=
 
-Each triple runs the clone mode's own code (``poisson_lib.train_and_evaluate``) in a workdir
+Each triple runs the clone mode's own code (``poisson_train.train_and_evaluate``) in a workdir
 under --workdir; the SIREN is fitted for the 'normal' rule (--siren_rules).
 """
 
@@ -18,7 +18,8 @@ import tempfile
 from absl import app, flags
 
 from bench import common
-from experiments import clone_lib, poisson_lib
+from experiments.poisson import clone
+from experiments.poisson import train as poisson_train
 from experiments.common import main_with_clean_errors
 from experiments.configs import poisson as poisson_configs
 
@@ -48,7 +49,7 @@ def run_triple(name: str, workdir: str) -> dict:
                  'log_every': flags.FLAGS.steps, 'checkpoint_every': 0})
   if flags.FLAGS.hidden_features:
     config.hidden_features = flags.FLAGS.hidden_features
-  return poisson_lib.train_and_evaluate(config, os.path.join(workdir, name))
+  return poisson_train.train_and_evaluate(config, os.path.join(workdir, name))
 
 
 @main_with_clean_errors
@@ -57,7 +58,7 @@ def main(argv: list[str]) -> None:
   unknown = [t for t in flags.FLAGS.triples if t not in TRIPLES]
   if unknown:
     raise ValueError(f'unknown triples {unknown}; choose from {", ".join(TRIPLES)}')
-  if clone_lib.cv2 is None:
+  if clone.cv2 is None:
     raise ValueError('this benchmark compares with OpenCV: pip install opencv-python-headless')
   workdir = flags.FLAGS.workdir or tempfile.mkdtemp(prefix='seamless_clone_')
   rows, steps_rows, notes = [], [], []

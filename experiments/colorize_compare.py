@@ -8,7 +8,8 @@ Writes WORKDIR/<MODEL>/ (each model's full colorize outputs), compare.png, compa
 compare.json.
 """
 
-from experiments import common, colorize_compare_lib
+from experiments import common
+from experiments.colorize import compare as colorize_compare
 
 if __name__ == '__main__':
-  common.run(colorize_compare_lib.compare, default_config='experiments/configs/colorize.py')
+  common.run(colorize_compare.compare, default_config='experiments/configs/colorize.py')

@@ -5,8 +5,9 @@ several seeds, against the grey and lightness-histogram baselines (docs/coloriza
       --workdir=/tmp/heldout
 """
 
-from experiments import colorize_heldout_lib, common
+from experiments import common
+from experiments.colorize import heldout as colorize_heldout
 
 if __name__ == '__main__':
-  common.run(colorize_heldout_lib.run, default_config='experiments/configs/colorize.py:heldout',
+  common.run(colorize_heldout.run, default_config='experiments/configs/colorize.py:heldout',
              workdir_help='Directory for heldout.json, heldout.md and heldout.png.')

@@ -12,7 +12,8 @@ the full-resolution lightness: the output has the input's size. See docs/coloriz
 
 from absl import flags
 
-from experiments import colorize_photo_lib, common
+from experiments import common
+from experiments.colorize import photo as colorize_photo
 
 flags.DEFINE_string('input', None, 'Grey (or colour) image file, any size.')
 flags.DEFINE_string('output', None, 'Where to write the colourised PNG.')
@@ -22,7 +23,7 @@ def colorize(config, workdir: str) -> None:
   for name in ('input', 'output'):
     if not flags.FLAGS[name].value:
       raise ValueError(f'--{name} is required')
-  colorize_photo_lib.colorize_file(config, workdir, flags.FLAGS.input, flags.FLAGS.output)
+  colorize_photo.colorize_file(config, workdir, flags.FLAGS.input, flags.FLAGS.output)
 
 
 if __name__ == '__main__':

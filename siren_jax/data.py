@@ -37,7 +37,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from siren_jax import colour, errors, images
+from siren_jax import errors, images
+from siren_jax.colorize import colour
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 SPLITS = ('train', 'val', 'test')

@@ -3,7 +3,7 @@ read them without importing jax)."""
 
 # Coordinate-field models (``siren_jax.models.fields.make_field_model``).
 FIELD_MODELS = ('siren', 'relu', 'tanh', 'relu_pe')
-# Activation schedules of the conv colouriser (``siren_jax.models.colorizers``), and every
+# Activation schedules of the conv colouriser (``siren_jax.colorize.colorizers``), and every
 # colouriser: the schedules plus the fully connected SIREN 'FC'.
 COLORIZER_SCHEDULES = ('FR', 'SRS', 'S130')
 COLORIZER_MODELS = (*COLORIZER_SCHEDULES, 'FC')

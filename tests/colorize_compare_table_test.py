@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from experiments import colorize_compare_lib, colorize_lib
+from experiments.colorize import compare as colorize_compare
+from experiments.colorize import train as colorize_train
 from experiments.configs import colorize as colorize_config
 
 
@@ -24,11 +25,11 @@ def test_speedup_is_reference_epochs_over_model_epochs(tmp_path, monkeypatch):
   # SRS's loss is 1 / (4 e + 1): <= 1/3 first at epoch 1, <= 1/5 at epoch 1, <= 1/9 at epoch 2.
   # Speed-ups (FR epochs / SRS epochs): 2/1 = 2, 4/1 = 4, 8/2 = 4. SRS is the faster model.
   curves = {'FR': lambda e: 1 / (e + 1), 'SRS': lambda e: 1 / (4 * e + 1)}
-  monkeypatch.setattr(colorize_lib, 'train_and_evaluate',
+  monkeypatch.setattr(colorize_train, 'train_and_evaluate',
                       lambda config, workdir: _fake_run(curves[config.model], 8))
   config = colorize_config.get_config('tiny')
   config.epochs, config.compare_models = 8, 'FR,SRS'
-  result = colorize_compare_lib.compare(config, str(tmp_path))
+  result = colorize_compare.compare(config, str(tmp_path))
   assert result['reference_losses'] == pytest.approx({'0.25': 1 / 3, '0.5': 1 / 5, '1': 1 / 9})
   srs = result['models']['SRS']
   assert srs['epochs_to_reference_loss'] == {'0.25': 1, '0.5': 1, '1': 2}

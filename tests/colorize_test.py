@@ -9,7 +9,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from experiments import colorize_compare_lib, colorize_lib, colorize_photo_lib
+from experiments.colorize import compare as colorize_compare
+from experiments.colorize import train as colorize_train
+from experiments.colorize import photo as colorize_photo
 from experiments.configs import colorize as colorize_config
 from tests.conftest import subprocess_env
 
@@ -32,7 +34,7 @@ def _grey_photo(path, shape=(21, 30)):
 @pytest.mark.slow
 def test_entry_point_writes_outputs_resumes_and_colourises_a_photo(tmp_path):
   workdir = str(tmp_path / 'srs')
-  first = colorize_lib.train_and_evaluate(_config('SRS,tiny', epochs=1), workdir)
+  first = colorize_train.train_and_evaluate(_config('SRS,tiny', epochs=1), workdir)
   for name in ('figure_train.png', 'figure_val.png', 'figure_test.png', 'loss.png',
                'metrics.json', 'model.json'):
     assert os.path.exists(os.path.join(workdir, name)), name
@@ -40,30 +42,30 @@ def test_entry_point_writes_outputs_resumes_and_colourises_a_photo(tmp_path):
   for split in ('train', 'val', 'test'):
     assert 5 < first['splits'][split]['psnr'] < 60 and first['splits'][split]['grey_psnr'] > 5
 
-  second = colorize_lib.train_and_evaluate(_config('SRS,tiny', epochs=2), workdir)
+  second = colorize_train.train_and_evaluate(_config('SRS,tiny', epochs=2), workdir)
   assert second['resumed_from_step'] == first['steps_per_epoch']
   assert [r['epoch'] for r in second['history']] == [0, 1, 2]
   assert second['history'][:2] == first['history']  # The restored history is kept.
   with open(os.path.join(workdir, 'metrics.json')) as f:
     assert json.load(f)['epochs'] == 2
 
-  rgb = colorize_photo_lib.colorize_file(_config('SRS,tiny'), workdir,
+  rgb = colorize_photo.colorize_file(_config('SRS,tiny'), workdir,
                                          _grey_photo(str(tmp_path / 'grey.png')),
                                          str(tmp_path / 'out.png'))
   assert rgb.shape == (21, 30, 3)
   assert iio.imread(str(tmp_path / 'out.png')).shape == (21, 30, 3)
   with pytest.raises(ValueError, match="holds a SRS model that differs from config.model=FR"):
-    colorize_photo_lib.load_params(_config('FR,tiny'), workdir)
+    colorize_photo.load_params(_config('FR,tiny'), workdir)
   with pytest.raises(ValueError, match='holds a SRS model'):
-    colorize_lib.train_and_evaluate(_config('S130,tiny', epochs=1), workdir)
+    colorize_train.train_and_evaluate(_config('S130,tiny', epochs=1), workdir)
 
 
 @pytest.mark.slow
 def test_fc_model_trains_and_colourises_a_larger_photo_by_tiles(tmp_path):
   workdir = str(tmp_path / 'fc')
-  result = colorize_lib.train_and_evaluate(_config('FC,tiny', epochs=1), workdir)
+  result = colorize_train.train_and_evaluate(_config('FC,tiny', epochs=1), workdir)
   assert result['history'][-1]['train_loss'] < result['history'][0]['train_loss']
-  rgb = colorize_photo_lib.colorize_file(_config('FC,tiny'), workdir,
+  rgb = colorize_photo.colorize_file(_config('FC,tiny'), workdir,
                                          _grey_photo(str(tmp_path / 'grey.png')),
                                          str(tmp_path / 'out.png'))
   assert rgb.shape == (21, 30, 3) and np.abs(rgb).max() <= 1
@@ -72,7 +74,7 @@ def test_fc_model_trains_and_colourises_a_larger_photo_by_tiles(tmp_path):
 @pytest.mark.slow
 def test_compare_mode_writes_a_table_and_figure(tmp_path):
   config = _config('tiny', epochs=1, compare_models='FR,SRS')
-  result = colorize_compare_lib.compare(config, str(tmp_path))
+  result = colorize_compare.compare(config, str(tmp_path))
   assert set(result['models']) == {'FR', 'SRS'}
   for name in ('compare.png', 'compare.md', 'compare.json', 'FR/metrics.json',
                'SRS/metrics.json'):
@@ -85,13 +87,13 @@ def test_compare_mode_writes_a_table_and_figure(tmp_path):
 
 def test_bad_configs_are_one_line_errors(tmp_path):
   with pytest.raises(ValueError, match='multiple of 8'):
-    colorize_lib.check_config(_config('FR,tiny', image_size=20))
+    colorize_train.check_config(_config('FR,tiny', image_size=20))
   with pytest.raises(ValueError, match='bad colorize config variant'):
     colorize_config.get_config('FR,SRS')
   with pytest.raises(ValueError, match='unknown embedding'):
-    colorize_lib.check_config(_config('FR,tiny', fusion='inception'))
+    colorize_train.check_config(_config('FR,tiny', fusion='inception'))
   with pytest.raises(ValueError, match='FR, SRS, S130'):
-    colorize_compare_lib.compare(_config('tiny', compare_models='FR,FC'), str(tmp_path))
+    colorize_compare.compare(_config('tiny', compare_models='FR,FC'), str(tmp_path))
 
 
 @pytest.mark.slow

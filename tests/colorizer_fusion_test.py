@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import colorize_lib
+from experiments.colorize import train as colorize_train
 from experiments.configs import colorize as colorize_config
-from siren_jax.models import colorizers
+from siren_jax.colorize import colorizers
 
 
 def _grey(batch=2, side=16, seed=0):
@@ -36,9 +36,9 @@ def test_global_branch_sees_the_whole_image():
 def test_global_fusion_trains_through_the_experiment_config():
   config = colorize_config.get_config('SRS,tiny')
   config.fusion = 'global'
-  colorize_lib.check_config(config)
-  state = colorize_lib.make_state(config)
-  loss_fn = colorize_lib.make_loss_fn(config)
+  colorize_train.check_config(config)
+  state = colorize_train.make_state(config)
+  loss_fn = colorize_train.make_loss_fn(config)
   batch = {'grey': _grey(batch=4), 'ab': jnp.zeros((4, 16, 16, 2))}
   grads = jax.jit(jax.grad(lambda p: loss_fn(p, batch, state.apply_fn)[0]))(state.params)
   branch_grads = jax.tree.leaves(grads['global_features'])
@@ -66,9 +66,9 @@ def test_pretrained_embedding_from_a_local_file(tmp_path, suffix):
 
   config = colorize_config.get_config('FR,tiny')
   config.fusion = f'file:{path}'
-  colorize_lib.check_config(config)
-  state = colorize_lib.make_state(config)
-  out = state.apply_fn(state.params, colorize_lib.model_inputs(config, grey))
+  colorize_train.check_config(config)
+  state = colorize_train.make_state(config)
+  out = state.apply_fn(state.params, colorize_train.model_inputs(config, grey))
   assert out.shape == (1, 16, 16, 2) and 'fusion' in state.params
 
 

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from siren_jax.models import colorizers
+from siren_jax.colorize import colorizers
 
 
 def test_thumbnail_embedding_is_block_means_then_mean_and_std():

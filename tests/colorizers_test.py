@@ -1,4 +1,4 @@
-"""Tests of siren_jax.models.colorizers: shapes, ranges, schedules, inits, tiling, learning."""
+"""Tests of siren_jax.colorize.colorizers: shapes, ranges, schedules, inits, tiling, learning."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from siren_jax import training
-from siren_jax.models import colorizers
+from siren_jax.colorize import colorizers
 
 
 def _grey(batch=2, side=16, seed=0):

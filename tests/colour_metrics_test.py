@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from siren_jax import colour, colour_metrics
+from siren_jax.colorize import colour, colour_metrics
 
 
 def _unit_to_signed(rgb255):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import skimage.color
 
-from siren_jax import colour
+from siren_jax.colorize import colour
 
 
 def _rgb(seed=0, shape=(6, 5, 3)):

@@ -1,4 +1,4 @@
-"""Tests of siren_jax.colour against scikit-image."""
+"""Tests of siren_jax.colorize.colour against scikit-image."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,7 @@ import pytest
 import skimage.color
 import skimage.data
 
-from siren_jax import colour
+from siren_jax.colorize import colour
 
 
 def _random_rgb(shape=(7, 9, 3), seed=0):

@@ -6,7 +6,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from siren_jax import colour, data
+from siren_jax import data
+from siren_jax.colorize import colour
 from tests import tfds_builders
 
 

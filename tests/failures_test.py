@@ -16,7 +16,9 @@ import numpy as np
 import optax
 import pytest
 
-from experiments import colorize_lib, common, driver, fit_image_lib, poisson_lib, resize_lib
+from experiments import common, driver, fit_image_lib, resize_lib
+from experiments.colorize import train as colorize_train
+from experiments.poisson import train as poisson_train
 from experiments.configs import colorize as colorize_config
 from experiments.configs import fit_image as fit_image_config
 from experiments.configs import poisson as poisson_config
@@ -290,11 +292,11 @@ def test_other_experiments_validate_before_the_workdir_is_created(tmp_path, monk
   config = poisson_config.get_config('blend,tiny')
   config.mask = str(mask)
   with pytest.raises(ValueError, match='mask .* is 5x5 but the images are 16x16'):
-    poisson_lib.train_and_evaluate(config, str(workdir))
-  monkeypatch.setattr(colorize_lib.jax, 'device_count', lambda: 3)
+    poisson_train.train_and_evaluate(config, str(workdir))
+  monkeypatch.setattr(colorize_train.jax, 'device_count', lambda: 3)
   config = colorize_config.get_config('SRS,tiny')
   with pytest.raises(ValueError, match='batch_size=4 does not split over the 3 devices'):
-    colorize_lib.train_and_evaluate(config, str(workdir))
+    colorize_train.train_and_evaluate(config, str(workdir))
   assert not workdir.exists()
 
 

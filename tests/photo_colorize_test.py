@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from experiments import colorize_lib, colorize_photo_lib
+from experiments.colorize import train as colorize_train
+from experiments.colorize import photo as colorize_photo
 from experiments.configs import colorize as colorize_config
-from siren_jax import colour, photo_colorize
+from siren_jax.colorize import colour, photo_colorize
 
 
 def _pointwise(pieces):
@@ -102,9 +103,9 @@ def test_colorize_photo_keeps_the_input_size_for_conv_and_fc(variant):
   (chroma is predicted at the model's scale and only the chroma is upsampled)."""
   config = colorize_config.get_config(variant)
   config.photo_side = 24  # The model's scale: the 60 x 100 photo is colourised at 24 x 40.
-  state = colorize_lib.make_state(config)
+  state = colorize_train.make_state(config)
   grey = _photo(60, 100).astype(np.float32).clip(-1, 1)
-  rgb = colorize_photo_lib.colorize(config, state, grey)
+  rgb = colorize_photo.colorize(config, state, grey)
   assert rgb.shape == (60, 100, 3) and np.isfinite(rgb).all()
   lightness, _ = colour.rgb_to_scaled_lab(rgb)
   # L is kept except where the predicted colour leaves the sRGB gamut and is clipped.

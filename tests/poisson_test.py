@@ -12,7 +12,7 @@ import numpy as np
 import optax
 import pytest
 
-from experiments import poisson_lib
+from experiments.poisson import train as poisson_train
 from experiments.configs import poisson as poisson_configs
 from siren_jax import finite_differences, grids, poisson, training
 from siren_jax.models import fields
@@ -168,12 +168,12 @@ def test_siren_reconstructs_a_smooth_image_from_its_gradient():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('mode', poisson_lib.MODES)
+@pytest.mark.parametrize('mode', poisson_train.MODES)
 def test_entry_point_runs_each_mode_and_writes_outputs(mode, tmp_path):
   config = poisson_configs.get_config(f'{mode},tiny')
   config.steps = 4
   config.eval_every = config.log_every = config.checkpoint_every = 2
-  output = poisson_lib.train_and_evaluate(config, str(tmp_path))
+  output = poisson_train.train_and_evaluate(config, str(tmp_path))
   figure = iio.imread(tmp_path / 'figure.png')  # A real, non-blank picture, not just a file.
   assert figure.ndim == 3 and min(figure.shape[:2]) > 100 and figure.std() > 10
   written = json.loads((tmp_path / 'metrics.json').read_text())
@@ -183,7 +183,7 @@ def test_entry_point_runs_each_mode_and_writes_outputs(mode, tmp_path):
       if name == 'siren' or mode in ('merge', 'blend'):
         assert summary['steps'] == 4
   if mode == 'grad':  # Resuming finds the final checkpoint and trains no further.
-    again = poisson_lib.train_and_evaluate(config, str(tmp_path))
+    again = poisson_train.train_and_evaluate(config, str(tmp_path))
     assert again['results']['grey']['siren']['resumed_from_step'] == 4
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import skimage.color
 
-from siren_jax import colour, data, poisson, render, tiling
-from siren_jax.models import colorizers
+from siren_jax import data, poisson, render, tiling
+from siren_jax.colorize import colorizers, colour
 
 settings = functools.partial(hypothesis.settings, deadline=None, derandomize=True,
                              suppress_health_check=[hypothesis.HealthCheck.too_slow])

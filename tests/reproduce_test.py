@@ -8,7 +8,10 @@ import subprocess
 
 import pytest
 
-from experiments import reproduce_claims, reproduce_lib, reproduce_parts, reproduce_report
+from experiments.reproduce import claims
+from experiments.reproduce import run as reproduce_run
+from experiments.reproduce import parts
+from experiments.reproduce import report as reproduce_report
 from experiments.configs import reproduce as reproduce_config
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,7 +22,7 @@ def _verdicts(rows):
 
 
 def _claim(part, prefix):
-  return next(c for c in reproduce_claims.CLAIMS if c.part == part and c.claim.startswith(prefix))
+  return next(c for c in claims.CLAIMS if c.part == part and c.claim.startswith(prefix))
 
 
 def _write_json(path, obj):
@@ -29,8 +32,8 @@ def _write_json(path, obj):
 
 
 def _mark_finished(workdir, config, part):
-  _write_json(os.path.join(workdir, part, reproduce_lib.RESULT_FILE),
-              {'part': part, 'settings': reproduce_lib.settings(config), 'seconds': 1.0})
+  _write_json(os.path.join(workdir, part, parts.RESULT_FILE),
+              {'part': part, 'settings': reproduce_run.settings(config), 'seconds': 1.0})
 
 
 def _history(psnr_at_500):
@@ -136,27 +139,27 @@ def test_claims_table_follows_the_numbers_in_the_workdir(tmp_path):
 
 
 def test_paper_numbers_are_tested_at_paper_scale_only():
-  claim = next(c for c in reproduce_claims.CLAIMS if c.claim == 'SIREN from the gradient: PSNR')
+  claim = next(c for c in claims.CLAIMS if c.claim == 'SIREN from the gradient: PSNR')
   metrics = {'grad': {'siren': {'psnr': 31.0}}}
-  assert reproduce_claims.judge(claim, metrics, 'paper').verdict == 'holds'  # |31 - 32.91| <= 3
-  assert reproduce_claims.judge(claim, {'grad': {'siren': {'psnr': 20.0}}},
+  assert claims.judge(claim, metrics, 'paper').verdict == 'holds'  # |31 - 32.91| <= 3
+  assert claims.judge(claim, {'grad': {'siren': {'psnr': 20.0}}},
                                 'paper').verdict == 'does not hold'
-  assert reproduce_claims.judge(claim, metrics, 'cpu').verdict == 'not tested at this scale'
-  assert reproduce_claims.judge(claim, None, 'paper').verdict.startswith('not tested')
+  assert claims.judge(claim, metrics, 'cpu').verdict == 'not tested at this scale'
+  assert claims.judge(claim, None, 'paper').verdict.startswith('not tested')
 
 
 def test_every_claim_names_a_registered_part_and_gets_a_verdict_without_results(tmp_path):
   rows = reproduce_report.claims_rows(str(tmp_path), 'tiny')
-  assert len(rows) == len(reproduce_claims.CLAIMS)
-  assert all(r.claim.part in reproduce_parts.PARTS_BY_NAME for r in rows)
+  assert len(rows) == len(claims.CLAIMS)
+  assert all(r.claim.part in parts.PARTS_BY_NAME for r in rows)
   assert all(r.verdict.startswith('not tested') for r in rows)
-  table = reproduce_claims.table(rows, 'tiny')
+  table = claims.table(rows, 'tiny')
   assert len(table.splitlines()) == 2 + len(rows)
 
 
 def test_an_unmerged_part_is_reported_as_not_merged():
   clone = _claim('clone', 'Seamless')
-  verdict = reproduce_claims.judge(clone, None, 'cpu', 'not merged yet').verdict
+  verdict = claims.judge(clone, None, 'cpu', 'not merged yet').verdict
   assert verdict == 'not tested (not merged yet)'
 
 
@@ -165,7 +168,7 @@ def test_resize_summary_is_mean_and_spread_over_photos():
     methods = {'nearest': {'psnr': 20.0, 'ssim': 0.5}, 'bicubic': {'psnr': bicubic, 'ssim': 0.6},
                'lanczos': {'psnr': lanczos, 'ssim': 0.6}, 'siren': {'psnr': siren, 'ssim': 0.7}}
     return {'factors': {'x4': {'methods': methods}}, 'config': {'model': 'siren'}}
-  summary = reproduce_parts.summarise_resize({'a': image(25.0, 24.0, 24.5),
+  summary = parts.summarise_resize({'a': image(25.0, 24.0, 24.5),
                                               'b': image(22.0, 23.0, 22.5)})['x4']
   # Gains over the best classical filter: a: 25 - 24.5 = 0.5, b: 22 - 23 = -1.0.
   assert summary['gain_over_best']['mean'] == pytest.approx(-0.25)
@@ -180,7 +183,7 @@ def test_finished_parts_are_skipped_and_other_settings_refused(tmp_path):
   config.parts = 'merge'
   workdir = str(tmp_path)
   write_synthetic_workdir(workdir, config)
-  status = reproduce_lib.train_and_evaluate(config, workdir)
+  status = reproduce_run.train_and_evaluate(config, workdir)
   assert status['merge'] == 'skipped'  # Would have trained for a minute otherwise.
   assert not os.path.exists(os.path.join(workdir, 'merge', 'checkpoints'))
   report = open(os.path.join(workdir, 'REPORT.md')).read()
@@ -188,50 +191,50 @@ def test_finished_parts_are_skipped_and_other_settings_refused(tmp_path):
 
   config.merge_variant = 'merge,tiny,rules=mixed'
   with pytest.raises(ValueError, match='other settings'):
-    reproduce_lib.train_and_evaluate(config, workdir)
+    reproduce_run.train_and_evaluate(config, workdir)
 
 
 def test_config_rejects_unknown_parts_and_scales():
   config = reproduce_config.get_config('tiny')
   config.parts = 'fit,nope'
   with pytest.raises(ValueError, match='nope'):
-    reproduce_lib.check_config(config)
+    reproduce_run.check_config(config)
   with pytest.raises(ValueError, match='bad reproduce config variant'):
     reproduce_config.get_config('huge')
   config = reproduce_config.get_config('tiny')
   config.fit_variant = 'tiny,stepz=3'
   with pytest.raises(ValueError, match="fit_variant.*unknown config field 'stepz'"):
-    reproduce_lib.check_config(config)
+    reproduce_run.check_config(config)
   config = reproduce_config.get_config('tiny')
   config.poisson_models = 'siren,sine'
   with pytest.raises(ValueError, match="'sine' is not one of"):
-    reproduce_lib.check_config(config)
+    reproduce_run.check_config(config)
   config = reproduce_config.get_config('tiny')
   config.colorize_models = 'FR,SIREN'
   with pytest.raises(ValueError, match='colorize_models'):
-    reproduce_lib.check_config(config)
+    reproduce_run.check_config(config)
 
 
 @pytest.mark.slow
 def test_tiny_reproduction_runs_end_to_end_and_a_rerun_skips_it(tmp_path):
   config = reproduce_config.get_config('tiny')
   workdir = str(tmp_path)
-  status = reproduce_lib.train_and_evaluate(config, workdir)
+  status = reproduce_run.train_and_evaluate(config, workdir)
   expected = {'fit', 'reconstruct', 'merge', 'resize', 'colorize', 'clone'}
   assert {p for p, s in status.items() if s == 'ran'} == expected
   report = open(os.path.join(workdir, 'REPORT.md')).read()
   table = report.split('## Claims')[1].split('## Parts')[0]
   rows = [line for line in table.splitlines() if line.startswith('| ') and line[2].isdigit()]
-  assert len(rows) == len(reproduce_claims.CLAIMS)
+  assert len(rows) == len(claims.CLAIMS)
   verdicts = ('holds', 'does not hold', 'not tested')
   assert all(any(v in row.split('|')[-2] for v in verdicts) for row in rows)
   for name in ('fit_0.png', 'resize_0.png'):
     assert os.path.getsize(os.path.join(workdir, reproduce_report.FIGURE_DIR, name)) < 300_000
 
-  mtimes = {p: os.path.getmtime(os.path.join(workdir, p, reproduce_lib.RESULT_FILE))
+  mtimes = {p: os.path.getmtime(os.path.join(workdir, p, parts.RESULT_FILE))
             for p in expected}
-  assert set(reproduce_lib.train_and_evaluate(config, workdir).values()) == {'skipped'}
-  assert mtimes == {p: os.path.getmtime(os.path.join(workdir, p, reproduce_lib.RESULT_FILE))
+  assert set(reproduce_run.train_and_evaluate(config, workdir).values()) == {'skipped'}
+  assert mtimes == {p: os.path.getmtime(os.path.join(workdir, p, parts.RESULT_FILE))
                     for p in expected}
 
 
@@ -247,10 +250,10 @@ def test_report_only_rewrites_the_report_from_finished_parts(tmp_path):
   config = reproduce_config.get_config('cpu')
   workdir = str(tmp_path)
   write_synthetic_workdir(workdir, config)
-  os.remove(os.path.join(workdir, 'fit', reproduce_lib.RESULT_FILE))  # fit did not finish.
-  os.remove(os.path.join(workdir, 'reconstruct', reproduce_lib.RESULT_FILE))
+  os.remove(os.path.join(workdir, 'fit', parts.RESULT_FILE))  # fit did not finish.
+  os.remove(os.path.join(workdir, 'reconstruct', parts.RESULT_FILE))
   config.report_only = True
-  assert reproduce_lib.train_and_evaluate(config, workdir) == {}
+  assert reproduce_run.train_and_evaluate(config, workdir) == {}
   report = open(os.path.join(workdir, 'REPORT.md')).read()
   assert '| merge | finished |' in report
   assert '| fit | did not finish / not run |' in report

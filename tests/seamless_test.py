@@ -1,4 +1,4 @@
-"""Tests of siren_jax.seamless (Perez seamless cloning) and of experiments.poisson's clone mode."""
+"""Tests of siren_jax.poisson.seamless (Perez seamless cloning) and of experiments.poisson's clone mode."""
 
 import json
 import os
@@ -12,9 +12,10 @@ import numpy as np
 import optax
 import pytest
 
-from experiments import poisson_lib
+from experiments.poisson import train as poisson_train
 from experiments.configs import poisson as poisson_configs
-from siren_jax import grids, seamless, training
+from siren_jax import grids, training
+from siren_jax.poisson import seamless
 from siren_jax.models import fields
 from tests.conftest import kill_after_first_checkpoint, subprocess_env
 
@@ -265,7 +266,7 @@ def test_clone_entry_point_writes_every_output(tmp_path):
   config = poisson_configs.get_config('clone,tiny')
   config.steps = 4
   config.eval_every = config.log_every = config.checkpoint_every = 2
-  output = poisson_lib.train_and_evaluate(config, str(tmp_path))
+  output = poisson_train.train_and_evaluate(config, str(tmp_path))
   for rule in ('normal', 'mixed'):
     for suffix in ('direct', 'siren', 'siren_2x', 'opencv_like'):
       assert (tmp_path / f'clone_{rule}_{suffix}.png').stat().st_size > 0
@@ -291,7 +292,7 @@ def test_grad_mode_writes_its_results_as_pngs(tmp_path):
   config = poisson_configs.get_config('grad,tiny')
   config.steps = 2
   config.eval_every = config.log_every = config.checkpoint_every = 2
-  poisson_lib.train_and_evaluate(config, str(tmp_path))
+  poisson_train.train_and_evaluate(config, str(tmp_path))
   for name in ('grad_grey_siren', 'grad_grey_direct'):
     assert iio.imread(tmp_path / f'{name}.png').shape == (16, 16)
 

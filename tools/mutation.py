@@ -39,6 +39,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+POISSON_TESTS = ['tests/poisson_edges_test.py', 'tests/poisson_match_test.py',
+                 'tests/poisson_least_squares_test.py',
+                 'tests/properties_test.py::test_compose_gradients_rules_on_random_fields',
+                 'tests/poisson_test.py', '-m', 'not slow', '-k',
+                 'not entry_point and not siren_reconstructs']
+
 # Module -> the fast tests that should catch a bug in it (slow end-to-end tests excluded).
 MODULE_TESTS: dict[str, list[str]] = {
     # The 8-layer pre-activation statistics test takes minutes on a loaded CPU; the init
@@ -47,13 +53,10 @@ MODULE_TESTS: dict[str, list[str]] = {
                             'tests/layers_test.py', '-k', 'not preactivations'],
     'siren_jax/diffops.py': ['tests/diffops_test.py'],
     'siren_jax/grids.py': ['tests/grids_test.py'],
-    'siren_jax/colour.py': ['tests/colour_skimage_test.py', 'tests/colour_test.py',
+    'siren_jax/colorize/colour.py': ['tests/colour_skimage_test.py', 'tests/colour_test.py',
                             'tests/properties_test.py::test_lab_round_trip_inside_the_gamut'],
-    'siren_jax/poisson.py': ['tests/poisson_edges_test.py', 'tests/poisson_match_test.py',
-                             'tests/poisson_least_squares_test.py',
-                             'tests/properties_test.py::test_compose_gradients_rules_on_random_fields',
-                             'tests/poisson_test.py', '-m', 'not slow', '-k',
-                             'not entry_point and not siren_reconstructs'],
+    'siren_jax/poisson/targets.py': POISSON_TESTS,
+    'siren_jax/poisson/solvers.py': POISSON_TESTS,
     'siren_jax/render.py': ['tests/render_blocks_test.py', 'tests/render_bounds_test.py',
                             'tests/render_test.py',
                             'tests/properties_test.py::'
@@ -90,7 +93,7 @@ MODULE_TESTS: dict[str, list[str]] = {
     'siren_jax/fast_sine.py': ['tests/fast_sine_test.py'],
     'siren_jax/images.py': ['tests/images_display_test.py', 'tests/images_test.py'],
     'siren_jax/inr_file.py': ['tests/inr_file_test.py'],
-    'siren_jax/models/colorizers.py': [
+    'siren_jax/colorize/colorizers.py': [
         'tests/colorizers_embedding_test.py', 'tests/colorizers_test.py',
         'tests/colorizer_fusion_test.py::test_global_branch_sees_the_whole_image',
         'tests/colorizer_fusion_test.py::test_pretrained_embedding_from_a_local_file',
@@ -98,17 +101,17 @@ MODULE_TESTS: dict[str, list[str]] = {
         'tests/properties_test.py::test_colorizer_tile_untile_round_trip_for_any_size',
         '-m', 'slow or not slow'],  # The FR and S130 training smoke tests are marked slow.
     'siren_jax/models/fields.py': ['tests/fields_spec_test.py', 'tests/layers_test.py'],
-    'siren_jax/colour_metrics.py': ['tests/colour_metrics_test.py'],
+    'siren_jax/colorize/colour_metrics.py': ['tests/colour_metrics_test.py'],
     # image_loss is what every fast training test minimises; derivatives is pinned to closed
     # forms in diffops_test.
     'siren_jax/fitting.py': ['tests/diffops_test.py', 'tests/training_loop_test.py'],
     'siren_jax/nnx_layers.py': ['tests/nnx_layers_test.py'],
-    'siren_jax/photo_colorize.py': ['tests/photo_colorize_test.py', '-m', 'not slow'],
+    'siren_jax/colorize/photo_colorize.py': ['tests/photo_colorize_test.py', '-m', 'not slow'],
     # Only the sampling tests of large_image_test (the rest fit and render large images).
     'siren_jax/sampling.py': ['tests/sampling_bounds_test.py', 'tests/large_image_test.py', '-k',
                               'sampling_bounds or minibatch_rows or every_pixel or sampled_rows '
                               'or minibatch_fn or batch_pixels'],
-    'siren_jax/seamless.py': ['tests/seamless_test.py', '-m', 'not slow'],
+    'siren_jax/poisson/seamless.py': ['tests/seamless_test.py', '-m', 'not slow'],
     # The 8-device checks scale_out_test runs in a subprocess, here run directly on 8 simulated
     # devices (MODULE_ENV), the helper tests of scale_out_test on one device, and its (slow)
     # two-process checks, which run the module from the same scratch copy.

@@ -72,7 +72,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.seed = 0
   # Conv colouriser.
   config.width_scale = 0.25  # Multiplies every hidden channel count; 1.0 = Wallner's widths.
-  config.sine_init = 'report'  # 'report' or 'paper' (see siren_jax.models.colorizers).
+  config.sine_init = 'report'  # 'report' or 'paper' (see siren_jax.colorize.colorizers).
   config.first_omega0 = 1.0 / 30.0
   config.hidden_omega0 = 1.0
   # '' (off), 'thumbnail' (parameter-free stand-in), 'global' (Iizuka et al.'s jointly trained
@@ -89,7 +89,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.num_figure_examples = 4
   config.compare_models = 'FR,SRS,S130'  # experiments.colorize_compare.
   # experiments.colorize_photo: tiles at the model's scale (0 / -1: the defaults of
-  # colorize_photo_lib.tiling).
+  # colorize_photo.tiling).
   config.photo_tile = 0
   config.photo_overlap = -1
   config.photo_margin = -1

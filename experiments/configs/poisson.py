@@ -32,7 +32,7 @@ MODE_DEFAULTS = {
               'steps': 300},
     # Destination, source (any sizes); mask: 'ellipse'/'rectangle' centred in the source
     # (mask_height x mask_width fractions) or a mask image of the source's size; rules from
-    # siren_jax.seamless.RULES.
+    # siren_jax.poisson.seamless.RULES.
     'clone': {'image': 'coffee', 'image_b': 'chelsea', 'colors': 'rgb', 'rules': 'normal,mixed',
               'mask_height': 0.7, 'mask_width': 0.45, 'steps': 300},
 }

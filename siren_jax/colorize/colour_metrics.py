@@ -1,6 +1,6 @@
 """Colourisation metrics and the two baselines every colouriser must beat.
 
-Conventions (``siren_jax.colour``): lightness L / 50 - 1 in [-1, 1] with shape (..., 1), chroma
+Conventions (``siren_jax.colorize.colour``): lightness L / 50 - 1 in [-1, 1] with shape (..., 1), chroma
 ab / 128 in about [-1, 1] with shape (..., 2), RGB in [-1, 1] with shape (..., 3). NumPy in and
 out (these run on the host, once per evaluated photo).
 
@@ -22,7 +22,8 @@ import dataclasses
 
 import numpy as np
 
-from siren_jax import colour, metrics
+from siren_jax import metrics
+from siren_jax.colorize import colour
 
 
 def ab_psnr(prediction_ab: np.ndarray, target_ab: np.ndarray) -> float:

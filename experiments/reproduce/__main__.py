@@ -8,8 +8,9 @@ Writes DIR/<part>/ (each part's experiments), DIR/REPORT.md and DIR/reproduction
 A rerun skips finished parts and resumes an interrupted one.
 """
 
-from experiments import common, reproduce_lib
+from experiments import common
+from experiments.reproduce import run as reproduce_run
 
 if __name__ == '__main__':
-  common.run(reproduce_lib.train_and_evaluate, default_config='experiments/configs/reproduce.py',
+  common.run(reproduce_run.train_and_evaluate, default_config='experiments/configs/reproduce.py',
              workdir_help='Directory for every part, REPORT.md and its figures.')

@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import ml_collections  # noqa: E402
 from absl import logging  # noqa: E402
 
-from experiments import colorize_lib, common, figures  # noqa: E402
+from experiments import common, figures  # noqa: E402
+from experiments.colorize import train as colorize_train
 from siren_jax.names import COLORIZER_SCHEDULES  # noqa: E402
 
 FRACTIONS = (0.25, 0.5, 1.0)  # Of the epoch budget: where the reference model's losses are read.
@@ -39,7 +40,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   for name in names:
     run_config = ml_collections.ConfigDict(config.to_dict())
     run_config.model = name
-    runs[name] = colorize_lib.train_and_evaluate(run_config, os.path.join(workdir, name))
+    runs[name] = colorize_train.train_and_evaluate(run_config, os.path.join(workdir, name))
 
   # Thresholds from the reference model (the first listed, FR by default): its best train loss
   # after 1/4, 1/2 and all of the budget. "Epochs to reach" them answers "how much faster than
@@ -51,8 +52,8 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     thresholds[f'{fraction:g}'] = min(r['train_loss'] for r in records)
   rows = {}
   for name, run in runs.items():
-    reached = {k: colorize_lib.epochs_to_reach(run['history'], t) for k, t in thresholds.items()}
-    reference_epochs = {k: colorize_lib.epochs_to_reach(runs[reference]['history'], t)
+    reached = {k: colorize_train.epochs_to_reach(run['history'], t) for k, t in thresholds.items()}
+    reference_epochs = {k: colorize_train.epochs_to_reach(runs[reference]['history'], t)
                         for k, t in thresholds.items()}
     rows[name] = {
         'epochs_to_reference_loss': reached,

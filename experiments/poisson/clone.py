@@ -1,5 +1,5 @@
 """Mode 'clone' of experiments.poisson: Perez seamless cloning of a source region into a
-destination (``siren_jax.seamless``), by the direct sparse solver and by a SIREN fitted to the
+destination (``siren_jax.poisson.seamless``), by the direct sparse solver and by a SIREN fitted to the
 same Dirichlet problem, one local edit on the same machinery, and OpenCV side by side.
 
 Writes to the workdir (RULE in config.rules, EDIT = config.local_edit):
@@ -29,7 +29,8 @@ import numpy as np
 from absl import logging
 
 from experiments import common, driver, figures
-from siren_jax import grids, images, inr_file, metrics, render, seamless
+from siren_jax import grids, images, inr_file, metrics, render
+from siren_jax.poisson import seamless
 
 try:  # Comparison only; never a dependency.
   import cv2

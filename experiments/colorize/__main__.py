@@ -6,7 +6,8 @@ r"""Trains a colouriser (the original report): Wallner's conv model (FR, SRS, S1
       --config.dataset=folder:/data/beach --workdir=/tmp/srs_paper
 """
 
-from experiments import common, colorize_lib
+from experiments import common
+from experiments.colorize import train as colorize_train
 
 if __name__ == '__main__':
-  common.run(colorize_lib.train_and_evaluate, default_config='experiments/configs/colorize.py')
+  common.run(colorize_train.train_and_evaluate, default_config='experiments/configs/colorize.py')

@@ -9,17 +9,18 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from experiments import colorize_lib, driver
+from experiments import driver
+from experiments.colorize import train as colorize_train
 from siren_jax import checkpoints as ckpt
-from siren_jax import colour, data, images, photo_colorize
-from siren_jax.models import colorizers
+from siren_jax import data, images
+from siren_jax.colorize import colorizers, colour, photo_colorize
 
 
 def load_params(config: ml_collections.ConfigDict, workdir: str):
   """The trained parameters in ``workdir``, checked against the config's architecture."""
-  colorize_lib.check_config(config)
-  colorize_lib.check_workdir_model(workdir, config)
-  template = colorize_lib.make_state(config)
+  colorize_train.check_config(config)
+  colorize_train.check_workdir_model(workdir, config)
+  template = colorize_train.make_state(config)
   directory = driver.checkpoint_dir(workdir, config.model)
   manager = ckpt.make_manager(directory)
   try:
@@ -56,7 +57,7 @@ def make_predict_ab(config: ml_collections.ConfigDict, apply_fn):
   or the chroma of the FC model's RGB (its lightness is replaced by the input's)."""
 
   def predict(params, grey):
-    output = apply_fn(params, colorize_lib.model_inputs(config, grey))
+    output = apply_fn(params, colorize_train.model_inputs(config, grey))
     if config.model == 'FC':
       return colour.rgb_to_scaled_lab(jnp.clip(output, -1.0, 1.0))[1]
     return output
@@ -68,7 +69,7 @@ def colorize(config: ml_collections.ConfigDict, state, grey: np.ndarray, *,
              offset: tuple[int, int] = (0, 0), predict_ab=None) -> np.ndarray:
   """grey (H, W, 1) = L / 50 - 1 of any size -> RGB (H, W, 3) in [-1, 1] at the input's size:
   chroma predicted in blended tiles at the training scale, upsampled, recombined with the
-  full-resolution L (``siren_jax.photo_colorize``). ``offset`` shifts the tile grid;
+  full-resolution L (``siren_jax.colorize.photo_colorize``). ``offset`` shifts the tile grid;
   ``predict_ab``: a ``make_predict_ab`` result to reuse (saves a compile)."""
   predict_ab = predict_ab or make_predict_ab(config, state.apply_fn)
   tile, overlap, margin = tiling(config)

@@ -7,7 +7,8 @@ r"""Poisson reconstruction and gradient-domain merging of images (paper Sec. 4.1
       --config.mask=/path/to/mask.png
 """
 
-from experiments import common, poisson_lib
+from experiments import common
+from experiments.poisson import train as poisson_train
 
 if __name__ == '__main__':
-  common.run(poisson_lib.train_and_evaluate, default_config='experiments/configs/poisson.py')
+  common.run(poisson_train.train_and_evaluate, default_config='experiments/configs/poisson.py')

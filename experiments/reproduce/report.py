@@ -16,7 +16,8 @@ import ml_collections
 from etils import epath
 from PIL import Image
 
-from experiments import common, reproduce_claims, reproduce_parts
+from experiments import common
+from experiments.reproduce import claims, parts
 
 FIGURE_DIR = 'reproduction_figures'
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'numpy', 'scipy',
@@ -96,13 +97,12 @@ def finished_subruns(workdir: str, part: str) -> str:
           'wait for the whole part).')
 
 
-def claims_rows(workdir: str, scale: str) -> list[reproduce_claims.Row]:
+def claims_rows(workdir: str, scale: str) -> list[claims.Row]:
   """Every claim judged against the result files in ``workdir``."""
-  from experiments import reproduce_lib  # The result-file reader; avoids an import cycle.
   rows = []
-  for claim in reproduce_claims.CLAIMS:
-    part = reproduce_parts.PARTS_BY_NAME[claim.part]
-    rows.append(reproduce_claims.judge(claim, reproduce_lib.load_metrics(workdir, claim.part),
+  for claim in claims.CLAIMS:
+    part = parts.PARTS_BY_NAME[claim.part]
+    rows.append(claims.judge(claim, parts.load_metrics(workdir, claim.part),
                                        scale, part.available()))
   return rows
 
@@ -110,17 +110,16 @@ def claims_rows(workdir: str, scale: str) -> list[reproduce_claims.Row]:
 def write(config: ml_collections.ConfigDict, workdir: str, command: str,
           status: dict[str, str]) -> str:
   """Writes WORKDIR/REPORT.md (process 0 only); returns its text."""
-  from experiments import reproduce_lib
   if not common.is_main_process():
     return ''
   rows = claims_rows(workdir, config.scale)
-  results = {p.name: reproduce_lib.load_result(workdir, p.name) for p in reproduce_parts.PARTS}
+  results = {p.name: parts.load_result(workdir, p.name) for p in parts.PARTS}
   # The commands that produced the finished parts (several when parts ran in separate
   # processes), else this one.
   commands = list(dict.fromkeys(r['command'] for r in results.values()
                                 if r and r.get('command'))) or [command]
-  counts = {v: sum(r.verdict == v for r in rows) for v in (reproduce_claims.HOLDS,
-                                                           reproduce_claims.FAILS)}
+  counts = {v: sum(r.verdict == v for r in rows) for v in (claims.HOLDS,
+                                                           claims.FAILS)}
   lines = [
       '# Reproduction report: SIREN paper and the colourisation report', '',
       *[f'- Command: `{c}`' for c in commands],
@@ -128,15 +127,15 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
       f'- Machine: {machine()}', f'- Versions: {versions()}; siren_jax commit {git_commit()}',
       f'- Scale: {SCALE_NOTES[config.scale]}', '',
       '## Claims', '',
-      f'{counts[reproduce_claims.HOLDS]} hold, {counts[reproduce_claims.FAILS]} do not hold, '
+      f'{counts[claims.HOLDS]} hold, {counts[claims.FAILS]} do not hold, '
       f'{len(rows) - sum(counts.values())} not tested. Generated from the experiments\' '
       'metrics files under the workdir (`<part>/**/metrics.json`, `colorize/heldout.json`) of '
       'the parts whose `result.json` marks them finished; tolerances are fixed in '
-      '`experiments/reproduce_claims.py`, written before the results were seen.', '',
-      reproduce_claims.table(rows, config.scale), '',
+      '`experiments/reproduce/claims.py`, written before the results were seen.', '',
+      claims.table(rows, config.scale), '',
       '## Parts', '',
       '| part | state | wall time of the finishing run |', '|---|---|---|']
-  for part in reproduce_parts.PARTS:
+  for part in parts.PARTS:
     result = results[part.name]
     if result is not None:
       state = 'finished' + (' earlier' if status.get(part.name) == 'skipped' else '')
@@ -146,7 +145,7 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
                                         else 'did not finish / not run')
       seconds = '-'
     lines.append(f'| {part.name} | {state} | {seconds} |')
-  for part in reproduce_parts.PARTS:
+  for part in parts.PARTS:
     lines += ['', f'## {part.title}', '']
     result = results[part.name]
     if result is None:
@@ -163,7 +162,7 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
                     'them):', '', partial]
       continue
     part_dir = os.path.join(workdir, part.name)
-    metrics = reproduce_lib.load_metrics(workdir, part.name)
+    metrics = parts.load_metrics(workdir, part.name)
     if metrics is None:
       lines.append('Finished, but its metrics files are missing or incomplete.')
       continue

@@ -28,8 +28,8 @@ from etils import epath
 
 from experiments import common, driver, figures
 from experiments.configs.colorize import MODELS
-from siren_jax import colour, data, grids, metrics, sharding, training
-from siren_jax.models import colorizers
+from siren_jax import data, grids, metrics, sharding, training
+from siren_jax.colorize import colorizers, colour
 # Config fields that define the network (checked against model.json before reusing a workdir).
 ARCHITECTURE_FIELDS = ('model', 'image_size', 'width_scale', 'sine_init', 'first_omega0',
                        'hidden_omega0', 'fusion', 'fc_sine_layers', 'fc_first_omega0',

@@ -1,4 +1,4 @@
-"""One command for every reproduction: runs each part of experiments/reproduce_parts.py into
+"""One command for every reproduction: runs each part of experiments/reproduce/parts.py into
 WORKDIR/<part>/, skips parts already finished, and rewrites WORKDIR/REPORT.md (claims table
 first, then a section per part) after every part, so a run cut short still leaves a report.
 
@@ -18,14 +18,14 @@ from typing import Any
 import ml_collections
 from absl import logging
 
-from experiments import common, reproduce_parts, reproduce_report
+from experiments import common
+from experiments.reproduce import parts, report
 from experiments.configs import colorize as colorize_config
 from experiments.configs import fit_image as fit_image_config
 from experiments.configs import poisson as poisson_config
 from experiments.configs import resize as resize_config
 from siren_jax.names import COLORIZER_MODELS, FIELD_MODELS
 
-RESULT_FILE = 'result.json'
 VARIANT_FIELDS = {
     'fit_variant': fit_image_config.get_config, 'grad_variant': poisson_config.get_config,
     'laplacian_variant': poisson_config.get_config, 'merge_variant': poisson_config.get_config,
@@ -39,13 +39,13 @@ SETTINGS = ('scale', 'fit_variant', 'grad_variant', 'laplacian_variant', 'merge_
             'resize_images', 'resize_mode', 'colorize_models')
 
 
-def check_config(config: ml_collections.ConfigDict) -> list[reproduce_parts.Part]:
+def check_config(config: ml_collections.ConfigDict) -> list[parts.Part]:
   """Validates config.parts; returns the parts in run order."""
   names = common.split_names(config.parts)
-  unknown = [n for n in names if n not in reproduce_parts.PARTS_BY_NAME]
+  unknown = [n for n in names if n not in parts.PARTS_BY_NAME]
   if unknown or not names:
     raise ValueError(f'config.parts: {",".join(unknown) or "(empty)"} not among '
-                     f'{", ".join(reproduce_parts.PARTS_BY_NAME)}')
+                     f'{", ".join(parts.PARTS_BY_NAME)}')
   # A bad experiment variant fails here, in one line, before any part trains.
   for field, get_config in VARIANT_FIELDS.items():
     try:
@@ -59,27 +59,11 @@ def check_config(config: ml_collections.ConfigDict) -> list[reproduce_parts.Part
   if not colorizers or any(n.partition('+')[0] not in COLORIZER_MODELS for n in colorizers):
     raise ValueError(f'config.colorize_models={config.colorize_models!r}: give MODEL[+FUSION], '
                      f'comma-separated, MODEL in {", ".join(COLORIZER_MODELS)}')
-  return [reproduce_parts.PARTS_BY_NAME[n] for n in names]
+  return [parts.PARTS_BY_NAME[n] for n in names]
 
 
 def settings(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return {key: config[key] for key in SETTINGS}
-
-
-def load_result(workdir: str, part: str) -> dict[str, Any] | None:
-  """WORKDIR/<part>/result.json (the part's completion record: settings, time, command) if
-  complete, else None."""
-  return reproduce_parts.read_json(os.path.join(workdir, part, RESULT_FILE))
-
-
-def load_metrics(workdir: str, part: str) -> dict[str, Any] | None:
-  """The numbers of a finished part, read from its experiments' metrics files; None if the part
-  has not finished."""
-  result = load_result(workdir, part)
-  if result is None:
-    return None
-  return reproduce_parts.PARTS_BY_NAME[part].metrics(result['settings'],
-                                                     os.path.join(workdir, part))
 
 
 def current_command(config: ml_collections.ConfigDict, workdir: str) -> str:
@@ -94,15 +78,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """Runs every part of ``config.parts``; returns {part: 'ran' | 'skipped' | 'unavailable: ..'
   | 'failed: ...'} and writes WORKDIR/REPORT.md after each part (only the report with
   ``config.report_only``)."""
-  parts = check_config(config)
+  selected = check_config(config)
   workdir = common.require_workdir(workdir)
   if config.report_only:
-    reproduce_report.write(config, workdir, current_command(config, workdir), {})
+    report.write(config, workdir, current_command(config, workdir), {})
     return {}
   command = current_command(config, workdir)
   status: dict[str, str] = {}
-  for part in parts:
-    done = load_result(workdir, part.name)
+  for part in selected:
+    done = parts.load_result(workdir, part.name)
     if done is not None:
       if done['settings'] != settings(config):
         raise ValueError(f'{workdir}/{part.name} was made with other settings '
@@ -127,13 +111,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       logging.error('[reproduce] part %s failed:\n%s', part.name, traceback.format_exc())
       status[part.name] = f'failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
     else:
-      common.write_json(os.path.join(part_dir, RESULT_FILE), {
+      common.write_json(os.path.join(part_dir, parts.RESULT_FILE), {
           'part': part.name, 'settings': settings(config), 'seconds': time.time() - start,
           'command': command,
           'finished_utc': time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())})
       status[part.name] = 'ran'
-    reproduce_report.write(config, workdir, command, status)
-  reproduce_report.write(config, workdir, command, status)
+    report.write(config, workdir, command, status)
+  report.write(config, workdir, command, status)
   failed = {k: v for k, v in status.items() if v.startswith('failed')}
   if failed:
     raise RuntimeError(f'parts failed: {failed}')

@@ -3,7 +3,7 @@ sub-workdir (WORKDIR/<name>/), and extracts the numbers the claims and the repor
 those experiments' own metrics files (so the claims table always follows the files).
 
 To add a part (e.g. after a merge), append a ``Part`` to ``PARTS`` (fields below); claims name
-their part in experiments/reproduce_claims.py.
+their part in experiments/reproduce/claims.py.
 """
 
 from __future__ import annotations
@@ -117,12 +117,12 @@ def fit_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
 # --- Table 1 / Sec. 4.1: reconstruction from the gradient and from the Laplacian. ------------
 
 def run_reconstruct(config: ml_collections.ConfigDict, workdir: str) -> None:
-  from experiments import poisson_lib
+  from experiments.poisson import train as poisson_train
   for kind, variant in (('grad', config.grad_variant), ('laplacian', config.laplacian_variant)):
     for model in common.split_names(config.poisson_models):
       run_config = poisson_config.get_config(variant)
       run_config.model = model
-      run_once(poisson_lib.train_and_evaluate, run_config, os.path.join(workdir, f'{kind}_{model}'))
+      run_once(poisson_train.train_and_evaluate, run_config, os.path.join(workdir, f'{kind}_{model}'))
   metrics = reconstruct_metrics(config.to_dict(), workdir)
   curves = {f'{kind} {model}': ([r['step'] for r in metrics[kind][model]['psnr_history']],
                                  [r['psnr'] for r in metrics[kind][model]['psnr_history']])
@@ -186,8 +186,8 @@ def reconstruct_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figur
 # --- The composite of two images (merge) and seamless cloning (issue 14). --------------------
 
 def run_merge(config: ml_collections.ConfigDict, workdir: str) -> None:
-  from experiments import poisson_lib
-  run_once(poisson_lib.train_and_evaluate, poisson_config.get_config(
+  from experiments.poisson import train as poisson_train
+  run_once(poisson_train.train_and_evaluate, poisson_config.get_config(
       config.merge_variant), workdir)
 
 
@@ -204,14 +204,14 @@ def merge_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
 
 def clone_available() -> str:
   if 'clone' not in poisson_config.MODES or importlib.util.find_spec(
-      'experiments.clone_lib') is None:
+      'experiments.poisson.clone') is None:
     return 'not merged yet'
   return ''
 
 
 def run_clone(config: ml_collections.ConfigDict, workdir: str) -> None:
-  from experiments import poisson_lib
-  run_once(poisson_lib.train_and_evaluate, poisson_config.get_config(
+  from experiments.poisson import train as poisson_train
+  run_once(poisson_train.train_and_evaluate, poisson_config.get_config(
       config.clone_variant), workdir)
 
 
@@ -352,10 +352,10 @@ def resize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
 def run_colorize(config: ml_collections.ConfigDict, workdir: str) -> None:
   """experiments.colorize_heldout (k-fold by photo, several seeds, grey and histogram
   baselines) for the models of ``config.colorize_models``."""
-  from experiments import colorize_heldout_lib
+  from experiments.colorize import heldout as colorize_heldout
   heldout = colorize_config.get_config(config.colorize_variant)
   heldout.heldout_models = config.colorize_models
-  run_once(colorize_heldout_lib.run, heldout, workdir, result_file='heldout.json')
+  run_once(colorize_heldout.run, heldout, workdir, result_file='heldout.json')
 
 
 def colorize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
@@ -387,3 +387,23 @@ PARTS: tuple[Part, ...] = (
          run_colorize, metrics_file('heldout.json'), colorize_section),
 )
 PARTS_BY_NAME = {p.name: p for p in PARTS}
+
+
+# Result files of finished parts.
+
+RESULT_FILE = 'result.json'  # A part's completion record, written when it has finished.
+
+
+def load_result(workdir: str, part: str) -> dict[str, Any] | None:
+  """WORKDIR/<part>/result.json (the part's completion record: settings, time, command) if
+  complete, else None."""
+  return read_json(os.path.join(workdir, part, RESULT_FILE))
+
+
+def load_metrics(workdir: str, part: str) -> dict[str, Any] | None:
+  """The numbers of a finished part, read from its experiments' metrics files; None if the part
+  has not finished."""
+  result = load_result(workdir, part)
+  if result is None:
+    return None
+  return PARTS_BY_NAME[part].metrics(result['settings'], os.path.join(workdir, part))

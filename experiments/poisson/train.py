@@ -20,7 +20,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from experiments import clone_lib, common, driver, figures
+from experiments import common, driver, figures
+from experiments.poisson import clone
 from experiments.configs.poisson import MODES
 from siren_jax import fitting, grids, images, metrics, poisson, render
 
@@ -235,7 +236,7 @@ def _save_pngs(workdir: str, prefix: str, results: dict[str, np.ndarray]) -> Non
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs ``config.mode``; returns the metrics written to metrics.json."""
   if config.mode == 'clone':  # Seamless cloning has its own inputs and outputs.
-    return clone_lib.run(config, workdir)
+    return clone.run(config, workdir)
   colors, rules = check_config(config)
   check_inputs(config, colors)
   workdir = common.require_workdir(workdir)

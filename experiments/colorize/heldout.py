@@ -3,7 +3,7 @@ offline natural photos, several seeds per model, both baselines.
 
 For each fold, every model trains (from scratch, per seed) on the crops of the natural photos of
 the *other* folds (``data.Pipeline('embedded:...')``, split by photo), and colourises the fold's
-photos, which it never saw, through the user-facing path (``colorize_photo_lib.colorize``: chroma
+photos, which it never saw, through the user-facing path (``colorize_photo.colorize``: chroma
 at the training scale in blended tiles, upsampled, recombined with the full-resolution L). Test
 photos are evaluated at a short side of config.heldout_eval_side; a photo with two views
 (stereo_motorcycle) is the mean of its views. Baselines per fold: grey (ab = 0) and the
@@ -25,8 +25,11 @@ import numpy as np
 import optax
 from absl import logging
 
-from experiments import colorize_lib, colorize_photo_lib, common, figures
-from siren_jax import colour, colour_metrics, data, images, training
+from experiments import common, figures
+from experiments.colorize import train as colorize_train
+from experiments.colorize import photo as colorize_photo
+from siren_jax import data, images, training
+from siren_jax.colorize import colour, colour_metrics
 
 METRICS = ('rgb_psnr', 'ab_psnr', 'colourfulness_ratio')
 
@@ -49,9 +52,9 @@ def parse_models(spec: str) -> list[tuple[str, str]]:
   models = []
   for item in common.split_names(spec):
     model, _, fusion = item.partition('+')
-    if model not in colorize_lib.MODELS or (fusion and model == 'FC'):
+    if model not in colorize_train.MODELS or (fusion and model == 'FC'):
       raise ValueError(f'config.heldout_models: bad entry {item!r}; use MODEL[+FUSION] with MODEL '
-                       f'in {", ".join(colorize_lib.MODELS)} (no fusion for FC)')
+                       f'in {", ".join(colorize_train.MODELS)} (no fusion for FC)')
     models.append((model, fusion))
   if not models:
     raise ValueError('config.heldout_models is empty')
@@ -77,7 +80,7 @@ def model_config(config: ml_collections.ConfigDict, model: str, fusion: str
   if model == 'FC':
     run.image_size = config.heldout_fc_image_size
     run.learning_rate = config.heldout_fc_learning_rate
-  colorize_lib.check_config(run)
+  colorize_train.check_config(run)
   return run
 
 
@@ -120,8 +123,8 @@ class _Model:
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
-    model = colorize_lib.build_model(config)
-    sample = colorize_lib.model_inputs(
+    model = colorize_train.build_model(config)
+    sample = colorize_train.model_inputs(
         config, np.zeros((1, config.image_size, config.image_size, 1), np.float32))
     # Jitted init (op-by-op init is slow on CPU); the template's apply_fn and tx objects are
     # reused by every fresh state, so the jitted train step compiles once.
@@ -129,9 +132,9 @@ class _Model:
     self.state = training.TrainState.create(
         apply_fn=lambda p, x: model.apply({'params': p}, x), params=self.init(
             jax.random.PRNGKey(0)), tx=optax.adam(config.learning_rate))
-    self.train_step = training.make_train_step(colorize_lib.make_loss_fn(config))
-    self.predict = colorize_lib.make_predict_rgb(config, self.state.apply_fn)
-    self.predict_ab = colorize_photo_lib.make_predict_ab(config, self.state.apply_fn)
+    self.train_step = training.make_train_step(colorize_train.make_loss_fn(config))
+    self.predict = colorize_train.make_predict_rgb(config, self.state.apply_fn)
+    self.predict_ab = colorize_photo.make_predict_ab(config, self.state.apply_fn)
 
   def fresh_state(self, seed: int) -> training.TrainState:
     params = self.init(jax.random.PRNGKey(seed))
@@ -146,11 +149,11 @@ def _train(model: _Model, train_photos: tuple[str, ...], seed: int) -> dict[str,
       batch_size=config.batch_size, seed=seed, val_fraction=0.0, test_fraction=0.0,
       photo_side=config.photo_side, max_eval_examples=config.max_eval_examples)
   steps_per_epoch = pipeline.steps_per_epoch
-  key = colorize_lib.target_key(config)
+  key = colorize_train.target_key(config)
   train_set = pipeline.eval_set('train')
 
   def eval_fn(state):
-    evaluated = colorize_lib.evaluate_split(config, model.predict, state.params, train_set)
+    evaluated = colorize_train.evaluate_split(config, model.predict, state.params, train_set)
     return {'epoch': int(state.step) / steps_per_epoch, 'train_loss': evaluated['loss']}
 
   start = time.perf_counter()
@@ -195,7 +198,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         state = trained['state']
 
         def predict_ab(lightness, state=state):
-          rgb = colorize_photo_lib.colorize(model.config, state, lightness,
+          rgb = colorize_photo.colorize(model.config, state, lightness,
                                             predict_ab=model.predict_ab)
           return colour.rgb_to_scaled_lab(rgb)[1]
 
@@ -203,7 +206,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
         runs[str(seed)] = {
             'photos': photos, 'history': trained['history'],
             'final_train_loss': trained['history'][-1]['train_loss'],
-            'epochs_to_threshold': colorize_lib.epochs_to_reach(
+            'epochs_to_threshold': colorize_train.epochs_to_reach(
                 trained['history'], _threshold(config, model_name)),
             'seconds': trained['seconds'], 'steps_per_epoch': trained['steps_per_epoch'],
             'train_examples': trained['train_examples']}
@@ -232,7 +235,7 @@ def _grid_shift(model: _Model, state, lightness: np.ndarray) -> dict[str, float]
   (conv: 8, keeping the stride-8 phase; FC: (3, 5)), in ab units (x 128): a trained model's
   dependence on where its tiles fall (0 for a model whose context fits in the tile margin)."""
   shift = (3, 5) if model.config.model == 'FC' else (8, 8)
-  ab = [colour.rgb_to_scaled_lab(colorize_photo_lib.colorize(
+  ab = [colour.rgb_to_scaled_lab(colorize_photo.colorize(
       model.config, state, lightness, offset=o, predict_ab=model.predict_ab))[1] * 128
         for o in ((0, 0), shift)]
   difference = ab[0] - ab[1]
@@ -278,7 +281,7 @@ def summarize(results: dict[str, Any], config: ml_collections.ConfigDict) -> dic
   reference_epochs = {}
   if reference:
     for f, runs in results['models'][reference].items():
-      reached = [colorize_lib.epochs_to_reach(r['history'], thresholds[f]) for r in runs.values()]
+      reached = [colorize_train.epochs_to_reach(r['history'], thresholds[f]) for r in runs.values()]
       reference_epochs[f] = float(np.median([e for e in reached if e is not None]))
   for name, per_fold in results['baselines'].items():
     fold_means = [_mean_over_photos(p) for p in per_fold.values()]
@@ -300,7 +303,7 @@ def summarize(results: dict[str, Any], config: ml_collections.ConfigDict) -> dic
       epochs, speedups = [], []
       for f, fold in per_fold.items():
         for r in fold.values():
-          e = colorize_lib.epochs_to_reach(r['history'], thresholds[f])
+          e = colorize_train.epochs_to_reach(r['history'], thresholds[f])
           if e is not None:
             epochs.append(e)
             if e > 0 and reference_epochs[f] > 0:  # Epoch 0 (before training): no ratio.

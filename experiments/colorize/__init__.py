@@ -1,0 +1,1 @@
+"""colorize experiment code."""

@@ -1,0 +1,1 @@
+"""poisson experiment code."""
