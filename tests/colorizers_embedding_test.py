@@ -38,7 +38,7 @@ def test_fusion_settings_name_their_embedding():
 
 
 def test_fusion_layer_is_a_1x1_conv():
-  # Wallner's full version (docs/FACTS): the embedding repeated over the 32 x 32 encoder output
+  # Wallner's full version (docs/facts.md): the embedding repeated over the 32 x 32 encoder output
   # is concatenated and fused by a 1 x 1 conv, i.e. per position, no spatial mixing.
   model = colorizers.Colorizer(schedule='FR', width_scale=0.125, fusion_features=66)
   grey = np.zeros((1, 16, 16, 1), np.float32)

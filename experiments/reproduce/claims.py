@@ -1,7 +1,7 @@
 """The claims the reproduction tests: each with its source, their number and a tolerance fixed
 here, before any result was looked at; and how our number is read from a part's metrics.
 
-Their numbers come from ../shared/FACTS.md (the SIREN paper, its reference code, the original
+Their numbers come from docs/facts.md (the SIREN paper, its reference code, the original
 colourisation report) and from this project's README (earlier hand-run numbers). A claim is
 only tested at the scales where the comparison means something: absolute numbers of the paper
 need the paper's sizes and steps; orderings ("SIREN beats tanh") are tested at every scale,
@@ -187,7 +187,7 @@ CLAIMS: tuple[Claim, ...] = (
           '(SIREN PSNR minus best baseline)', 'paper Fig. 1', 'plot only: SIREN far ahead',
           'fit', _fit_margin, ' dB', Test('at_least', 5.0)),
     Claim('SIREN reaches ~36.8 dB on the 256x256 cameraman after 500 steps, lr 1e-4',
-          'third-party reimplementation of Fig. 1 (FACTS.md)', '36.8 dB', 'fit',
+          'third-party reimplementation of Fig. 1 (docs/facts.md)', '36.8 dB', 'fit',
           _fit_psnr_at(500), ' dB', Test('within', 36.8, 1.5), CPU_AND_PAPER),
     Claim('From the gradient, SIREN beats tanh and ReLU+PE (SIREN minus best baseline)',
           'paper Table 1 / Sec. 4.1', '+6.56 dB (32.91 vs 26.35)', 'reconstruct',
@@ -235,7 +235,7 @@ CLAIMS: tuple[Claim, ...] = (
           _srs_minus_fr, ' dB', Test('at_most', 0.0), CPU_AND_PAPER),
     Claim('Colourisation on held-out photos: a colouriser beats the grey (ab = 0) baseline '
           '(best of FR/SRS/S130 held-out RGB PSNR minus grey)', 'the report (val losses); '
-          'FACTS.md anchors', 'FR 0.0082 / SRS 0.009 / S130 0.009 (val loss, no baseline)',
+          'docs/facts.md anchors', 'FR 0.0082 / SRS 0.009 / S130 0.009 (val loss, no baseline)',
           'colorize', _best_colouriser_minus_grey, ' dB', Test('at_least', 0.0), CPU_AND_PAPER),
     Claim('Seamless cloning: SIREN matches the Poisson (Dirichlet) solution of Perez et al.',
           'paper Sec. 4.1 (figure)', 'figure only', 'clone',
