@@ -1,5 +1,6 @@
-"""Plants each bug listed in issue 17 in a scratch copy of the repository and runs the test
-written to catch it; every line must say KILLED. Not part of CI.
+"""Plants realistic bugs that once passed every relevant test, one at a time, in a scratch copy
+of the repository, and runs the test written to catch each; every line must say KILLED. Not part
+of CI.
 
   nice -n 10 python tools/planted_bugs.py        # all of them (a few minutes)
   python tools/planted_bugs.py 4 5               # only bugs #4 and #5

@@ -2,8 +2,8 @@
 sub-workdir (WORKDIR/<name>/), and extracts the numbers the claims and the report read from
 those experiments' own metrics files (so the claims table always follows the files).
 
-To add a part (e.g. after a merge), append a ``Part`` to ``PARTS`` (fields below); claims name
-their part in experiments/reproduce/claims.py.
+To add a part (e.g. for a new experiment), append a ``Part`` to ``PARTS`` (fields below); claims
+name their part in experiments/reproduce/claims.py.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def reconstruct_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figur
   return '\n'.join(lines), figs
 
 
-# --- The composite of two images (merge) and seamless cloning (issue 14). --------------------
+# --- The composite of two images (merge) and seamless cloning. -------------------------------
 
 def run_merge(config: ml_collections.ConfigDict, workdir: str) -> None:
   from experiments.poisson import train as poisson_train
@@ -379,7 +379,7 @@ PARTS: tuple[Part, ...] = (
          run_reconstruct, reconstruct_metrics, reconstruct_section, partial=reconstruct_partial),
     Part('merge', 'Gradient-domain composite of two images (paper Sec. 4.1)', run_merge,
          metrics_file('metrics.json'), merge_section),
-    Part('clone', 'Seamless cloning (issue 14)', run_clone, metrics_file('metrics.json'),
+    Part('clone', 'Seamless cloning', run_clone, metrics_file('metrics.json'),
          clone_section, clone_available),
     Part('resize', 'Resizing: SIREN vs classical filters over every built-in photo', run_resize,
          resize_metrics, resize_section, partial=resize_partial),
