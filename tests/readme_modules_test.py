@@ -1,5 +1,5 @@
-"""The README's "What is where" table names every module of siren_jax/ and experiments/, and
-nothing that does not exist."""
+"""The README is the overview: its "What is where" table names every module of siren_jax/ and
+experiments/ (and nothing that does not exist), and it links every page of docs/."""
 
 import os
 import re
@@ -53,6 +53,14 @@ def test_every_library_and_experiment_module_is_in_the_table():
 def test_every_path_in_the_table_exists():
   stale = [p for p in _table_paths() if not os.path.exists(os.path.join(REPO_ROOT, p))]
   assert not stale, f'README "What is where" names paths that do not exist: {stale}'
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+  with open(os.path.join(REPO_ROOT, 'README.md'), encoding='utf-8') as f:
+    links = set(re.findall(r'\]\((docs/[^)#\s]+)', f.read()))
+  pages = {f'docs/{name}' for name in os.listdir(os.path.join(REPO_ROOT, 'docs'))
+           if name.endswith('.md')}
+  assert pages - links == set(), f'README links none of these docs pages: {sorted(pages - links)}'
 
 
 def test_the_walk_and_the_table_parser_see_known_entries():
