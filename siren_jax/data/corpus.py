@@ -496,8 +496,10 @@ class SirenPhotos(tfds.core.GeneratorBasedBuilder):
     # only installs on Python < 3.9; this module's file is the answer it looks for.
     return epath.Path(__file__)
 
-  def __init__(self, *, plan: Sequence[Photo] | None = None, **kwargs: Any):
+  def __init__(self, *, plan: Sequence[Photo] | None = None, manifest_sha256: str = '',
+               **kwargs: Any):
     self._plan = None if plan is None else list(plan)
+    self._manifest_sha256 = manifest_sha256
     super().__init__(**kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -515,18 +517,19 @@ class SirenPhotos(tfds.core.GeneratorBasedBuilder):
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
-    plan = self._plan
+    plan, manifest_sha256 = self._plan, self._manifest_sha256
     if plan is None:
       manual = os.fspath(dl_manager.manual_dir)
       if self.builder_config.name == 'corpus':
         manifest = load_manifest()
         plan = verify(manifest, manual, {s.name: s.version for s in manifest.sources})
+        manifest_sha256 = manifest.sha256
       else:
         plan = folder_photos(manual)
     metadata = {'builder_version': VERSION, 'plan_sha256': _plan_sha256(plan),
                 'summary': summarise(plan)}
-    if self.builder_config.name == 'corpus':
-      metadata['manifest_sha256'] = load_manifest().sha256
+    if manifest_sha256:
+      metadata['manifest_sha256'] = manifest_sha256
     self.info.metadata.update(metadata)
     return {split: self._generate_examples([p for p in plan if p.split == split])
             for split in SPLITS if any(p.split == split for p in plan)}
@@ -575,9 +578,11 @@ def _remove_created(paths: Sequence[epath.Path]) -> None:
 
 
 def build(data_dir: str | None, config: str, plan: Sequence[Photo],
-          log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+          log: Callable[[str], None] = print,
+          manifest_sha256: str = '') -> dict[str, dict[str, float]]:
   """Writes siren_photos/``config`` from ``plan`` into ``data_dir`` (nothing is left behind if
-  it fails); a build of the same plan already there is kept. Returns ``summarise(plan)``."""
+  it fails); a build of the same plan already there is kept. Returns ``summarise(plan)``.
+  ``manifest_sha256``: of the manifest the corpus plan comes from (recorded in its metadata)."""
   if config not in CONFIGS:
     raise ValueError(f'config={config!r} must be one of {", ".join(CONFIGS)}')
   _check_version(data_dir, config)
@@ -593,7 +598,8 @@ def build(data_dir: str | None, config: str, plan: Sequence[Photo],
   tfds.disable_progress_bar()
   try:
     with tempfile.TemporaryDirectory() as downloads:
-      builder = SirenPhotos(plan=plan, data_dir=os.fspath(where), config=config,
+      builder = SirenPhotos(plan=plan, manifest_sha256=manifest_sha256,
+                            data_dir=os.fspath(where), config=config,
                             file_format='array_record')
       builder.download_and_prepare(download_dir=downloads)
   except BaseException:
@@ -654,7 +660,7 @@ def fetch_and_build(data_dir: str | None, *, folder: str | None = None,
     if assign_check:
       raise ValueError(f'no kept file is left in {", ".join(sorted(assign_check))}: too many '
                        f'files differ from the manifest to build the corpus')
-    return build(data_dir, 'corpus', plan, log)
+    return build(data_dir, 'corpus', plan, log, loaded.sha256)
 
 
 class PhotoSplit:
@@ -699,7 +705,11 @@ class PhotoSplit:
     return len(self._source)
 
   def __getitem__(self, index: int) -> np.ndarray:
-    return decode_rgb(self._source[int(index)]['image'])
+    return decode_rgb(self.encoded(index))
+
+  def encoded(self, index: int) -> bytes:
+    """Record ``index``'s stored image bytes (a corpus file's own bytes)."""
+    return self._source[int(index)]['image']
 
 
 def open_split(split: str, data_dir: str | None = None, config: str = 'corpus') -> PhotoSplit:

@@ -173,7 +173,7 @@ class Crops:
   process_count: int | None = None
   cache_photos: int = 16
 
-  def __post_init__(self):
+  def __post_init__(self) -> None:
     if self.process_index is None or self.process_count is None:
       import jax  # Lazy: the default is the running JAX's process layout.
       self.process_index = jax.process_index() if self.process_index is None else \
