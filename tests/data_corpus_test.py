@@ -16,6 +16,7 @@ import time
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 from absl import flags
 from absl.testing import flagsaver
 from PIL import Image
@@ -369,6 +370,18 @@ def test_a_folder_with_train_only(tmp_path):
   summary = corpus.fetch_and_build(str(tmp_path / 'data'), folder=str(folder),
                                    splits=['train'], log=lambda line: None)
   assert summary == {'train': {'photos': 1, 'files': 1, 'megapixels': 0.0}}
+
+
+def test_the_builder_alone_reads_a_folder_as_its_manual_dir(tmp_path):
+  # What `tfds build siren_photos/folder --manual_dir=PHOTOS` does: no plan handed over.
+  folder = _folder(tmp_path / 'photos', 3)
+  builder = corpus.SirenPhotos(data_dir=str(tmp_path / 'data'), config='folder',
+                               file_format='array_record')
+  builder.download_and_prepare(
+      download_dir=str(tmp_path / 'downloads'),
+      download_config=tfds.download.DownloadConfig(manual_dir=str(folder)))
+  names = [corpus.open_split(s, str(tmp_path / 'data'), 'folder').names for s in corpus.SPLITS]
+  assert sorted(n for split in names for n in split) == ['p00.png', 'p01.png', 'p02.png']
 
 
 def test_another_folder_into_the_same_data_dir_is_refused(tmp_path):

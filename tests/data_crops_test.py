@@ -164,6 +164,8 @@ def test_prefetch_raises_an_error_at_its_step_and_stops_its_thread():
   assert next(stream) == (0, 0)
   stream.close()
   assert threading.active_count() == before
+  assert list(crops.prefetch(lambda s: -s, range(3), buffer_size=1)) == [(0, 0), (1, -1),
+                                                                         (2, -2)]
   with pytest.raises(ValueError, match='buffer_size'):
     crops.prefetch(lambda s: s, range(3), buffer_size=0)
 
@@ -199,7 +201,7 @@ def test_a_built_folder_corpus_is_a_source(tmp_path):
   batch = crops.Crops(test, size=4, batch_size=2, process_index=0, process_count=1).batch(0)
   np.testing.assert_allclose(batch['rgb'], test[0][0, 0, 0] / 127.5 - 1.0, atol=1e-6)
   with pytest.raises(ValueError, match='unknown photos'):
-    crops.open_photos('imagenet')
+    crops.open_photos('imagenet:train')
 
 
 class SirenJaxFakeDiv2k(tfds.core.GeneratorBasedBuilder):
@@ -244,3 +246,40 @@ def test_the_same_pipeline_reads_a_div2k_shaped_tfds_dataset(tmp_path):
     np.testing.assert_allclose(batch[k], expected / 127.5 - 1.0, atol=1e-6)
   with pytest.raises(ValueError, match="no feature 'image'; its features are hr, lr"):
     crops.open_photos('tfds:siren_jax_fake_div2k:train', data_dir=str(tmp_path))[0]
+
+
+class SirenJaxFakeGrey(tfds.core.GeneratorBasedBuilder):
+  """Grey PNG images (one channel) and 16-bit ones, to check the conversion to RGB uint8."""
+
+  VERSION = tfds.core.Version('1.0.0')
+
+  def _info(self):
+    return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+        'image': tfds.features.Image(shape=(None, None, 1)),
+        'deep': tfds.features.Tensor(shape=(None, None, 3), dtype=np.uint16,
+                                      encoding='zlib')}))
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    return {'train': self._generate_examples()}
+
+  def _generate_examples(self):
+    yield 0, {'image': Image.fromarray(fake_grey()[..., 0]), 'deep': fake_deep()}
+
+
+def fake_grey():
+  return np.random.default_rng(5).integers(0, 256, (6, 9, 1), dtype=np.uint8)
+
+
+def fake_deep():
+  return np.array([[[0, 257, 65535], [32896, 0, 514]]], dtype=np.uint16)  # 1x2 pixels.
+
+
+def test_grey_and_16_bit_tfds_images_become_rgb_uint8(tmp_path):
+  SirenJaxFakeGrey(data_dir=str(tmp_path), file_format='array_record').download_and_prepare()
+  grey = crops.open_photos('tfds:siren_jax_fake_grey', data_dir=str(tmp_path))[0]
+  np.testing.assert_array_equal(grey, np.repeat(fake_grey(), 3, axis=-1))
+  deep = crops.open_photos('tfds:siren_jax_fake_grey', data_dir=str(tmp_path),
+                           image_key='deep')[0]
+  # 16-bit levels v -> round(v / 65535 * 255): 257 -> 1, 32896 -> 128, 514 -> 2.
+  np.testing.assert_array_equal(deep, [[[0, 1, 255], [128, 0, 2]]])
