@@ -656,9 +656,9 @@ def fetch_and_build(data_dir: str | None, *, folder: str | None = None,
     found = fetch(loaded, tree, download_dir or pathlib.Path(work) / 'downloads', log)
     plan = verify(loaded, tree, found, allow_mismatch, log)
     log(f'verified {len(loaded.files)} manifest files (sha256, size): {len(plan)} kept files')
-    assign_check = {s for s in SPLITS if not any(p.split == s for p in plan)}
-    if assign_check:
-      raise ValueError(f'no kept file is left in {", ".join(sorted(assign_check))}: too many '
+    empty = {s for s in SPLITS if not any(p.split == s for p in plan)}
+    if empty:
+      raise ValueError(f'no kept file is left in {", ".join(sorted(empty))}: too many '
                        f'files differ from the manifest to build the corpus')
     return build(data_dir, 'corpus', plan, log, loaded.sha256)
 
