@@ -1,6 +1,5 @@
-"""siren_jax.models.fields: defaults of the model description and of the initial params, and
-the baselines' parameter layout and initialisers (PyTorch's nn.Linear bias default, as the
-reference code leaves it)."""
+"""siren_jax.models.fields: the model description's defaults, every field model by name, and
+the initial params (the reference code's uniform biases, one key per tile)."""
 
 import math
 
@@ -9,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from siren_jax import baselines
 from siren_jax.models import fields
 
 
@@ -56,37 +54,13 @@ def test_init_params_stacks_independent_copies_only_when_asked():
     fields.init_params(model, key, num_tiles=-1)
 
 
-@pytest.mark.parametrize('name', ['relu', 'tanh', 'relu_pe'])
-def test_baselines_have_the_siren_layer_layout_and_pytorch_bias_bounds(name):
-  model = fields.make_field_model(name, out_features=256, hidden_features=64, hidden_layers=2)
-  params = fields.init_params(model, jax.random.PRNGKey(1))
-  (inner,) = params.values()  # One wrapper level: 'mlp' (relu, tanh) or 'relu' -> 'mlp'.
-  if name == 'relu_pe':
-    (inner,) = inner.values()
-  # Same depth convention as layers.Siren: layer_0 .. layer_{hidden_layers + 1}.
-  assert sorted(inner) == ['layer_0', 'layer_1', 'layer_2', 'layer_3']
-  # The last layer (fan_in 64, 256 outputs): bias ~ U(-1/8, 1/8), tight at 256 draws.
-  last = np.abs(np.asarray(inner['layer_3']['bias']))
-  assert 0.98 / 8 < last.max() <= 1 / 8
-  hidden = np.abs(np.asarray(inner['layer_1']['bias']))  # fan_in 64, 64 draws.
-  assert 0.9 / 8 < hidden.max() <= 1 / 8
+@pytest.mark.parametrize('name', fields.FIELD_MODELS)
+def test_every_field_model_maps_coordinates_to_channels(name):
+  model = fields.make_field_model(name, out_features=3, hidden_features=16, hidden_layers=2)
+  x = jnp.zeros((5, 2))
+  assert model.apply(model.init(jax.random.PRNGKey(0), x), x).shape == (5, 3)
 
 
-@pytest.mark.parametrize('name', ['relu', 'tanh', 'relu_pe'])
-def test_baselines_map_any_leading_axes_pointwise(name):
-  model = fields.make_field_model(name, out_features=2, hidden_features=16, hidden_layers=1)
-  params = fields.init_params(model, jax.random.PRNGKey(2))
-  x = jax.random.uniform(jax.random.PRNGKey(3), (2, 3, 2), minval=-1, maxval=1)
-  flat = model.apply({'params': params}, x.reshape(6, 2))
-  np.testing.assert_allclose(model.apply({'params': params}, x), flat.reshape(2, 3, 2),
-                             atol=1e-6)
-  # Initialised on a (1, 1, 2) sample: the same fan-ins, hence the same parameters.
-  again = model.init(jax.random.PRNGKey(2), jnp.zeros((1, 1, 2)))['params']
-  jax.tree.map(np.testing.assert_array_equal, again, params)
-
-
-def test_positional_encoding_of_any_leading_axes_is_pointwise():
-  x = jax.random.uniform(jax.random.PRNGKey(4), (2, 3, 2), minval=-1, maxval=1)
-  np.testing.assert_allclose(baselines.positional_encoding(x, 3),
-                             baselines.positional_encoding(x.reshape(6, 2), 3).reshape(2, 3, -1),
-                             atol=1e-6)
+def test_unknown_field_model_is_a_clear_error():
+  with pytest.raises(ValueError, match='unknown model'):
+    fields.make_field_model('gelu', out_features=1)

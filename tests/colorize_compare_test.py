@@ -1,13 +1,15 @@
-"""colorize_compare's speed-up arithmetic and table, on loss curves written by hand (no
-training)."""
+"""experiments.colorize.compare (``python -m experiments.colorize_compare``): the speed-up
+arithmetic and table on loss curves written by hand (no training), and a tiny run end to end."""
 
 import json
+import os
 
 import pytest
 
 from experiments.colorize import compare as colorize_compare
 from experiments.colorize import train as colorize_train
 from experiments.configs import colorize as colorize_config
+from tests.helpers import colorize_variant
 
 
 def _fake_run(loss_of_epoch, epochs):
@@ -41,3 +43,17 @@ def test_speedup_is_reference_epochs_over_model_epochs(tmp_path, monkeypatch):
   assert '| FR | 2 | 4 | 8 |' in table  # No speed-up column for the reference itself.
   written = json.loads((tmp_path / 'compare.json').read_text())
   assert written['models']['SRS']['speedup_over_reference']['0.25'] == pytest.approx(2.0)
+
+
+@pytest.mark.slow
+def test_compare_mode_writes_a_table_and_figure(tmp_path):
+  config = colorize_variant('tiny', epochs=1, compare_models='FR,SRS')
+  result = colorize_compare.compare(config, str(tmp_path))
+  assert set(result['models']) == {'FR', 'SRS'}
+  for name in ('compare.png', 'compare.md', 'compare.json', 'FR/metrics.json',
+               'SRS/metrics.json'):
+    assert os.path.exists(tmp_path / name), name
+  # The reference (FR) reaches its own losses by construction, within the budget.
+  assert all(e is not None and e <= 1
+             for e in result['models']['FR']['epochs_to_reference_loss'].values())
+  assert '| SRS |' in (tmp_path / 'compare.md').read_text()

@@ -1,4 +1,5 @@
-"""Colourisation metrics and baselines against closed forms worked by hand."""
+"""siren_jax.colorize.colour_metrics: colourisation metrics and baselines against closed forms
+worked by hand."""
 
 import numpy as np
 import pytest

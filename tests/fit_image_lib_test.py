@@ -1,4 +1,5 @@
-"""experiments.fit_image end to end on tiny configs: outputs, resume after a kill, clear errors."""
+"""experiments.fit_image_lib (``python -m experiments.fit_image``) end to end on tiny configs:
+outputs, resume after a kill, clear errors."""
 
 import json
 import os
@@ -12,9 +13,7 @@ import pytest
 from experiments import fit_image_lib
 from experiments.configs import fit_image as fit_image_config
 from siren_jax import checkpoints, training
-from tests.conftest import kill_after_first_checkpoint, subprocess_env
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import kill_after_first_checkpoint, REPO_ROOT, subprocess_env
 
 
 def _run_cli(*args, timeout=240):
@@ -126,10 +125,3 @@ def test_unreadable_image_file_is_a_clear_error(tmp_path):
                     f'--workdir={tmp_path / "w"}')
   assert result.returncode == 2 and 'error: cannot read image' in result.stderr
   assert 'Traceback' not in result.stderr
-
-
-def test_config_overrides_and_variants():
-  assert fit_image_config.get_config('paper').image_size == 256
-  assert fit_image_config.get_config('paper').steps >= 1000
-  with pytest.raises(ValueError, match="bad fit_image config variant 'huge'"):
-    fit_image_config.get_config('huge')

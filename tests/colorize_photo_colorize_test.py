@@ -1,24 +1,17 @@
-"""Colourising photos of any size: tiles blended without seams, at the model's scale."""
+"""siren_jax.colorize.photo_colorize: colourising photos of any size, tiles blended without
+seams, at the model's scale."""
 
 import numpy as np
 import pytest
 
-from experiments.colorize import train as colorize_train
-from experiments.colorize import photo as colorize_photo
-from experiments.configs import colorize as colorize_config
-from siren_jax.colorize import colour, photo_colorize
+from siren_jax.colorize import photo_colorize
+from tests.helpers import wavy_grey
 
 
 def _pointwise(pieces):
   """A per-pixel 'model' (no context): any correct blend reproduces it exactly, whatever the
   tile grid, so a seam or a misplaced tile shows as a difference."""
   return np.concatenate([np.sin(3 * pieces), pieces ** 2 - 0.5], axis=-1)
-
-
-def _photo(h, w, seed=0):
-  rng = np.random.default_rng(seed)
-  y, x = np.mgrid[:h, :w]
-  return (np.sin(y / 7.0) * np.cos(x / 11.0) * 0.8 + 0.1 * rng.normal(size=(h, w)))[..., None]
 
 
 @pytest.mark.parametrize('margin', [0, 3])
@@ -34,7 +27,7 @@ def test_windows_of_neighbours_sum_to_one(margin):
 
 @pytest.mark.parametrize('offset', [(0, 0), (3, 5), (13, 1)])
 def test_blend_of_a_pointwise_model_is_exact_for_any_grid(offset):
-  grey = _photo(50, 83).astype(np.float32)  # Non-square; 4 x 6 tiles of 24.
+  grey = wavy_grey(50, 83).astype(np.float32)  # Non-square; 4 x 6 tiles of 24.
   out = photo_colorize.predict_tiled(_pointwise, grey, tile=24, overlap=8, batch_size=5,
                                      offset=offset)
   assert out.shape == (50, 83, 2)
@@ -55,7 +48,7 @@ def test_chroma_is_predicted_at_the_model_scale_and_upsampled():
     seen.append(pieces.shape)
     return np.zeros(pieces.shape[:-1] + (2,), np.float32) + 0.25
 
-  ab = photo_colorize.colorize_chroma(model, _photo(90, 150).astype(np.float32),
+  ab = photo_colorize.colorize_chroma(model, wavy_grey(90, 150).astype(np.float32),
                                       model_short_side=30, tile=16, overlap=4)
   assert ab.shape == (90, 150, 2)
   np.testing.assert_allclose(ab, 0.25, atol=1e-6)
@@ -88,25 +81,10 @@ def test_margin_hides_the_zero_padding_of_a_local_conv(shift):
   pixel is blended from tile interiors only, so any grid gives the whole-image result (computed
   independently with reflect padding at the image border, as the tiler pads) up to float32
   rounding (1e-5)."""
-  grey = _photo(45, 70, seed=1).astype(np.float32)  # Non-square, 4 x 5 tiles of 24.
+  grey = wavy_grey(45, 70, seed=1).astype(np.float32)  # Non-square, 4 x 5 tiles of 24.
   out = photo_colorize.predict_tiled(_blur_zero_padded, grey, tile=24, overlap=12, margin=2,
                                      offset=shift)
   np.testing.assert_allclose(out, _blur_reflect(grey), atol=1e-5)
   # Without the margin the padding leaks into the blend: the test can fail.
   leaky = photo_colorize.predict_tiled(_blur_zero_padded, grey, tile=24, overlap=12, offset=shift)
   assert np.abs(leaky - _blur_reflect(grey)).max() > 1e-3
-
-
-@pytest.mark.parametrize('variant', ['FR,tiny', 'FC,tiny'])
-def test_colorize_photo_keeps_the_input_size_for_conv_and_fc(variant):
-  """Any size and aspect, grey in: RGB out at the input's resolution, its lightness unchanged
-  (chroma is predicted at the model's scale and only the chroma is upsampled)."""
-  config = colorize_config.get_config(variant)
-  config.photo_side = 24  # The model's scale: the 60 x 100 photo is colourised at 24 x 40.
-  state = colorize_train.make_state(config)
-  grey = _photo(60, 100).astype(np.float32).clip(-1, 1)
-  rgb = colorize_photo.colorize(config, state, grey)
-  assert rgb.shape == (60, 100, 3) and np.isfinite(rgb).all()
-  lightness, _ = colour.rgb_to_scaled_lab(rgb)
-  # L is kept except where the predicted colour leaves the sRGB gamut and is clipped.
-  assert np.median(np.abs(lightness - grey)) < 1e-3
