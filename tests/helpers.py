@@ -12,8 +12,7 @@ its tests (subprocess runs included) live with that function's module: ``python 
 experiments.fit_image`` in ``fit_image_lib_test.py``, ``python -m experiments.poisson`` in
 ``poisson_train_test.py`` (and ``poisson_clone_test.py`` for its clone mode).
 Cross-cutting tests are named for what they cover (``api``, ``failures``, ``properties``,
-``scale_out``, ``large_image``, ...). ``import_graph_test.py`` checks that every library module
-has its file.
+``scale_out``, ``large_image``, ...). ``layout_test.py`` checks the rule both ways.
 """
 
 from __future__ import annotations
