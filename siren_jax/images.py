@@ -27,6 +27,12 @@ BUILTIN_IMAGES = (
 BUILTIN_COLOR_IMAGES = ('astronaut', 'chelsea', 'coffee', 'colorwheel', 'hubble_deep_field',
                         'immunohistochemistry', 'logo', 'retina', 'rocket')
 MODES = ('grey', 'rgb')
+# Offline colour photos of natural scenes (the held-out protocol's and the corpus's fixed test
+# photos; see docs/colorization.md). skimage's `cat` is the same array as `chelsea`: never list
+# both; grace_hopper ships with matplotlib.
+NATURAL_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket', 'stereo_motorcycle', 'grace_hopper')
+# File extensions read as images when a folder of photos is listed.
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 
 
 def _to_unit_float(array: np.ndarray, source: str) -> np.ndarray:

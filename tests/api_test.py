@@ -10,10 +10,9 @@ import sys
 import pytest
 
 import siren_jax
-from tests.conftest import subprocess_env
+from tests.helpers import REPO_ROOT, subprocess_env
 from tools import gen_api_docs
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEAVY = ('matplotlib', 'orbax', 'tensorboardX')
 
 

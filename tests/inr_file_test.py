@@ -8,7 +8,7 @@ import pytest
 
 from siren_jax import inr_file, models, render, tiling
 from siren_jax.models import fields
-from tests.conftest import SMALL_SIREN
+from tests.helpers import SMALL_SIREN
 
 
 def test_saved_fitted_image_reloads_and_renders_identically(camera32_fit, tmp_path):

@@ -18,9 +18,7 @@ from experiments import common, driver
 from experiments.configs import fit_image as fit_image_config
 from siren_jax import fitting, grids, images, metrics, models, render, sampling, tiling
 from siren_jax.models import fields
-from tests.conftest import kill_after_first_checkpoint, subprocess_env
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO_ROOT, kill_after_first_checkpoint, subprocess_env
 
 
 # --- sampling ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO_ROOT
+
 SCRIPT = os.path.join(REPO_ROOT, 'launch', 'tpu_vm.sh')
 TPU_VARIABLES = ('TPU_NAME', 'TPU_PROJECT', 'TPU_ZONE', 'TPU_ACCELERATOR_TYPE',
                  'TPU_RUNTIME_VERSION', 'TPU_SPOT', 'DRY_RUN')

@@ -1,4 +1,9 @@
-"""SIREN layers: initialisation statistics from the paper, Flax/pure agreement, reuse on Conv."""
+"""siren_jax.layers: the pure functions and Flax modules against the paper's reference code.
+
+Initialisation bounds and statistics of the reference code (first layer U(+-1/fan_in),
+hidden and last layers U(+-sqrt(6/fan_in)/omega0), biases U(+-1/sqrt(fan_in))), a float64
+NumPy forward pass, the Flax / pure agreement and the initialisers on Conv kernels.
+"""
 
 import math
 
@@ -9,8 +14,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from siren_jax import baselines, layers
-from siren_jax.models import fields
+from siren_jax import layers
 
 
 def _bound_is_tight(values, bound):
@@ -107,21 +111,109 @@ def test_initialisers_work_on_conv_kernels():
   assert float(jnp.abs(k).max()) <= 1.0 / 36
 
 
-def test_positional_encoding_layout():
-  x = jnp.array([[0.5, -0.25]])
-  enc = baselines.positional_encoding(x, 3)
-  assert enc.shape == (1, 2 * (1 + 2 * 3))
-  np.testing.assert_allclose(enc[0, 2:4], jnp.sin(jnp.pi * x[0]), atol=1e-6)
-  assert baselines.nyquist_num_frequencies(256) == 6
+def test_sine_layer_init_defaults_to_a_hidden_layer_with_uniform_biases():
+  # Reference code: a layer that is not the first has W ~ U(+-sqrt(6/fan_in)/omega0) with
+  # omega0 = 30, i.e. sqrt(6/64)/30 = 0.0102 here (the first-layer bound would be 1/64 = 0.0156),
+  # and PyTorch's default bias U(+-1/sqrt(fan_in)) = U(+-1/8).
+  params = layers.sine_layer_init(jax.random.PRNGKey(0), 64, 256)
+  kernel, bias = np.abs(np.asarray(params['kernel'])), np.abs(np.asarray(params['bias']))
+  bound = math.sqrt(6.0 / 64) / 30.0
+  assert 0.98 * bound < kernel.max() <= bound  # 16384 draws: the bound is reached.
+  assert 0.98 / 8 < bias.max() <= 1 / 8
+  assert params['kernel'].dtype == jnp.float32 and params['kernel'].shape == (64, 256)
 
 
-@pytest.mark.parametrize('name', fields.FIELD_MODELS)
-def test_every_field_model_maps_coordinates_to_channels(name):
-  model = fields.make_field_model(name, out_features=3, hidden_features=16, hidden_layers=2)
-  x = jnp.zeros((5, 2))
-  assert model.apply(model.init(jax.random.PRNGKey(0), x), x).shape == (5, 3)
+def test_siren_kernel_init_defaults_to_a_hidden_layer():
+  # sqrt(6/64)/30 = 0.0102 for a hidden layer; a first layer's bound would be 1/64 = 0.0156.
+  kernel = np.abs(np.asarray(layers.siren_kernel_init()(jax.random.PRNGKey(1), (64, 256))))
+  bound = math.sqrt(6.0 / 64) / 30.0
+  assert 0.98 * bound < kernel.max() <= bound
 
 
-def test_unknown_field_model_is_a_clear_error():
-  with pytest.raises(ValueError, match='unknown model'):
-    fields.make_field_model('gelu', out_features=1)
+def test_uniform_bias_init_takes_a_fan_in_of_one_and_refuses_zero():
+  bias = np.abs(np.asarray(layers.uniform_bias_init(1)(jax.random.PRNGKey(2), (4096,))))
+  assert 0.98 < bias.max() <= 1.0  # U(-1, 1): 1/sqrt(1).
+  with pytest.raises(ValueError, match='fan_in must be >= 1, got 0'):
+    layers.uniform_bias_init(0)
+
+
+def test_siren_init_takes_a_single_layer_and_refuses_fewer_or_empty_widths():
+  (layer,) = layers.siren_init(jax.random.PRNGKey(3), [2, 1])  # One linear layer, the first.
+  assert layer['kernel'].shape == (2, 1)
+  assert np.abs(np.asarray(layer['kernel'])).max() <= 1 / 2  # First-layer bound 1/fan_in.
+  for sizes in ([2], [2, 0, 1]):
+    with pytest.raises(ValueError, match='at least 2 positive widths'):
+      layers.siren_init(jax.random.PRNGKey(3), sizes)
+
+
+def test_sine_dense_fan_in_is_the_last_input_axis_for_any_leading_axes():
+  x = jnp.ones((2, 5, 3))  # (batch, points, in): the fan-in is 3, not 5.
+  params = layers.SineDense(4).init(jax.random.PRNGKey(4), x)
+  assert params['params']['kernel'].shape == (3, 4)
+  assert layers.SineDense(4).apply(params, x).shape == (2, 5, 4)
+
+
+def _uniform_with_bound(values, bound):
+  """values look like U(-bound, bound): inside it, reaching it, with its standard deviation."""
+  values = np.asarray(values, np.float64).ravel()
+  assert np.abs(values).max() <= bound
+  assert np.abs(values).max() > 0.9 * bound  # Uses the whole range, not a smaller one.
+  np.testing.assert_allclose(values.std(), bound / math.sqrt(3), rtol=0.1)
+
+
+def test_flax_siren_initialises_every_layer_as_the_reference_code():
+  # Wide enough (64 x 64 kernels, 64 biases) for the bounds to be measured, not just obeyed.
+  fan_in0, width, out, w0_first, w0_hidden = 3, 64, 64, 20.0, 10.0
+  model = layers.Siren(out_features=out, hidden_features=width, hidden_layers=2,
+                       first_omega0=w0_first, hidden_omega0=w0_hidden)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, fan_in0)))['params']
+  assert sorted(params) == ['layer_0', 'layer_1', 'layer_2', 'layer_3']
+  # First layer: U(+-1/fan_in), whatever omega0.
+  _uniform_with_bound(params['layer_0']['kernel'], 1.0 / fan_in0)
+  # Hidden AND last (linear) layer: U(+-sqrt(6/fan_in)/omega0_hidden) = sqrt(6/64)/10.
+  for name in ('layer_1', 'layer_2', 'layer_3'):
+    _uniform_with_bound(params[name]['kernel'], math.sqrt(6.0 / width) / w0_hidden)
+  # Biases: PyTorch's nn.Linear default U(+-1/sqrt(fan_in)) with the layer's own fan-in.
+  _uniform_with_bound(params['layer_0']['bias'], 1.0 / math.sqrt(fan_in0))
+  for name in ('layer_1', 'layer_2', 'layer_3'):
+    _uniform_with_bound(params[name]['bias'], 1.0 / math.sqrt(width))
+
+
+def test_sine_dense_bias_bound_comes_from_the_fan_in_not_the_fan_out():
+  fan_in, features = 16, 1024  # Fan-out bound would be 1/32 instead of 1/4.
+  params = layers.SineDense(features).init(jax.random.PRNGKey(1), jnp.zeros((1, fan_in)))
+  _uniform_with_bound(params['params']['bias'], 1.0 / math.sqrt(fan_in))
+  zero = layers.SineDense(features, zero_bias=True).init(jax.random.PRNGKey(1),
+                                                         jnp.zeros((1, fan_in)))
+  np.testing.assert_array_equal(zero['params']['bias'], 0.0)
+
+
+def _numpy_siren(params, x, first_omega0, hidden_omega0, outermost_linear):
+  """float64 forward pass written from the paper: sin(omega0 (x W + b)) per layer."""
+  h = np.asarray(x, np.float64)
+  names = sorted(params, key=lambda n: int(n.split('_')[1]))
+  for i, name in enumerate(names):
+    kernel = np.asarray(params[name]['kernel'], np.float64)
+    bias = np.asarray(params[name]['bias'], np.float64)
+    z = h @ kernel + bias
+    if i == len(names) - 1 and outermost_linear:
+      return z
+    h = np.sin((first_omega0 if i == 0 else hidden_omega0) * z)
+  return h
+
+
+@pytest.mark.parametrize('outermost_linear', [True, False])
+def test_flax_siren_matches_a_numpy_forward_pass(outermost_linear):
+  model = layers.Siren(out_features=3, hidden_features=24, hidden_layers=2, first_omega0=20.0,
+                       hidden_omega0=5.0, outermost_linear=outermost_linear)
+  x = jax.random.uniform(jax.random.PRNGKey(2), (33, 2), minval=-1, maxval=1)
+  params = model.init(jax.random.PRNGKey(0), x)['params']
+  expected = _numpy_siren(params, x, 20.0, 5.0, outermost_linear)
+  np.testing.assert_allclose(model.apply({'params': params}, x), expected, atol=2e-5)
+  pure = layers.siren_apply(layers.flax_params_to_list(params), x, first_omega0=20.0,
+                            hidden_omega0=5.0, outermost_linear=outermost_linear)
+  np.testing.assert_allclose(pure, expected, atol=2e-5)
+  if not outermost_linear:
+    # A sine last layer: the linear output would leave [-1, 1] for these weights.
+    linear = _numpy_siren(params, x, 20.0, 5.0, True)
+    assert np.abs(linear - expected).max() > 0.1

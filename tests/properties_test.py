@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import skimage.color
 
-from siren_jax import data, poisson, render, tiling
+from siren_jax import data, render, tiling
 from siren_jax.colorize import colorizers, colour
+from siren_jax.poisson import targets
 
 settings = functools.partial(hypothesis.settings, deadline=None, derandomize=True,
                              suppress_health_check=[hypothesis.HealthCheck.too_slow])
@@ -150,16 +151,16 @@ def test_compose_gradients_rules_on_random_fields(drawn):
   a = drawn.draw(_fields)
   b = drawn.draw(hnp.arrays(np.float32, a.shape, elements=_gradient_values))
   mask = drawn.draw(hnp.arrays(bool, a.shape[:2]))
-  np.testing.assert_allclose(poisson.compose_gradients(a, b, 'mean'), (a + b) / 2, rtol=1e-6)
-  mixed = poisson.compose_gradients(a, b, 'mixed')
+  np.testing.assert_allclose(targets.compose_gradients(a, b, 'mean'), (a + b) / 2, rtol=1e-6)
+  mixed = targets.compose_gradients(a, b, 'mixed')
   norm = lambda g: np.sum(g.astype(np.float64) ** 2, axis=-1)  # noqa: E731
   np.testing.assert_allclose(norm(mixed), np.maximum(norm(a), norm(b)), rtol=1e-6)
   picked_a, picked_b = np.all(mixed == a, -1), np.all(mixed == b, -1)
   assert np.all(picked_a | picked_b)  # Each pixel and channel keeps one whole gradient.
-  for rule in poisson.RULES:
-    inside = poisson.compose_gradients(a, b, rule, mask)
+  for rule in targets.RULES:
+    inside = targets.compose_gradients(a, b, rule, mask)
     np.testing.assert_array_equal(inside[~mask], a[~mask])  # A's gradient outside the mask.
     if rule != 'masked':
-      np.testing.assert_array_equal(inside[mask], poisson.compose_gradients(a, b, rule)[mask])
-      np.testing.assert_array_equal(poisson.compose_gradients(a, a, rule), a)
-  np.testing.assert_array_equal(poisson.compose_gradients(a, b, 'masked', mask)[mask], b[mask])
+      np.testing.assert_array_equal(inside[mask], targets.compose_gradients(a, b, rule)[mask])
+      np.testing.assert_array_equal(targets.compose_gradients(a, a, rule), a)
+  np.testing.assert_array_equal(targets.compose_gradients(a, b, 'masked', mask)[mask], b[mask])

@@ -5,7 +5,7 @@ import re
 
 import jax
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO_ROOT
 
 
 def _python_blocks():

@@ -1,13 +1,152 @@
-"""siren_jax.tiling: layouts, blending weights, and T tiles fitted as one batched network."""
+"""siren_jax.tiling: layouts, blending weights, local coordinates, the covering tiles and the
+blended field of a 2 x 2 layout against values worked by hand, and T tiles fitted as one
+batched network."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
 from siren_jax import fitting, grids, images, metrics, models, render, tiling, training
 from siren_jax.models import fields
-from tests.conftest import SMALL_SIREN
+from tests.helpers import SMALL_SIREN
+
+
+@pytest.mark.parametrize('size, tile, overlap, expected', [
+    # ceil((100 - 6) / (24 - 6)) = 6 tiles at linspace(0, 76, 6) = 0, 15.2, 30.4, 45.6, 60.8, 76.
+    (100, 24, 6, (0, 15, 30, 46, 61, 76)),
+    # ceil(55 / 18) = 4 tiles at linspace(0, 37, 4) = 0, 12.33, 24.67, 37.
+    (61, 24, 6, (0, 12, 25, 37)),
+    (40, 20, 0, (0, 20)),   # Abutting tiles: 40 / 20 = 2.
+    (10, 16, 3, (0,)),      # One tile covers the axis.
+    (16, 16, 3, (0,)),
+])
+def test_axis_starts_worked_by_hand(size, tile, overlap, expected):
+  assert tiling.axis_starts(size, tile, overlap) == expected
+
+
+def test_layout_limits_on_tile_size_and_overlap():
+  layout = tiling.make_layout(10, 30, 8, 4)  # Overlap of exactly half a tile is allowed.
+  assert (layout.tile_height, layout.tile_width) == (8, 8)
+  # Rows: ceil((10 - 4) / 4) = 2 tiles; columns: ceil((30 - 4) / 4) = 7.
+  assert layout.num_tiles == len(layout.y_starts) * len(layout.x_starts) == 2 * 7
+  assert tiling.make_layout(3, 5, 2, 1).tile_height == 2  # The smallest tile.
+  for size, overlap in ((1, 0), (8, 5), (8, -1)):
+    with pytest.raises(ValueError, match='tile'):
+      tiling.make_layout(10, 30, size, overlap)
+  with pytest.raises(ValueError, match=r'must be in \[0, tile_size / 2\] = \[0, 6\], got 7'):
+    tiling.make_layout(10, 30, 12, 7)  # The message states the largest overlap allowed.
+
+
+# A 6 x 6 image in tiles of 4 overlapping by 2: tiles start at rows/columns 0 and 2, so along
+# each axis tile 0 spans [-1, -1 + 8/6] = [-1, 1/3] and tile 1 spans [-1/3, 1], overlapping on
+# [-1/3, 1/3]. Tiles row-major: t = 2 * (y tile) + (x tile).
+# Linear ramps over the overlap (length 2/3): w0(u) = clip((1/3 - u) / (2/3), 0, 1),
+# w1(u) = clip((u + 1/3) / (2/3), 0, 1); a tile keeps weight 1 beyond its outer side.
+# Local coordinates: tile 0 is centred at -1/3 with half extent 2/3, so l0(u) = 1.5 u + 0.5,
+# and l1(u) = 1.5 u - 0.5.
+POINTS = np.array([[-0.9, 1 / 6], [1 / 6, 0.0], [1.2, -1.2], [-1 / 3, 1 / 3]], np.float32)
+
+
+# Per point: (w0, w1) along y, (w0, w1) along x, (l0, l1) along y, (l0, l1) along x.
+AXIS_WEIGHTS_Y = [(1.0, 0.0), (0.25, 0.75), (0.0, 1.0), (1.0, 0.0)]
+
+
+AXIS_WEIGHTS_X = [(0.25, 0.75), (0.5, 0.5), (1.0, 0.0), (0.0, 1.0)]
+
+
+LOCAL_Y = [(-0.85, -1.85), (0.75, -0.25), (2.3, 1.3), (0.0, -1.0)]
+
+
+LOCAL_X = [(0.75, -0.25), (0.5, -0.5), (-1.3, -2.3), (1.0, 0.0)]
+
+
+def _layout():
+  layout = tiling.make_layout(6, 6, 4, 2)
+  assert layout.y_starts == layout.x_starts == (0, 2)
+  return layout
+
+
+def _cosine(w):
+  return np.sin(0.5 * np.pi * np.asarray(w)) ** 2  # sin^2 ramps: opposite ones sum to one.
+
+
+def _expected_weights(ramp):
+  """(T, N) weights: the product of the two axes' weights (each pair already sums to one)."""
+  shape = _cosine if ramp == 'cosine' else np.asarray
+  out = np.zeros((4, len(POINTS)))
+  for n, (wy, wx) in enumerate(zip(AXIS_WEIGHTS_Y, AXIS_WEIGHTS_X)):
+    for iy in range(2):
+      for ix in range(2):
+        out[2 * iy + ix, n] = shape(wy)[iy] * shape(wx)[ix]
+  return out
+
+
+@pytest.mark.parametrize('ramp', tiling.RAMPS)
+def test_blend_weights_worked_by_hand(ramp):
+  weights = np.asarray(tiling.blend_weights(jnp.asarray(POINTS), _layout(), ramp))
+  np.testing.assert_allclose(weights, _expected_weights(ramp), atol=1e-6)
+
+
+def test_to_local_worked_by_hand():
+  local = np.asarray(tiling.to_local(jnp.asarray(POINTS), _layout()))  # (T, N, 2)
+  for n in range(len(POINTS)):
+    for iy in range(2):
+      for ix in range(2):
+        np.testing.assert_allclose(local[2 * iy + ix, n], (LOCAL_Y[n][iy], LOCAL_X[n][ix]),
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize('ramp', tiling.RAMPS)
+def test_covering_tiles_list_exactly_the_tiles_with_weight(ramp):
+  index, weight = tiling.covering_tiles(jnp.asarray(POINTS), _layout(), ramp)
+  index, weight = np.asarray(index), np.asarray(weight)
+  expected = _expected_weights(ramp)
+  for n in range(len(POINTS)):
+    got = np.zeros(4)
+    np.add.at(got, index[n], weight[n])  # A tile listed twice would count twice.
+    np.testing.assert_allclose(got, expected[:, n], atol=1e-6)
+
+
+def _tile_field(params, coords):
+  """Tile t's field: l_y^3 + 2 l_x^2 + b_t (non-linear, so blends of tiles cannot cancel)."""
+  return coords[:, :1] ** 3 + 2.0 * coords[:, 1:] ** 2 + params['b']
+
+
+@pytest.mark.parametrize('ramp', tiling.RAMPS)
+@pytest.mark.parametrize('group_points', [1, 3, 1024])
+def test_tiled_field_is_the_weighted_blend_worked_by_hand(ramp, group_points):
+  params = {'b': jnp.asarray([[0.0], [10.0], [20.0], [30.0]])}  # b_t = 10 t.
+  weights = _expected_weights(ramp)
+  expected = np.zeros(len(POINTS))
+  for n in range(len(POINTS)):
+    for iy in range(2):
+      for ix in range(2):
+        t = 2 * iy + ix
+        ly, lx = LOCAL_Y[n][iy], LOCAL_X[n][ix]
+        expected[n] += weights[t, n] * (ly ** 3 + 2 * lx ** 2 + 10 * t)
+  field = tiling.tiled_field(_tile_field, _layout(), ramp, group_points)
+  got = np.asarray(field(params, jnp.asarray(POINTS)))
+  np.testing.assert_allclose(got[:, 0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tile_samples_put_points_first_and_tiles_second():
+  # A 4 x 6 image of pixel numbers 0..23 (value 6y + x) in 4 x 4 tiles with overlap 2: one tile
+  # row (the image is 4 high) and tiles at columns 0 and 2 (axis_starts). Point p of a tile is its
+  # pixel (p // 4, p % 4), so values[p, t] = 6 (p // 4) + (x_t + p % 4).
+  image = np.arange(24, dtype=np.float32).reshape(4, 6, 1)
+  layout = tiling.make_layout(4, 6, tile_size=4, overlap=2)
+  assert (layout.y_starts, layout.x_starts, layout.tile_height) == ((0,), (0, 2), 4)
+  batch = tiling.tile_samples(image, layout)
+  p = np.arange(16)
+  expected = np.stack([6 * (p // 4) + x + p % 4 for x in (0, 2)], axis=1)[..., None]
+  np.testing.assert_array_equal(batch['values'], expected)
+  # The shared local grid: pixel centres of a 4 x 4 tile, (y, x) in [-1, 1], row-major.
+  centres = (np.arange(4) + 0.5) / 4 * 2 - 1
+  np.testing.assert_allclose(batch['coords'],
+                             np.stack(np.meshgrid(centres, centres, indexing='ij'), -1)
+                             .reshape(-1, 2), atol=1e-7)
 
 
 def _fit_tiles(image, layout, key, steps):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO_ROOT
 
 
 def _mypy(*args: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO_ROOT
+
 # What a source distribution needs to build the wheel; copied so the build cannot see the rest
 # of the checkout (experiments/, tests/) nor write build/ and *.egg-info into it.
 BUILD_INPUTS = ('setup.py', 'README.md', 'LICENSE', 'siren_jax')

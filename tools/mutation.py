@@ -39,43 +39,37 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-POISSON_TESTS = ['tests/poisson_edges_test.py', 'tests/poisson_match_test.py',
-                 'tests/poisson_least_squares_test.py',
+POISSON_TESTS = ['tests/poisson_targets_test.py', 'tests/poisson_solvers_test.py',
                  'tests/properties_test.py::test_compose_gradients_rules_on_random_fields',
-                 'tests/poisson_test.py', '-m', 'not slow', '-k',
-                 'not entry_point and not siren_reconstructs']
+                 '-m', 'not slow']
 
 # Module -> the fast tests that should catch a bug in it (slow end-to-end tests excluded).
 MODULE_TESTS: dict[str, list[str]] = {
     # The 8-layer pre-activation statistics test takes minutes on a loaded CPU; the init
-    # bounds it relies on are pinned by layers_reference_test.
-    'siren_jax/layers.py': ['tests/layers_defaults_test.py', 'tests/layers_reference_test.py',
-                            'tests/layers_test.py', '-k', 'not preactivations'],
+    # bounds it relies on are pinned by the reference-code tests in the same file.
+    'siren_jax/layers.py': ['tests/layers_test.py', '-k', 'not preactivations'],
     'siren_jax/diffops.py': ['tests/diffops_test.py'],
     'siren_jax/grids.py': ['tests/grids_test.py'],
-    'siren_jax/colorize/colour.py': ['tests/colour_skimage_test.py', 'tests/colour_test.py',
+    'siren_jax/colorize/colour.py': ['tests/colorize_colour_test.py',
                             'tests/properties_test.py::test_lab_round_trip_inside_the_gamut'],
     'siren_jax/poisson/targets.py': POISSON_TESTS,
     'siren_jax/poisson/solvers.py': POISSON_TESTS,
-    'siren_jax/render.py': ['tests/render_blocks_test.py', 'tests/render_bounds_test.py',
-                            'tests/render_test.py',
+    'siren_jax/render.py': ['tests/render_test.py',
                             'tests/properties_test.py::'
                             'test_render_any_size_crop_and_chunk_equals_one_shot_evaluation'],
     # The covering-tile field (what renders a tiled fit) is tested in large_image_test.
-    'siren_jax/tiling.py': ['tests/tiling_values_test.py', 'tests/tiling_test.py',
+    'siren_jax/tiling.py': ['tests/tiling_test.py',
                             'tests/properties_test.py::test_tiling_split_covers_the_image_and_pastes_back',
                             'tests/large_image_test.py::'
                             'test_covering_tiles_field_equals_the_all_tiles_blend',
                             'tests/large_image_test.py::'
                             'test_each_point_is_evaluated_by_at_most_four_tiles'],
-    'siren_jax/data/photos.py': ['tests/data_order_test.py', 'tests/data_limits_test.py',
-                                 'tests/data_test.py', 'tests/data_split_test.py',
+    'siren_jax/data/photos.py': ['tests/data_photos_test.py',
                                  'tests/properties_test.py::test_split_indices_partition_their_input'],
     'siren_jax/data/corpus.py': ['tests/data_corpus_test.py'],
     'siren_jax/data/crops.py': ['tests/data_crops_test.py'],
     # The divergence guard's tests live in failures_test (the rest of that file is entry points).
-    'siren_jax/training.py': ['tests/training_clock_test.py', 'tests/training_loop_test.py',
-                              'tests/training_test.py',
+    'siren_jax/training.py': ['tests/training_test.py',
                               'tests/failures_test.py::'
                               'test_divergence_stops_saves_nothing_bad_and_keeps_the_last_good_checkpoint',
                               'tests/failures_test.py::test_skip_policy_keeps_the_old_state_for_a_bad_step',
@@ -87,48 +81,43 @@ MODULE_TESTS: dict[str, list[str]] = {
                                  'tests/failures_test.py::'
                                  'test_a_damaged_newest_checkpoint_falls_back_to_the_older_one_logged',
                                  'tests/failures_test.py::test_every_checkpoint_damaged_is_a_one_line_error'],
-    'siren_jax/finite_differences.py': ['tests/finite_differences_aspect_test.py',
-                                        'tests/finite_differences_test.py'],
-    'siren_jax/metrics.py': ['tests/metrics_ssim_test.py', 'tests/metrics_test.py'],
-    'siren_jax/baselines.py': ['tests/fields_spec_test.py', 'tests/layers_reference_test.py',
-                               'tests/layers_test.py', '-k', 'not preactivations'],
+    'siren_jax/finite_differences.py': ['tests/finite_differences_test.py'],
+    'siren_jax/metrics.py': ['tests/metrics_test.py'],
+    # The baselines are built by name through models.fields.
+    'siren_jax/baselines.py': ['tests/baselines_test.py', 'tests/models_fields_test.py'],
     'siren_jax/fast_sine.py': ['tests/fast_sine_test.py'],
-    'siren_jax/images.py': ['tests/images_display_test.py', 'tests/images_test.py'],
+    'siren_jax/images.py': ['tests/images_test.py'],
     'siren_jax/inr_file.py': ['tests/inr_file_test.py'],
     'siren_jax/colorize/colorizers.py': [
-        'tests/colorizers_embedding_test.py', 'tests/colorizers_test.py',
-        'tests/colorizer_fusion_test.py::test_global_branch_sees_the_whole_image',
-        'tests/colorizer_fusion_test.py::test_pretrained_embedding_from_a_local_file',
-        'tests/colorizer_fusion_test.py::test_bad_embedding_files_are_one_line_errors',
+        'tests/colorize_colorizers_test.py',
         'tests/properties_test.py::test_colorizer_tile_untile_round_trip_for_any_size',
         '-m', 'slow or not slow'],  # The FR and S130 training smoke tests are marked slow.
-    'siren_jax/models/fields.py': ['tests/fields_spec_test.py', 'tests/layers_test.py'],
-    'siren_jax/colorize/colour_metrics.py': ['tests/colour_metrics_test.py'],
-    # image_loss is what every fast training test minimises; derivatives is pinned to closed
-    # forms in diffops_test.
-    'siren_jax/fitting.py': ['tests/diffops_test.py', 'tests/training_loop_test.py'],
+    'siren_jax/models/fields.py': ['tests/models_fields_test.py', 'tests/baselines_test.py'],
+    'siren_jax/colorize/colour_metrics.py': ['tests/colorize_colour_metrics_test.py'],
+    # Worked by hand in fitting_test; image_loss is also what every fast training test
+    # minimises, and derivatives is pinned to closed forms in diffops_test.
+    'siren_jax/fitting.py': ['tests/fitting_test.py', 'tests/diffops_test.py',
+                             'tests/training_test.py'],
     'siren_jax/nnx_layers.py': ['tests/nnx_layers_test.py'],
-    'siren_jax/colorize/photo_colorize.py': ['tests/photo_colorize_test.py', '-m', 'not slow'],
+    # colorize_photo_test colourises through the experiment's model (fast test only).
+    'siren_jax/colorize/photo_colorize.py': ['tests/colorize_photo_colorize_test.py',
+                                             'tests/colorize_photo_test.py', '-m', 'not slow'],
     # Only the sampling tests of large_image_test (the rest fit and render large images).
-    'siren_jax/sampling.py': ['tests/sampling_bounds_test.py', 'tests/large_image_test.py', '-k',
-                              'sampling_bounds or minibatch_rows or every_pixel or sampled_rows '
+    'siren_jax/sampling.py': ['tests/sampling_test.py', 'tests/large_image_test.py', '-k',
+                              'sampling_test or minibatch_rows or every_pixel or sampled_rows '
                               'or minibatch_fn or batch_pixels'],
-    'siren_jax/poisson/seamless.py': ['tests/seamless_test.py', '-m', 'not slow'],
+    'siren_jax/poisson/seamless.py': ['tests/poisson_seamless_test.py', '-m', 'not slow'],
     # The 8-device checks scale_out_test runs in a subprocess, here run directly on 8 simulated
-    # devices (MODULE_ENV), the helper tests of scale_out_test on one device, and its (slow)
-    # two-process checks, which run the module from the same scratch copy.
+    # devices (MODULE_ENV), the helper tests of sharding_test on one device, and scale_out_test's
+    # (slow) two-process checks, which run the module from the same scratch copy.
     'siren_jax/sharding.py': [
-        'tests/multidevice_checks.py',
+        'tests/multidevice_checks.py', 'tests/sharding_test.py',
         'tests/scale_out_test.py::test_sharding_helpers_across_two_processes',
-        'tests/scale_out_test.py::'
-        'test_to_host_gives_numpy_arrays_for_a_tree_of_host_and_device_leaves',
-        'tests/scale_out_test.py::test_process_slice_tiles_the_rows_in_process_order',
-        'tests/scale_out_test.py::test_process_slice_rejects_rows_that_do_not_split_evenly',
-        'tests/scale_out_test.py::test_arrays_already_in_place_are_used_without_a_copy',
-        'tests/scale_out_test.py::test_state_shardings_rejects_an_unknown_mode',
-        'tests/scale_out_test.py::'
-        'test_shard_kernels_splits_only_large_kernels_with_a_divisible_output_axis',
         '-m', 'slow or not slow'],
+    'siren_jax/errors.py': ['tests/errors_test.py'],
+    'siren_jax/finite.py': ['tests/finite_test.py'],
+    'siren_jax/names.py': ['tests/names_test.py'],
+    'siren_jax/models/__init__.py': ['tests/models_test.py'],
 }
 
 # Modules whose mutants can break the process that runs them (checkpoints #21 and #24 point

@@ -43,7 +43,6 @@ from etils import epath
 from PIL import Image
 
 from siren_jax import errors, images
-from siren_jax.data import photos as photos_lib
 
 NAME = 'siren_photos'
 VERSION = '1.0.0'
@@ -56,7 +55,7 @@ TEST_FRACTION = 0.15
 VALIDATION_FRACTION = 0.10
 # Today's held-out evaluation photos (tests, docs/colorization.md): always test photos, so a
 # model trained on the corpus never saw them and the numbers measured on them stay comparable.
-FIXED_TEST_PHOTOS = photos_lib.NATURAL_PHOTOS
+FIXED_TEST_PHOTOS = images.NATURAL_PHOTOS
 _CHUNK = 1 << 20
 
 
@@ -427,10 +426,10 @@ def list_image_files(folder: str | os.PathLike) -> list[str]:
   for root, dirs, files in os.walk(folder):
     dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
     found += [os.path.join(root, f) for f in files
-              if not f.startswith('.') and f.lower().endswith(photos_lib.IMAGE_EXTENSIONS)]
+              if not f.startswith('.') and f.lower().endswith(images.IMAGE_EXTENSIONS)]
   if not found:
     raise ValueError(f'photo folder {folder!r} holds no image files '
-                     f'({", ".join(photos_lib.IMAGE_EXTENSIONS)})')
+                     f'({", ".join(images.IMAGE_EXTENSIONS)})')
   return sorted(found, key=lambda f: os.path.relpath(f, folder))
 
 
@@ -562,6 +561,11 @@ def _check_version(data_dir: str | None, config: str) -> None:
     raise ValueError(f'{where} holds siren_photos {", ".join(other)}, built by another version '
                      f'of the builder (this one is {VERSION}): use another data_dir '
                      f'(--data_dir) or delete {where / other[0]}')
+
+
+def built_splits(data_dir: str | None, config: str = 'corpus') -> tuple[str, ...]:
+  """The splits of siren_photos/``config`` built in ``data_dir`` (none if it is not built)."""
+  return tuple(_metadata(data_dir, config).get('summary', {}))
 
 
 def _metadata(data_dir: str | None, config: str) -> dict[str, Any]:
@@ -727,41 +731,3 @@ def parse_dataset(dataset: str) -> tuple[str, str]:
     raise ValueError(f'bad corpus dataset {dataset!r}: use corpus[/CONFIG][:SPLIT] with CONFIG '
                      f'in {", ".join(CONFIGS)} and SPLIT in {", ".join(SPLITS)}')
   return config, split
-
-
-class PipelineSource:
-  """Every split of a built siren_photos config as one ``data.Pipeline`` source: examples
-  (H, W, 3) float32 in [0, 1] downscaled like the pipeline's other sources, ``groups`` the
-  photos, and ``fixed_splits`` the manifest's splits ('validation' is the pipeline's 'val')."""
-
-  def __init__(self, dataset: str, image_size: int, data_dir: str | None = None):
-    config, split = parse_dataset(dataset)
-    if split:
-      raise ValueError(f'dataset {dataset!r}: the pipeline reads every split of the corpus; '
-                       f'give corpus[/CONFIG] without :SPLIT')
-    parts = [open_split('train', data_dir, config)]  # Says how to build it if it is missing.
-    parts += [open_split(s, data_dir, config) for s in SPLITS[1:]
-              if s in _metadata(data_dir, config)['summary']]
-    self.image_size = image_size
-    self._parts = [(part, i) for part in parts for i in range(len(part))]
-    self.names = [n for part in parts for n in part.names]
-    self.groups = [g for part in parts for g in part.groups]
-    bounds = np.cumsum([0] + [len(part) for part in parts])
-    named = {part.split: np.arange(bounds[k], bounds[k + 1]) for k, part in enumerate(parts)}
-    self.fixed_splits = {'train': named.get('train', np.arange(0)),
-                         'val': named.get('validation', np.arange(0)),
-                         'test': named.get('test', np.arange(0))}
-    self._cache: dict[int, np.ndarray] = {}
-
-  def __len__(self) -> int:
-    return len(self._parts)
-
-  def __getitem__(self, index: int) -> np.ndarray:
-    index = int(index)
-    if index not in self._cache:
-      part, i = self._parts[index]
-      image = part[i].astype(np.float32) / 255.0
-      photos_lib._check_size(image, self.image_size, self.names[index])
-      self._cache[index] = photos_lib._shrink(
-          image, round(photos_lib.TRAIN_SIDE_FACTOR * self.image_size))
-    return self._cache[index]

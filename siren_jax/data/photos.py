@@ -40,15 +40,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from siren_jax import errors, images
+from siren_jax.images import IMAGE_EXTENSIONS, NATURAL_PHOTOS
 from siren_jax.colorize import colour
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 SPLITS = ('train', 'val', 'test')
 EMBEDDED_SIDE_FACTOR = 4  # Embedded photos: short side = this x image_size before tiling.
 TRAIN_SIDE_FACTOR = 1.25  # Training crops come from images with short side <= this x image_size.
-# Offline colour photos of natural scenes (the held-out protocol's test photos; see
-# docs/colorization.md). skimage's `cat` is the same array as `chelsea`: never list both.
-NATURAL_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket', 'stereo_motorcycle', 'grace_hopper')
 # Synthetic or microscopy colour images: never test photos (their colours are not a scene's).
 SYNTHETIC_PHOTOS = ('colorwheel', 'hubble_deep_field', 'immunohistochemistry', 'logo', 'retina')
 PHOTOS = NATURAL_PHOTOS + SYNTHETIC_PHOTOS
@@ -199,6 +196,44 @@ class _Tfds:
     return _shrink(image, round(TRAIN_SIDE_FACTOR * self.image_size))
 
 
+class _Corpus:
+  """Every split of a built siren_photos config as one ``data.Pipeline`` source: examples
+  (H, W, 3) float32 in [0, 1] downscaled like the pipeline's other sources, ``groups`` the
+  photos, and ``fixed_splits`` the manifest's splits ('validation' is the pipeline's 'val')."""
+
+  def __init__(self, dataset: str, image_size: int, data_dir: str | None = None):
+    from siren_jax.data import corpus  # Lazy: imports tensorflow_datasets.
+    config, split = corpus.parse_dataset(dataset)
+    if split:
+      raise ValueError(f'dataset {dataset!r}: the pipeline reads every split of the corpus; '
+                       f'give corpus[/CONFIG] without :SPLIT')
+    parts = [corpus.open_split('train', data_dir, config)]  # Says how to build it if it is missing.
+    built = corpus.built_splits(data_dir, config)
+    parts += [corpus.open_split(s, data_dir, config) for s in corpus.SPLITS[1:] if s in built]
+    self.image_size = image_size
+    self._parts = [(part, i) for part in parts for i in range(len(part))]
+    self.names = [n for part in parts for n in part.names]
+    self.groups = [g for part in parts for g in part.groups]
+    bounds = np.cumsum([0] + [len(part) for part in parts])
+    named = {part.split: np.arange(bounds[k], bounds[k + 1]) for k, part in enumerate(parts)}
+    self.fixed_splits = {'train': named.get('train', np.arange(0)),
+                         'val': named.get('validation', np.arange(0)),
+                         'test': named.get('test', np.arange(0))}
+    self._cache: dict[int, np.ndarray] = {}
+
+  def __len__(self) -> int:
+    return len(self._parts)
+
+  def __getitem__(self, index: int) -> np.ndarray:
+    index = int(index)
+    if index not in self._cache:
+      part, i = self._parts[index]
+      image = part[i].astype(np.float32) / 255.0
+      _check_size(image, self.image_size, self.names[index])
+      self._cache[index] = _shrink(image, round(TRAIN_SIDE_FACTOR * self.image_size))
+    return self._cache[index]
+
+
 def _check_size(image: np.ndarray, image_size: int, name: str) -> None:
   if min(image.shape[:2]) < image_size:
     raise ValueError(f'{name} is {image.shape[0]}x{image.shape[1]}, smaller than the '
@@ -231,8 +266,7 @@ def open_source(dataset: str, *, image_size: int, data_dir: str | None = None,
   if kind == 'folder' and rest:
     return _Folder(os.path.expanduser(rest), image_size)
   if kind.partition('/')[0] == 'corpus':
-    from siren_jax.data import corpus  # Lazy: imports tensorflow_datasets.
-    return corpus.PipelineSource(dataset, image_size, data_dir)
+    return _Corpus(dataset, image_size, data_dir)
   if kind == 'tfds' and rest:
     name, _, split = rest.partition(':')
     return _Tfds(name, split or 'train', data_dir, image_key, image_size)
