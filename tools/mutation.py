@@ -61,9 +61,13 @@ MODULE_TESTS: dict[str, list[str]] = {
                             'tests/render_test.py',
                             'tests/properties_test.py::'
                             'test_render_any_size_crop_and_chunk_equals_one_shot_evaluation'],
-    # The covering-tile field (what renders a tiled fit) is tested in large_image_test.
+    # The covering-tile field (what renders a tiled fit) is tested in large_image_test, the
+    # grid layouts and blending windows in photo_colorize_test.
     'siren_jax/tiling.py': ['tests/tiling_values_test.py', 'tests/tiling_test.py',
                             'tests/properties_test.py::test_tiling_split_covers_the_image_and_pastes_back',
+                            'tests/properties_test.py::'
+                            'test_abutting_grid_tiles_split_and_map_back_for_any_size',
+                            'tests/photo_colorize_test.py',
                             'tests/large_image_test.py::'
                             'test_covering_tiles_field_equals_the_all_tiles_blend',
                             'tests/large_image_test.py::'
@@ -98,7 +102,6 @@ MODULE_TESTS: dict[str, list[str]] = {
         'tests/colorizer_fusion_test.py::test_global_branch_sees_the_whole_image',
         'tests/colorizer_fusion_test.py::test_pretrained_embedding_from_a_local_file',
         'tests/colorizer_fusion_test.py::test_bad_embedding_files_are_one_line_errors',
-        'tests/properties_test.py::test_colorizer_tile_untile_round_trip_for_any_size',
         '-m', 'slow or not slow'],  # The FR and S130 training smoke tests are marked slow.
     'siren_jax/models/fields.py': ['tests/fields_spec_test.py', 'tests/layers_test.py'],
     'siren_jax/colorize/colour_metrics.py': ['tests/colour_metrics_test.py'],
