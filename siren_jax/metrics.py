@@ -41,6 +41,14 @@ def psnr_from_mse(mse: ArrayLike) -> Array:
   return 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-20))
 
 
+def masked_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
+  """PSNR in dB of (H, W, C) images in [-1, 1] over the pixels where ``mask`` (H, W) is True;
+  both images clipped to [-1, 1] (as they are saved), the error in float64."""
+  error = (np.clip(prediction, -1.0, 1.0)[mask].astype(np.float64)
+           - np.clip(target, -1.0, 1.0)[mask])
+  return float(psnr_from_mse(np.mean(error ** 2)))
+
+
 def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
   """SSIM of (H, W, C) images in [-1, 1] (prediction clipped); scikit-image, data range 2."""
   prediction = np.clip(np.asarray(prediction, np.float64), -1.0, 1.0)
