@@ -30,7 +30,7 @@ from absl import logging
 
 from experiments import common, driver, figures
 from siren_jax import grids, images, inr_file, metrics, render
-from siren_jax.poisson import seamless
+from siren_jax.poisson import seamless, targets
 
 try:  # Comparison only; never a dependency.
   import cv2
@@ -348,7 +348,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                        mask, position, rows, outputs)
   finally:
     writer.close()
-  naive = seamless.naive_paste(dest, source, placement)
+  naive = targets.naive_paste(
+      dest, seamless.paste(dest, source, placement.top, placement.left), placement.omega)
   shown_source = np.where(mask[..., None], source, 0.4 * source - 0.6)
   rows.insert(0, [('destination', figures.to_unit(dest)),
                   ('source, mask', figures.to_unit(shown_source)),
