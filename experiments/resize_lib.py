@@ -115,7 +115,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   truth = images.load_image(config.image, mode=config.mode or None, size=config.image_size)
   height, width, channels = truth.shape
   render.check_size(height, width, config.max_pixels)
-  metrics.check_ssim_size(height, width)
+  driver.check_ssim_size(height, width)
   grad = finite_differences.sobel_gradient(truth)
   magnitude = np.sqrt((np.asarray(grad) ** 2).sum(axis=(-1, -2)))
   edges = magnitude > np.quantile(magnitude, EDGE_QUANTILE)

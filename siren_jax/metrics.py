@@ -11,18 +11,19 @@ import jax.numpy as jnp
 import numpy as np
 import skimage.metrics
 
+from siren_jax import errors
+
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike  # jax or numpy arrays, scalars
 SSIM_MIN_SIDE = 7  # scikit-image's default 7x7 Gaussian-free window must fit in the image.
 
 
 def check_ssim_size(height: int, width: int) -> None:
-  """Raises ValueError unless an image of this size is large enough for ``ssim``; call it
-  before training on an image that will be scored with SSIM."""
+  """Raises an AdvisedError (a ValueError) unless an image of this size is large enough for
+  ``ssim``; call it before training on an image that will be scored with SSIM."""
   if min(height, width) < SSIM_MIN_SIDE:
-    raise ValueError(f'a {height}x{width} image is too small to score: SSIM needs at least '
-                     f'{SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} pixels (set config.image_size or use a '
-                     f'larger image)')
+    raise errors.AdvisedError(f'a {height}x{width} image is too small to score: SSIM needs at '
+                              f'least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} pixels', 'use a larger image')
 
 
 def mse(prediction: ArrayLike, target: ArrayLike) -> Array:

@@ -44,8 +44,9 @@ def test_the_smallest_image_ssim_scores_is_7_by_7():
   image = np.linspace(-1, 1, 7 * 7 * 3).reshape(7, 7, 3)
   assert metrics.ssim(image, image) == pytest.approx(1.0)
   for height, width in ((6, 7), (7, 6)):
-    with pytest.raises(ValueError, match=f'a {height}x{width} image is too small to score'):
+    with pytest.raises(ValueError, match=f'a {height}x{width} image is too small to score') as e:
       metrics.check_ssim_size(height, width)
+    assert str(e.value).endswith('7x7 pixels; use a larger image')
 
 
 def test_ssim_is_one_for_identical_images_and_lower_for_noise():
