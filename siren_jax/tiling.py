@@ -160,7 +160,7 @@ def pad(image: np.ndarray | Array, layout: TileLayout) -> tuple[np.ndarray, tupl
   if min(image.shape[:2]) == 1:  # Nothing to reflect.
     return np.pad(image, ((top, bottom), (left, right), (0, 0)), mode='edge'), (top, left)
   out = image
-  # Pads larger than the image take several reflections.
+  # A pad larger than the image takes several rounds, each reflecting what is padded so far.
   todo = [top, bottom, left, right]
   while any(todo):
     h, w = out.shape[:2]
