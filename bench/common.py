@@ -1,5 +1,6 @@
-"""Shared pieces of the benchmarks: machine description, timing, tables, RESULTS.md, and the
-PyTorch SIREN written the way the reference code (github.com/vsitzmann/siren) writes it.
+"""Shared pieces of the benchmarks: timing, tables, RESULTS.md sections (with the machine and
+library versions of ``experiments.common``, plus PyTorch's), and the PyTorch SIREN written the
+way the reference code (github.com/vsitzmann/siren) writes it.
 
 PyTorch is a baseline only and optional: ``pip install -e '.[bench]'`` (or
 ``pip install torch``) installs it; without it the scripts print a note and skip its columns.
@@ -10,7 +11,6 @@ from __future__ import annotations
 import datetime
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -20,6 +20,8 @@ from typing import Any
 import jax
 import numpy as np
 from absl import flags
+
+from experiments.common import machine, versions
 
 DEFAULT_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'RESULTS.md')
 NO_TORCH = 'PyTorch is not installed (pip install torch): its columns are skipped.'
@@ -54,35 +56,14 @@ def try_import_torch():
   return torch
 
 
-def versions() -> dict[str, str]:
-  """Versions of the libraries that decide the timings."""
-  import flax  # pylint: disable=g-import-not-at-top
-  import jaxlib  # pylint: disable=g-import-not-at-top
-  import optax  # pylint: disable=g-import-not-at-top
-  out = {'python': platform.python_version(), 'jax': jax.__version__,
-         'jaxlib': jaxlib.__version__, 'flax': flax.__version__, 'optax': optax.__version__,
-         'numpy': np.__version__}
+def torch_version() -> str | None:
+  """PyTorch's version with its threads and OpenMP wait policy (both decide its timings), or
+  None when it is not installed."""
   torch = try_import_torch()
-  if torch is not None:
-    out['torch'] = (f'{torch.__version__} ({torch.get_num_threads()} threads, '
-                    f'OMP_WAIT_POLICY={os.environ.get("OMP_WAIT_POLICY")})')
-  return out
-
-
-def load_average() -> str:
-  """1/5/15-minute load averages (``uptime``): other users' jobs slow every timing."""
-  try:
-    return ' / '.join(f'{x:.2f}' for x in os.getloadavg())
-  except OSError:
-    return 'n/a'
-
-
-def machine() -> dict[str, str]:
-  """Cores, accelerator kind and current load of this machine."""
-  device = jax.devices()[0]
-  return {'cores': str(os.cpu_count()), 'platform': device.platform,
-          'device': f'{device.device_kind} x{jax.device_count()}',
-          'cpu': platform.processor() or platform.machine(), 'load average': load_average()}
+  if torch is None:
+    return None
+  return (f'torch {torch.__version__} ({torch.get_num_threads()} threads, '
+          f'OMP_WAIT_POLICY={os.environ.get("OMP_WAIT_POLICY")})')
 
 
 def block(tree: Any) -> Any:
@@ -132,10 +113,9 @@ def report(title: str, body: str, results_path: str | None, notes: Sequence[str]
   Returns the Markdown section written.
   """
   now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
-  info = ', '.join(f'{k} {v}' for k, v in machine().items())
-  libs = ', '.join(f'{k} {v}' for k, v in versions().items())
+  libs = ', '.join(v for v in (versions(), torch_version()) if v)
   command = 'python -m ' + ' '.join([_module_name()] + sys.argv[1:])
-  section = [f'### {title} ({now})', '', f'`{command}`', '', f'Machine: {info}.', '',
+  section = [f'### {title} ({now})', '', f'`{command}`', '', f'Machine: {machine()}.', '',
              f'Versions: {libs}.', '', body, '']
   section += [f'- {note}' for note in notes]
   text = '\n'.join(section).rstrip() + '\n'

@@ -1,13 +1,16 @@
 """Glue shared by the experiment entry points: multi-host start-up, one-line errors, workdirs,
-scalar writers, JSON. Workdirs may be local paths or URLs (``gs://...``): files go through
+scalar writers, JSON, the machine and library versions a result came from. Workdirs may be local paths or URLs (``gs://...``): files go through
 etils.epath, checkpoints through orbax, scalars through tensorboardX."""
 
 from __future__ import annotations
 
 import difflib
 import functools
+import importlib.metadata
 import json
 import math
+import os
+import platform
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -20,6 +23,11 @@ from etils import epath
 from ml_collections import config_flags
 
 from siren_jax import errors
+
+# The installed packages whose versions decide results and timings (reports and benchmarks
+# name them).
+VERSIONED_PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'numpy', 'scipy',
+                      'scikit-image', 'pillow', 'ml-collections')
 
 # Errors a user can cause with a flag, a config value or an input file; anything else is a bug
 # and keeps its traceback.
@@ -261,3 +269,26 @@ def quiet_library_logs() -> None:
   """Keeps progress logs readable: orbax logs every checkpoint step at INFO."""
   from absl import logging as absl_logging
   absl_logging.get_absl_handler().addFilter(_DropLibraryInfo())
+
+
+def machine() -> str:
+  """This machine in one line: OS, CPU, cores, JAX devices and the 1/5/15-minute load averages
+  (other users' jobs slow every timing)."""
+  device = jax.devices()[0]
+  try:
+    load = ' / '.join(f'{x:.2f}' for x in os.getloadavg())
+  except OSError:
+    load = 'n/a'
+  return (f'{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, '
+          f'{jax.device_count()} x {device.device_kind} ({device.platform}), load average {load}')
+
+
+def versions() -> str:
+  """Python and the installed ``VERSIONED_PACKAGES`` with their versions, in one line."""
+  found = []
+  for name in VERSIONED_PACKAGES:
+    try:
+      found.append(f'{name} {importlib.metadata.version(name)}')
+    except importlib.metadata.PackageNotFoundError:
+      pass
+  return ', '.join([f'Python {platform.python_version()}', *found])

@@ -34,11 +34,14 @@ from etils import epath
 
 from experiments import common, figures
 from siren_jax import checkpoints as ckpt
-from siren_jax import metrics, models, render, sampling, sharding, tiling, training
+from siren_jax import errors, metrics, models, render, sampling, sharding, tiling, training
 from siren_jax.models import fields
 
 EvalFn = Callable[[training.TrainState], dict[str, float]]
 RUN_FILE = 'run.json'  # The fingerprint of the run whose checkpoints sit beside it.
+# The library's advice on a diverged run and on checkpoints it cannot resume, in config terms.
+DIVERGENCE_ADVICE = 'lower config.learning_rate, or set config.nan_policy=skip to drop such steps'
+RESTORE_ADVICE = 'use a fresh --workdir, or --config.resume=False to delete them and start over'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +96,9 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
     nan_policy: 'stop' or 'skip' (``siren_jax.training``).
 
   Raises:
-    ValueError: the checkpoints belong to another run; training.DivergenceError (a
-      ValueError) when training diverges under nan_policy 'stop', prefixed with ``[tag]``.
+    ValueError: the checkpoints belong to another run or none can be restored;
+      training.DivergenceError (a ValueError) when training diverges under nan_policy 'stop',
+      prefixed with ``[tag]``. Their advice names the config fields.
   """
   if (batch is None) == (batch_fn is None):
     raise ValueError('give exactly one of batch and batch_fn')
@@ -127,7 +131,10 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
         checkpoint_every=schedule.checkpoint_every,
         stop_fn=_target_reached(target_psnr, tag) if target_psnr > 0 else None)
   except training.DivergenceError as e:
-    raise training.DivergenceError(f'[{tag}] {e}', e.step, e.loss) from None
+    raise training.DivergenceError(f'[{tag}] {e.diagnosis}', e.step, e.loss,
+                                   DIVERGENCE_ADVICE) from None
+  except ckpt.RestoreError as e:
+    raise ckpt.RestoreError(e.diagnosis, RESTORE_ADVICE) from None
   finally:
     manager.close()  # Waits for pending saves: the last good checkpoint is complete on disk.
 
@@ -194,8 +201,7 @@ def claim_checkpoints(directory: str, fingerprint: dict[str, Any] | None,
     if differences:
       raise ValueError(
           f'{directory} holds checkpoints (steps {", ".join(map(str, steps))}) of a different '
-          f'run ({"; ".join(differences)}); use a fresh --workdir, or --config.resume=False to '
-          f'delete them and start over')
+          f'run ({"; ".join(differences)}); {RESTORE_ADVICE}')
     return
   elif steps:
     logging.warning('%s holds checkpoints without a %s (an older version wrote them): resuming '
@@ -250,6 +256,15 @@ def check_run_fields(config: ml_collections.ConfigDict) -> None:
   common.check_choice(config, 'nan_policy', training.NAN_POLICIES)
   if not isinstance(config.resume, bool):
     raise ValueError(f'config.resume must be True or False, got {config.resume!r}')
+
+
+def check_ssim_size(height: int, width: int) -> None:
+  """``metrics.check_ssim_size`` of an image config.image_size sets, advising that field."""
+  try:
+    metrics.check_ssim_size(height, width)
+  except errors.AdvisedError as e:
+    raise errors.AdvisedError(e.diagnosis,
+                              'set config.image_size or use a larger image') from None
 
 
 def field_fingerprint(config: ml_collections.ConfigDict, spec: dict[str, Any], batch: Any,

@@ -37,7 +37,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Fits every model in ``config.models``; returns the metrics written to metrics.json."""
   names = check_config(config)
   image = images.load_image(config.image, mode=config.mode, size=config.image_size or None)
-  metrics.check_ssim_size(*image.shape[:2])  # Before anything is written to the workdir.
+  driver.check_ssim_size(*image.shape[:2])  # Before anything is written to the workdir.
   workdir = common.require_workdir(workdir)
   height, width, channels = image.shape
   coords, values = grids.image_to_samples(image)

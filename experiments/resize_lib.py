@@ -88,12 +88,6 @@ def classical_resize(image: np.ndarray, height: int, width: int, method: str) ->
   return np.stack(channels, axis=-1)
 
 
-def region_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
-  """PSNR over the pixels where mask (H, W) is True."""
-  error = (np.clip(prediction, -1, 1) - target)[mask]
-  return float(metrics.psnr_from_mse(np.mean(error.astype(np.float64) ** 2)))
-
-
 def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.ndarray,
         writer: common.ScalarWriter, layout: tiling.TileLayout | None = None
         ) -> tuple[dict, Callable, training.LoopResult]:
@@ -121,7 +115,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   truth = images.load_image(config.image, mode=config.mode or None, size=config.image_size)
   height, width, channels = truth.shape
   render.check_size(height, width, config.max_pixels)
-  metrics.check_ssim_size(height, width)
+  driver.check_ssim_size(height, width)
   grad = finite_differences.sobel_gradient(truth)
   magnitude = np.sqrt((np.asarray(grad) ** 2).sum(axis=(-1, -2)))
   edges = magnitude > np.quantile(magnitude, EDGE_QUANTILE)
@@ -153,8 +147,8 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                     'steps': steps})
       scores = {name: {'psnr': float(metrics.psnr(out, truth)),
                        'ssim': metrics.ssim(out, truth),
-                       'psnr_edges': region_psnr(out, truth, edges),
-                       'psnr_smooth': region_psnr(out, truth, ~edges)}
+                       'psnr_edges': metrics.masked_psnr(out, truth, edges),
+                       'psnr_smooth': metrics.masked_psnr(out, truth, ~edges)}
                 for name, out in outputs.items()}
       results[f'x{factor}'] = {
           'low_res': list(low.shape), 'methods': scores,

@@ -58,13 +58,22 @@ def save(manager: ocp.CheckpointManager, step: int, state: Any, record: dict[str
     manager.wait_until_finished()
 
 
+class RestoreError(errors.AdvisedError):
+  """No checkpoint of a directory can be restored (``restore_latest``)."""
+
+  def __init__(self, diagnosis: str,
+               advice: str = 'delete them, or restore from another directory, to start over'):
+    super().__init__(diagnosis, advice)
+
+
 def restore_latest(manager: ocp.CheckpointManager,
                    state_template: Any) -> tuple[Any, dict[str, Any]] | None:
   """(state, record) of the newest checkpoint that restores, shaped like ``state_template``;
   None if there is none.
 
   A checkpoint that fails to read or holds non-finite values is logged (its step and why) and
-  the next older one is tried. Raises ValueError (one line) if every checkpoint fails.
+  the next older one is tried. Raises RestoreError (a one-line ValueError) if every checkpoint
+  fails.
   """
   steps = sorted(manager.all_steps(), reverse=True)
   failures: list[str] = []
@@ -89,10 +98,9 @@ def restore_latest(manager: ocp.CheckpointManager,
                     '; trying the next older one' if step != steps[-1] else '')
   if not failures:
     return None
-  raise ValueError(
-      f'no checkpoint in {manager.directory} can be restored: it does not match this '
-      f'model/config or is damaged ({"; ".join(failures)}); use a fresh --workdir, or '
-      f'--config.resume=False to delete them and start over')
+  raise RestoreError(
+      f'no checkpoint in {manager.directory} can be restored: it does not match this model or '
+      f'optimiser, or is damaged ({"; ".join(failures)})')
 
 
 class _UnretrievedFilter(std_logging.Filter):

@@ -11,18 +11,19 @@ import jax.numpy as jnp
 import numpy as np
 import skimage.metrics
 
+from siren_jax import errors
+
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike  # jax or numpy arrays, scalars
 SSIM_MIN_SIDE = 7  # scikit-image's default 7x7 Gaussian-free window must fit in the image.
 
 
 def check_ssim_size(height: int, width: int) -> None:
-  """Raises ValueError unless an image of this size is large enough for ``ssim``; call it
-  before training on an image that will be scored with SSIM."""
+  """Raises an AdvisedError (a ValueError) unless an image of this size is large enough for
+  ``ssim``; call it before training on an image that will be scored with SSIM."""
   if min(height, width) < SSIM_MIN_SIDE:
-    raise ValueError(f'a {height}x{width} image is too small to score: SSIM needs at least '
-                     f'{SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} pixels (set config.image_size or use a '
-                     f'larger image)')
+    raise errors.AdvisedError(f'a {height}x{width} image is too small to score: SSIM needs at '
+                              f'least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} pixels', 'use a larger image')
 
 
 def mse(prediction: ArrayLike, target: ArrayLike) -> Array:
@@ -39,6 +40,14 @@ def psnr(prediction: ArrayLike, target: ArrayLike) -> Array:
 def psnr_from_mse(mse: ArrayLike) -> Array:
   """PSNR in dB from an MSE measured on [-1, 1] images (data range 2)."""
   return 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-20))
+
+
+def masked_psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
+  """PSNR in dB of (H, W, C) images in [-1, 1] over the pixels where ``mask`` (H, W) is True;
+  both images clipped to [-1, 1] (as they are saved), the error in float64."""
+  error = (np.clip(prediction, -1.0, 1.0)[mask].astype(np.float64)
+           - np.clip(target, -1.0, 1.0)[mask])
+  return float(psnr_from_mse(np.mean(error ** 2)))
 
 
 def ssim(prediction: np.ndarray, target: np.ndarray) -> float:

@@ -44,7 +44,7 @@ MIN_TILE_PIXELS_PER_STEP = 256
 
 
 def default_batch_pixels(num_pixels: int, num_tiles: int = 0) -> int:
-  """Pixels per step for an image of ``num_pixels`` when the config says auto (-1): 0 (the
+  """Pixels per step for an image of ``num_pixels`` when ``batch_pixels`` is auto (-1): 0 (the
   full image, the paper's setting) up to ``FULL_BATCH_MAX_PIXELS``, else
   ``DEFAULT_BATCH_PIXELS``, where a width-256 SIREN step costs ~1 s on 2 CPU cores and its
   activations ~0.5 GB; a fit in ``num_tiles`` tiles gets at least
@@ -55,7 +55,7 @@ def default_batch_pixels(num_pixels: int, num_tiles: int = 0) -> int:
 
 
 def resolve_batch_pixels(batch_pixels: int, num_pixels: int, num_tiles: int = 0) -> int:
-  """Config value (-1 auto, 0 full, N) -> pixels per step (summed over ``num_tiles`` tiles,
+  """``batch_pixels`` (-1 auto, 0 full, N) -> pixels per step (summed over ``num_tiles`` tiles,
   if any), 0 meaning the full batch."""
   if batch_pixels < -1:
     raise ValueError(f'batch_pixels must be -1 (auto), 0 (full batch) or positive, got '

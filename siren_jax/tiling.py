@@ -1,16 +1,26 @@
-"""Fitting a large image as overlapping tiles, one small field per tile, blended seamlessly.
+"""Tiles of an image: fitting a large image as overlapping tiles, one small field per tile,
+blended seamlessly; and running a model of fixed input size over an image of any size.
 
-Layout: along each axis, tiles of a fixed size start at evenly spaced offsets so that
-neighbours overlap by at least ``overlap`` pixels and the last tile ends at the image's edge.
-Tile (i, j) (row-major, ``T = len(y_starts) * len(x_starts)`` tiles) covers the global
-coordinate rectangle of its pixels and is fitted on its own local grid (``grids`` convention on
-the tile), so every tile is an ordinary image fit; all tiles train together as one batched
-(vmapped) network with stacked parameters (leading axis T).
+Two layouts (``TileLayout``):
+  ``make_layout``: tiles inside the image. Along each axis, tiles of a fixed size start at evenly
+    spaced offsets so that neighbours overlap by at least ``overlap`` pixels and the last tile
+    ends at the image's edge.
+  ``grid_layout``: tiles on a regular grid, a start every ``tile - overlap`` pixels shifted by
+    ``offset``, hanging over the image's edges (``split`` and ``map_tiles`` show such tiles the
+    image reflected) so that every pixel lies where the ``window`` weights of its tiles sum to
+    one: a model's outputs on the tiles blend without seams (``map_tiles``).
 
-Blending: a tile's weight along an axis is 1 in its interior and ramps from 0 to 1 across its
-overlap with each neighbour, linearly or as sin^2 (both pairs of opposite ramps sum to one);
-the 2-D weight is the product over the axes, normalised to sum to one over the tiles. The
-ramps are functions of the continuous coordinate, so the blended field renders at any size.
+Fitting in tiles (``make_layout``): tile (i, j) (row-major, ``T = len(y_starts) * len(x_starts)``
+tiles) covers the global coordinate rectangle of its pixels and is fitted on its own local grid
+(``grids`` convention on the tile), so every tile is an ordinary image fit; all tiles train
+together as one batched (vmapped) network with stacked parameters (leading axis T).
+
+Blending fitted tiles: a tile's weight along an axis is 1 in its interior and ramps from 0 to 1
+across its overlap with each neighbour, linearly or as sin^2 (both pairs of opposite ramps sum to
+one); the 2-D weight is the product over the axes, normalised to sum to one over the tiles. A
+tile without a neighbour on a side keeps weight 1 beyond that side, so coordinates outside
+[-1, 1]^2 take the nearest border tile's field. The ramps are functions of the continuous
+coordinate, so the blended field renders at any size.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ RAMPS = ('linear', 'cosine')
 @dataclasses.dataclass(frozen=True)
 class TileLayout:
   """Tiles of tile_height x tile_width pixels over a height x width image; tile (i, j) has its
-  top-left pixel at (y_starts[i], x_starts[j])."""
+  top-left pixel at (y_starts[i], x_starts[j]) (outside the image for a ``grid_layout`` tile
+  hanging over its edge)."""
   height: int
   width: int
   tile_height: int
@@ -56,6 +67,20 @@ class TileLayout:
                tuple(int(s) for s in d['y_starts']), tuple(int(s) for s in d['x_starts']))
 
 
+def check_tiles(tile_size: int, overlap: int, margin: int = 0, multiple: int = 1) -> None:
+  """One-line ValueErrors for tiles a layout cannot use: ``tile_size`` >= 2 pixels (and a
+  multiple of ``multiple``, e.g. a conv net's downsampling), ``overlap`` in [0, tile_size / 2],
+  ``margin`` (``window``) below overlap / 2."""
+  if tile_size < 2 or tile_size % multiple:
+    also = f' and a multiple of {multiple}' if multiple > 1 else ''
+    raise ValueError(f'tile size must be >= 2 pixels{also}, got {tile_size}')
+  if not 0 <= overlap <= tile_size // 2:
+    raise ValueError(f'tile overlap must be in [0, tile_size / 2] = [0, {tile_size // 2}], '
+                     f'got {overlap}')
+  if not 0 <= 2 * margin < max(overlap, 1):
+    raise ValueError(f'margin={margin} must be < overlap / 2 = {overlap / 2}')
+
+
 def axis_starts(size: int, tile: int, overlap: int) -> tuple[int, ...]:
   """Evenly spaced starts of tiles of ``tile`` pixels covering [0, size), neighbours
   overlapping by >= ``overlap`` pixels, first at 0 and last at size - tile."""
@@ -67,24 +92,139 @@ def axis_starts(size: int, tile: int, overlap: int) -> tuple[int, ...]:
 
 def make_layout(height: int, width: int, tile_size: int, overlap: int) -> TileLayout:
   """Square tiles of ``tile_size`` (clipped to the image) overlapping by >= ``overlap``."""
-  if tile_size < 2:
-    raise ValueError(f'tile size must be >= 2 pixels, got {tile_size}')
-  if not 0 <= overlap <= tile_size // 2:
-    raise ValueError(f'tile overlap must be in [0, tile_size / 2] = [0, {tile_size // 2}], '
-                     f'got {overlap}')
+  check_tiles(tile_size, overlap)
   tile_height, tile_width = min(tile_size, height), min(tile_size, width)
   return TileLayout(height, width, tile_height, tile_width,
                     axis_starts(height, tile_height, overlap),
                     axis_starts(width, tile_width, overlap))
 
 
-def split(image: np.ndarray | Array, layout: TileLayout) -> Array:
-  """(H, W, C) image -> (T, tile_height, tile_width, C) tiles, row-major."""
+def grid_starts(size: int, tile: int, overlap: int = 0, offset: int = 0, margin: int = 0
+                ) -> tuple[int, ...]:
+  """Starts of tiles of ``tile`` pixels every ``tile - overlap`` pixels on a grid shifted by
+  ``offset``, such that every pixel of [0, size) lies where the tiles' ``window`` weights sum to
+  one: from one tile before the image when tiles overlap (the first tile's unpaired ramp then
+  falls outside it; without overlap, from the last grid start at or before 0) until the last
+  tile's unpaired ramp lies past the image."""
+  stride = tile - overlap
+  first = -(offset % stride) - (stride if overlap else 0)
+  count = math.ceil((size + overlap - margin - tile - first) / stride) + 1
+  return tuple(first + stride * i for i in range(max(count, 2 if overlap else 1)))
+
+
+def grid_layout(height: int, width: int, tile_height: int, tile_width: int, overlap: int = 0,
+                offset: tuple[int, int] = (0, 0), margin: int = 0) -> TileLayout:
+  """Tiles on a regular grid over the image and past its edges (``grid_starts`` per axis);
+  ``offset`` (dy, dx) shifts the grid, ``margin`` is that of the ``window`` the tiles are
+  blended with. Overlap 0 and margin 0 cut the image into abutting tiles from its top-left
+  corner."""
+  if min(tile_height, tile_width) < 1:
+    raise ValueError(f'tile_height and tile_width must be >= 1, got {tile_height} and '
+                     f'{tile_width}')
+  if overlap or margin:
+    check_tiles(min(tile_height, tile_width), overlap, margin)
+  return TileLayout(height, width, tile_height, tile_width,
+                    grid_starts(height, tile_height, overlap, offset[0], margin),
+                    grid_starts(width, tile_width, overlap, offset[1], margin))
+
+
+def window(tile: int, overlap: int, margin: int = 0) -> np.ndarray:
+  """1-D blending weights (tile,) of a ``grid_layout`` tile: 0 on the ``margin`` pixels at each
+  edge (where a conv net sees its own zero padding), then sin^2 ramps over the next
+  ``overlap - 2 margin`` pixels, 1 between. The right ramp of a tile and the left ramp of the
+  next one (``tile - overlap`` further) cover the same pixels and sum to one:
+  sin^2(pi/2 (j + 1/2) / n) + cos^2(same) = 1."""
+  check_tiles(tile, overlap, margin)
+  weights = np.ones(tile)
+  if overlap:
+    length = overlap - 2 * margin
+    ramp = np.concatenate([np.zeros(margin),
+                           np.sin(0.5 * np.pi * (np.arange(length) + 0.5) / length) ** 2])
+    weights[:overlap - margin] = ramp
+    weights[tile - overlap + margin:] = np.minimum(weights[tile - overlap + margin:], ramp[::-1])
+  return weights
+
+
+def pad(image: np.ndarray | Array, layout: TileLayout) -> tuple[np.ndarray, tuple[int, int]]:
+  """The (H, W, C) image reflect-padded so that every tile of ``layout`` lies inside it (a side
+  of one pixel is repeated instead), and where the image's pixel (0, 0) lies in it: (top, left).
+  """
+  image = np.asarray(image)
   if tuple(image.shape[:2]) != (layout.height, layout.width):
     raise ValueError(f'image of shape {image.shape} does not match the tile layout '
                      f'{layout.height}x{layout.width}')
-  return jnp.stack([image[y:y + layout.tile_height, x:x + layout.tile_width]
-                    for y in layout.y_starts for x in layout.x_starts])
+  top = max(0, -min(layout.y_starts))
+  left = max(0, -min(layout.x_starts))
+  bottom = max(0, max(layout.y_starts) + layout.tile_height - layout.height)
+  right = max(0, max(layout.x_starts) + layout.tile_width - layout.width)
+  if min(image.shape[:2]) == 1:  # Nothing to reflect.
+    return np.pad(image, ((top, bottom), (left, right), (0, 0)), mode='edge'), (top, left)
+  out = image
+  # A pad larger than the image takes several rounds, each reflecting what is padded so far.
+  todo = [top, bottom, left, right]
+  while any(todo):
+    h, w = out.shape[:2]
+    now = [min(todo[0], h - 1), min(todo[1], h - 1), min(todo[2], w - 1), min(todo[3], w - 1)]
+    out = np.pad(out, ((now[0], now[1]), (now[2], now[3]), (0, 0)), mode='reflect')
+    todo = [t - n for t, n in zip(todo, now)]
+  return out, (top, left)
+
+
+def _corners(layout: TileLayout, top: int, left: int) -> list[tuple[int, int]]:
+  """Top-left pixels of the tiles, row-major, in an image padded by (top, left)."""
+  return [(y + top, x + left) for y in layout.y_starts for x in layout.x_starts]
+
+
+def split(image: np.ndarray | Array, layout: TileLayout) -> np.ndarray:
+  """(H, W, C) image -> (T, tile_height, tile_width, C) tiles, row-major, as NumPy (the image's
+  dtype); a tile hanging over the image's edge sees it reflected (``pad``)."""
+  padded, (top, left) = pad(image, layout)
+  return np.stack([padded[y:y + layout.tile_height, x:x + layout.tile_width]
+                   for y, x in _corners(layout, top, left)])
+
+
+def map_tiles(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray | Array,
+              layout: TileLayout, weights: np.ndarray | None = None, batch_size: int = 8
+              ) -> np.ndarray:
+  """A per-pixel prediction of the whole image from ``fn`` on its tiles, blended.
+
+  Args:
+    fn: (B, tile_height, tile_width, C) tiles -> (B, tile_height, tile_width, C') outputs;
+      always called with B = batch_size (the last batch is padded by repeating its last tile),
+      so a jitted function compiles once. Only one batch of tiles is in flight at a time.
+    image: (H, W, C); tiles hanging over its edges see it reflected (``pad``).
+    layout: the tiles, e.g. ``grid_layout``.
+    weights: (tile_height, tile_width) blending weight of every pixel of a tile, e.g. the outer
+      product of two ``window``s; None: 1 (tiles that do not overlap).
+    batch_size: tiles per ``fn`` call.
+  Returns:
+    (H, W, C'): at each pixel, the sum over its tiles of weight * output / the sum of the
+    weights (the outputs' dtype, at least float32).
+  """
+  padded, (top, left) = pad(image, layout)
+  th, tw = layout.tile_height, layout.tile_width
+  weights = np.ones((th, tw)) if weights is None else weights
+  weights = weights[..., None]
+  corners = _corners(layout, top, left)
+  canvas: np.ndarray | None = None
+  total: np.ndarray | None = None
+  for first in range(0, len(corners), batch_size):
+    chunk = corners[first:first + batch_size]
+    tiles = np.stack([padded[y:y + th, x:x + tw] for y, x in chunk])
+    if len(chunk) < batch_size:  # Pad the batch so that fn sees one shape.
+      tiles = np.concatenate([tiles, np.repeat(tiles[-1:], batch_size - len(chunk), 0)])
+    out = np.asarray(fn(tiles))[:len(chunk)]
+    if canvas is None or total is None:
+      dtype = np.result_type(out.dtype, np.float32)
+      canvas = np.zeros(padded.shape[:2] + out.shape[-1:], dtype)
+      total = np.zeros(padded.shape[:2] + (1,), dtype)
+    for (y, x), piece in zip(chunk, out):
+      canvas[y:y + th, x:x + tw] += weights * piece
+      total[y:y + th, x:x + tw] += weights
+  # Inside the image the weights sum to > 0; outside it they may be 0: crop first.
+  assert canvas is not None and total is not None  # There is always at least one tile.
+  h, w = layout.height, layout.width
+  return canvas[top:top + h, left:left + w] / total[top:top + h, left:left + w]
 
 
 def tile_samples(image: np.ndarray | Array, layout: TileLayout) -> dict[str, Array]:
@@ -94,7 +234,7 @@ def tile_samples(image: np.ndarray | Array, layout: TileLayout) -> dict[str, Arr
   params stacked on a leading tile axis (``fields.init_params(..., num_tiles=T)``) fits it: the
   loss is the mean of the tiles' MSEs, so each tile's gradient is its own fit's gradient / T and
   Adam, invariant to that scale (up to its epsilon), runs T independent fits as one batched one."""
-  tiles = split(image, layout)
+  tiles = jnp.asarray(split(image, layout))
   coords = grids.make_grid(layout.tile_height, layout.tile_width).reshape(-1, 2)
   return {'coords': coords,
           'values': tiles.reshape(tiles.shape[0], -1, tiles.shape[-1]).transpose(1, 0, 2)}
@@ -119,54 +259,6 @@ def _axis_extents(starts: tuple[int, ...], tile: int, size: int) -> np.ndarray:
   return np.stack([-1.0 + 2.0 * lo / size, -1.0 + 2.0 * (lo + tile) / size], axis=-1)
 
 
-def _ramp(distance: Array, length: float) -> Array:
-  """0 -> 1 linearly over ``distance`` in [0, length]; a step at 0 for abutting tiles."""
-  if length <= 0:
-    return (distance >= 0).astype(distance.dtype)
-  return jnp.clip(distance / length, 0.0, 1.0)
-
-
-def _axis_weights(u: Array, extents: np.ndarray, ramp: str) -> Array:
-  """Unnormalised weights (n_tiles, N) of the tiles along one axis at coordinates u (N,)."""
-  rows = []
-  for t, (lo, hi) in enumerate(extents):
-    w = jnp.ones_like(u)
-    if t > 0:  # Ramp up across the overlap with the previous tile.
-      w = jnp.minimum(w, _ramp(u - lo, extents[t - 1][1] - lo))
-    if t < len(extents) - 1:  # Ramp down across the overlap with the next tile.
-      w = jnp.minimum(w, _ramp(hi - u, hi - extents[t + 1][0]))
-    rows.append(jnp.sin(0.5 * jnp.pi * w) ** 2 if ramp == 'cosine' else w)
-  return jnp.stack(rows)
-
-
-def blend_weights(coords: Array, layout: TileLayout, ramp: str = 'cosine') -> Array:
-  """Blending weights (T, N) of the tiles at global coords (N, 2); they sum to one over T.
-
-  A tile without a neighbour on a side keeps weight 1 beyond that side, so coordinates outside
-  [-1, 1]^2 take the nearest border tile's field.
-  """
-  if ramp not in RAMPS:
-    raise ValueError(f'unknown blending ramp {ramp!r}; choose from {", ".join(RAMPS)}')
-  wy = _axis_weights(coords[:, 0], _axis_extents(layout.y_starts, layout.tile_height,
-                                                 layout.height), ramp)
-  wx = _axis_weights(coords[:, 1], _axis_extents(layout.x_starts, layout.tile_width,
-                                                 layout.width), ramp)
-  # Guard against 0 / 0 where a ramp is exactly 0 for every tile (never inside the layout).
-  wy = wy / jnp.maximum(wy.sum(axis=0, keepdims=True), 1e-12)
-  wx = wx / jnp.maximum(wx.sum(axis=0, keepdims=True), 1e-12)
-  return (wy[:, None, :] * wx[None, :, :]).reshape(-1, coords.shape[0])
-
-
-def to_local(coords: Array, layout: TileLayout) -> Array:
-  """Global coords (N, 2) -> each tile's local coords (T, N, 2) (the tile spans [-1, 1]^2)."""
-  ey = _axis_extents(layout.y_starts, layout.tile_height, layout.height)
-  ex = _axis_extents(layout.x_starts, layout.tile_width, layout.width)
-  lo = np.array([[y[0], x[0]] for y in ey for x in ex], np.float32)
-  hi = np.array([[y[1], x[1]] for y in ey for x in ex], np.float32)
-  centre, half = (lo + hi) / 2.0, (hi - lo) / 2.0
-  return (coords[None, :, :] - centre[:, None, :]) / half[:, None, :]
-
-
 def _max_cover(extents: np.ndarray) -> int:
   """Most tiles of one axis whose closed extents contain a common point (consecutive tiles)."""
   most = 1
@@ -180,10 +272,11 @@ def _axis_candidates(u: Array, starts: tuple[int, ...], tile: int, size: int,
   """The tiles of one axis that can cover each coordinate u (N,), and their normalised
   weights: (N, K) int32 tile indices and (N, K) weights, K = ``_max_cover``.
 
-  Same weights as ``_axis_weights`` restricted to K consecutive tiles: the last tile starting
-  at or before u and the K - 1 before it (shifted inside the axis). Every other tile's weight is
-  exactly 0 at u (it starts after u, or it ends at or before the start of a later tile that
-  starts at or before u), so normalising over the candidates equals normalising over all.
+  The blending weights of the module docstring, restricted to K consecutive tiles: the last
+  tile starting at or before u and the K - 1 before it (shifted inside the axis). Every other
+  tile's weight is exactly 0 at u (it starts after u, or it ends at or before the start of a
+  later tile that starts at or before u), so normalising over the candidates equals
+  normalising over all.
   """
   extents = _axis_extents(starts, tile, size)
   n = len(extents)
@@ -216,9 +309,9 @@ def _axis_candidates(u: Array, starts: tuple[int, ...], tile: int, size: int,
 def covering_tiles(coords: Array, layout: TileLayout, ramp: str = 'cosine'
                    ) -> tuple[Array, Array]:
   """For global coords (N, 2): the K = Ky * Kx candidate tiles of each point, (N, K) int32
-  row-major tile indices, and their blending weights (N, K), summing to one (tiles not listed
-  weigh 0 there; ``blend_weights`` gives the same weights for all T tiles). K is 4 when
-  neighbouring tiles overlap by at most half a tile."""
+  row-major tile indices, and their blending weights (N, K) (module docstring), summing to one
+  (tiles not listed weigh 0 there). K is 4 when neighbouring tiles overlap by at most half a
+  tile."""
   iy, wy = _axis_candidates(coords[:, 0], layout.y_starts, layout.tile_height, layout.height,
                             ramp)
   ix, wx = _axis_candidates(coords[:, 1], layout.x_starts, layout.tile_width, layout.width,

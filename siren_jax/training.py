@@ -31,7 +31,7 @@ import optax
 from absl import logging
 from flax.training import train_state
 
-from siren_jax import checkpoints, finite, models, sharding
+from siren_jax import checkpoints, errors, finite, models, sharding
 
 Array = jax.Array
 Batch = Any
@@ -47,12 +47,14 @@ FIRST_NONFINITE = 'first_nonfinite'
 GUARD_METRICS = (NONFINITE_STEPS, FIRST_NONFINITE)
 
 
-class DivergenceError(ValueError):
+class DivergenceError(errors.AdvisedError):
   """Training produced a non-finite loss or parameters (nan_policy 'stop'). A ValueError, so
   entry points report it as one line and exit 2."""
 
-  def __init__(self, message: str, step: int, loss: float):
-    super().__init__(message)
+  def __init__(self, diagnosis: str, step: int, loss: float,
+               advice: str = "lower the learning rate, or pass nan_policy='skip' to "
+                             'make_train_step to drop such steps'):
+    super().__init__(diagnosis, advice)
     self.step = step
     self.loss = loss
 
@@ -317,12 +319,11 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
               else 'no checkpoint was saved')
       raise DivergenceError(
           f'training diverged at step {bad_step}: loss {loss:.4g}, and the loss or the updated '
-          f'parameters are not finite; nothing from that step on was saved ({kept}). Lower '
-          f'config.learning_rate, or set config.nan_policy=skip to drop such steps', bad_step,
+          f'parameters are not finite; nothing from that step on was saved ({kept})', bad_step,
           loss)
     if count > checked['count']:
       logging.warning('Skipped %d non-finite step(s) up to step %d (nan_policy=skip; %d in '
-                      'all); lower config.learning_rate if this keeps happening.',
+                      'all); lower the learning rate if this keeps happening.',
                       count - checked['count'], step, skipped + count)
     checked['count'] = count
 

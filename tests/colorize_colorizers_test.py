@@ -88,14 +88,6 @@ def test_fc_colorizer_output_shape_and_layers():
   assert shapes == [(24, 72), (72, 72), (72, 72), (72, 72)]  # 3 sine layers, then linear.
 
 
-@pytest.mark.parametrize('shape', [(5, 7, 3), (8, 12, 1), (13, 3, 2)])
-def test_tiling_reassembles_exactly(shape):
-  image = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-  pieces, layout = colorizers.tile(image, 4, 4)
-  assert pieces.shape[1:] == (4, 4, shape[-1])
-  np.testing.assert_array_equal(colorizers.untile(pieces, layout), image)
-
-
 # SRS (sine and relu layers) and FC run by default; FR and S130 compile the same conv stack with
 # one activation throughout (~14 s each on a 2-core CPU), so they are slow (CI runs them).
 @pytest.mark.parametrize('name', [pytest.param('FR', marks=pytest.mark.slow), 'SRS',

@@ -4,6 +4,7 @@ seams, at the model's scale."""
 import numpy as np
 import pytest
 
+from siren_jax import tiling
 from siren_jax.colorize import photo_colorize
 from tests.helpers import wavy_grey
 
@@ -17,7 +18,7 @@ def _pointwise(pieces):
 @pytest.mark.parametrize('margin', [0, 3])
 def test_windows_of_neighbours_sum_to_one(margin):
   tile, overlap = 24, 10
-  w = photo_colorize.window(tile, overlap, margin)
+  w = tiling.window(tile, overlap, margin)
   stride = tile - overlap
   np.testing.assert_allclose(w[stride:] + w[:overlap], 1.0, atol=1e-12)
   assert w[overlap:stride].min() == 1.0
@@ -37,7 +38,7 @@ def test_blend_of_a_pointwise_model_is_exact_for_any_grid(offset):
 def test_tile_starts_cover_the_image():
   for size in (1, 23, 24, 25, 100):
     for offset in (0, 3, 15):
-      starts = photo_colorize.tile_starts(size, 24, 8, offset)
+      starts = tiling.grid_starts(size, 24, 8, offset)
       assert starts[0] <= 0 and starts[-1] + 24 >= size and np.all(np.diff(starts) == 16)
 
 

@@ -18,6 +18,7 @@ from experiments import common, driver
 from experiments.configs import fit_image as fit_image_config
 from siren_jax import fitting, grids, images, metrics, models, render, sampling, tiling
 from siren_jax.models import fields
+from tests import tiling_reference
 from tests.helpers import REPO_ROOT, kill_after_first_checkpoint, subprocess_env
 
 
@@ -98,10 +99,10 @@ def test_batch_pixels_auto_is_full_batch_for_small_images_only():
 # --- tiles cost what they cover ---------------------------------------------------------------
 
 def _all_tiles_field(apply_one, layout, ramp):
-  """The former tiled field: every tile at every point, weights from ``blend_weights``."""
+  """The plain blend: every tile at every point (``tiling_reference``)."""
   def field(params, coords):
-    values = tiling.stacked_apply(apply_one)(params, tiling.to_local(coords, layout))
-    return jnp.einsum('tn,ntc->nc', tiling.blend_weights(coords, layout, ramp), values)
+    values = tiling.stacked_apply(apply_one)(params, tiling_reference.to_local(coords, layout))
+    return jnp.einsum('tn,ntc->nc', tiling_reference.blend_weights(coords, layout, ramp), values)
   return field
 
 

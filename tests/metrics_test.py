@@ -24,6 +24,18 @@ def test_psnr_clips_the_prediction():
   assert float(metrics.psnr(-target * 5, -target)) > 150  # Clipped to -1 on the other side.
 
 
+def test_masked_psnr_worked_by_hand():
+  # Top row: 1.5 clipped to 1 vs 0.8, and 0.8 vs 1.3 clipped to 1: errors 0.2 and -0.2, MSE 0.04,
+  # PSNR 10 log10(4 / 0.04) = 20 dB; the masked-out bottom-left pixel (error 1) is ignored.
+  prediction = np.array([[[1.5], [0.8]], [[0.0], [0.5]]], np.float32)
+  target = np.array([[[0.8], [1.3]], [[1.0], [0.5]]], np.float32)
+  top_row = np.array([[True, True], [False, False]])
+  assert metrics.masked_psnr(prediction, target, top_row) == pytest.approx(20.0, abs=1e-5)
+  # With the exact bottom-right pixel too: MSE (0.04 + 0.04 + 0) / 3.
+  assert metrics.masked_psnr(prediction, target, top_row | np.eye(2, dtype=bool)) == (
+      pytest.approx(10 * np.log10(4 / (0.08 / 3)), abs=1e-5))
+
+
 def test_mse_worked_by_hand():
   # Differences 1, 2, 2: squares 1, 4, 4, mean 3.
   assert float(metrics.mse(np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.0, 1.0]))) == 3.0
@@ -34,8 +46,9 @@ def test_the_smallest_image_ssim_scores_is_7_by_7():
   image = np.linspace(-1, 1, 7 * 7 * 3).reshape(7, 7, 3)
   assert metrics.ssim(image, image) == pytest.approx(1.0)
   for height, width in ((6, 7), (7, 6)):
-    with pytest.raises(ValueError, match=f'a {height}x{width} image is too small to score'):
+    with pytest.raises(ValueError, match=f'a {height}x{width} image is too small to score') as e:
       metrics.check_ssim_size(height, width)
+    assert str(e.value).endswith('7x7 pixels; use a larger image')
 
 
 def test_ssim_is_one_for_identical_images_and_lower_for_noise():

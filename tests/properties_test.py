@@ -15,7 +15,7 @@ import pytest
 import skimage.color
 
 from siren_jax import data, render, tiling
-from siren_jax.colorize import colorizers, colour
+from siren_jax.colorize import colour
 from siren_jax.poisson import targets
 
 settings = functools.partial(hypothesis.settings, deadline=None, derandomize=True,
@@ -99,11 +99,13 @@ def test_split_indices_partition_their_input(num_examples, val, test, seed):
 @settings(max_examples=40)
 @hypothesis.given(height=st.integers(1, 23), width=st.integers(1, 23), channels=st.integers(1, 3),
                   piece=st.tuples(st.integers(1, 9), st.integers(1, 9)))
-def test_colorizer_tile_untile_round_trip_for_any_size(height, width, channels, piece):
+def test_abutting_grid_tiles_split_and_map_back_for_any_size(height, width, channels, piece):
   image = np.random.default_rng(height * 100 + width).normal(size=(height, width, channels))
-  pieces, layout = colorizers.tile(image, *piece)
+  layout = tiling.grid_layout(height, width, *piece)
+  pieces = tiling.split(image, layout)
   assert pieces.shape == (-(-height // piece[0]) * -(-width // piece[1]), *piece, channels)
-  np.testing.assert_array_equal(colorizers.untile(pieces, layout), image)
+  np.testing.assert_array_equal(tiling.map_tiles(lambda p: p, image, layout, batch_size=3),
+                                image)
   # Row-major: piece k covers rows (k // cols) * h... and columns (k % cols) * w... .
   cols = -(-width // piece[1])
   for k, p in enumerate(pieces):

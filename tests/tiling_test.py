@@ -10,6 +10,7 @@ import pytest
 
 from siren_jax import fitting, grids, images, metrics, models, render, tiling, training
 from siren_jax.models import fields
+from tests import tiling_reference
 from tests.helpers import SMALL_SIREN
 
 
@@ -37,6 +38,42 @@ def test_layout_limits_on_tile_size_and_overlap():
       tiling.make_layout(10, 30, size, overlap)
   with pytest.raises(ValueError, match=r'must be in \[0, tile_size / 2\] = \[0, 6\], got 7'):
     tiling.make_layout(10, 30, 12, 7)  # The message states the largest overlap allowed.
+  with pytest.raises(ValueError, match='tile size must be >= 2 pixels and a multiple of 8, got 20'):
+    tiling.check_tiles(20, 10, multiple=8)
+  with pytest.raises(ValueError, match=r'margin=5 must be < overlap / 2 = 5.0'):
+    tiling.check_tiles(24, 10, margin=5)
+
+
+@pytest.mark.parametrize('size, tile, overlap, offset, margin, expected', [
+    # Abutting tiles from the top-left corner: ceil(13 / 4) = 4 tiles; 12 needs only 3.
+    (13, 4, 0, 0, 0, (0, 4, 8, 12)),
+    (12, 4, 0, 0, 0, (0, 4, 8)),
+    # Offset 1: starts = -1 (mod 4), the first at or before 0; 11 + 4 >= 12 ends it.
+    (12, 4, 0, 1, 0, (-1, 3, 7, 11)),
+    # Stride 16 - 8 = 8 from one tile before the image (-8, whose ramp-up [-8, 0) lies outside
+    # it) to the first start s whose ramp-down, from s + 16 - 8, starts at or past 20: s = 16.
+    (20, 16, 8, 0, 0, (-8, 0, 8, 16)),
+    # Offset 3: -(3 mod 8) - 8 = -11; margin 2: a ramp-down starts at s + 8 + 2, >= 20 at s = 13.
+    (20, 16, 8, 3, 2, (-11, -3, 5, 13)),
+])
+def test_grid_starts_worked_by_hand(size, tile, overlap, offset, margin, expected):
+  assert tiling.grid_starts(size, tile, overlap, offset, margin) == expected
+
+
+def test_tiles_over_a_one_pixel_side_repeat_it():
+  # A 1 x 9 image 0..8 in tiles of 4 every 2 pixels from -2 (the last, 8, is the first whose
+  # ramp-down, from 8 + 2, lies past the image): nothing to reflect, so every pixel outside the
+  # image takes its nearest pixel's value (tile k's column j: clip(x_k + j, 0, 8)).
+  image = np.arange(9, dtype=np.float32).reshape(1, 9, 1)
+  layout = tiling.grid_layout(1, 9, 4, 4, overlap=2)
+  assert layout.x_starts == (-2, 0, 2, 4, 6, 8) and layout.y_starts == (-2, 0)
+  tiles = tiling.split(image, layout)
+  for k, tile in enumerate(tiles):
+    x = layout.x_starts[k % 6]
+    np.testing.assert_array_equal(tile[..., 0], np.tile(np.clip(np.arange(x, x + 4), 0, 8), (4, 1)))
+  weights = np.outer(tiling.window(4, 2), tiling.window(4, 2))
+  np.testing.assert_allclose(tiling.map_tiles(lambda p: p ** 2, image, layout, weights), image ** 2,
+                             rtol=1e-6)
 
 
 # A 6 x 6 image in tiles of 4 overlapping by 2: tiles start at rows/columns 0 and 2, so along
@@ -85,12 +122,12 @@ def _expected_weights(ramp):
 
 @pytest.mark.parametrize('ramp', tiling.RAMPS)
 def test_blend_weights_worked_by_hand(ramp):
-  weights = np.asarray(tiling.blend_weights(jnp.asarray(POINTS), _layout(), ramp))
+  weights = np.asarray(tiling_reference.blend_weights(jnp.asarray(POINTS), _layout(), ramp))
   np.testing.assert_allclose(weights, _expected_weights(ramp), atol=1e-6)
 
 
 def test_to_local_worked_by_hand():
-  local = np.asarray(tiling.to_local(jnp.asarray(POINTS), _layout()))  # (T, N, 2)
+  local = np.asarray(tiling_reference.to_local(jnp.asarray(POINTS), _layout()))  # (T, N, 2)
   for n in range(len(POINTS)):
     for iy in range(2):
       for ix in range(2):
@@ -165,7 +202,7 @@ def _fit_tiles(image, layout, key, steps):
 def test_blend_weights_sum_to_one_and_vanish_outside_tiles(ramp, size, tile, overlap):
   layout = tiling.make_layout(size, size + 5, tile, overlap)
   coords = grids.make_grid(size, size + 5).reshape(-1, 2)
-  weights = np.asarray(tiling.blend_weights(coords, layout, ramp))
+  weights = np.asarray(tiling_reference.blend_weights(coords, layout, ramp))
   np.testing.assert_allclose(weights.sum(axis=0), 1.0, atol=1e-6)
   assert weights.min() >= 0.0
   inside = np.zeros((layout.num_tiles, size, size + 5), bool)

@@ -57,9 +57,13 @@ MODULE_TESTS: dict[str, list[str]] = {
     'siren_jax/render.py': ['tests/render_test.py',
                             'tests/properties_test.py::'
                             'test_render_any_size_crop_and_chunk_equals_one_shot_evaluation'],
-    # The covering-tile field (what renders a tiled fit) is tested in large_image_test.
+    # The covering-tile field (what renders a tiled fit) is tested in large_image_test, the
+    # grid layouts and blending windows in colorize_photo_colorize_test too.
     'siren_jax/tiling.py': ['tests/tiling_test.py',
                             'tests/properties_test.py::test_tiling_split_covers_the_image_and_pastes_back',
+                            'tests/properties_test.py::'
+                            'test_abutting_grid_tiles_split_and_map_back_for_any_size',
+                            'tests/colorize_photo_colorize_test.py',
                             'tests/large_image_test.py::'
                             'test_covering_tiles_field_equals_the_all_tiles_blend',
                             'tests/large_image_test.py::'
@@ -90,7 +94,6 @@ MODULE_TESTS: dict[str, list[str]] = {
     'siren_jax/inr_file.py': ['tests/inr_file_test.py'],
     'siren_jax/colorize/colorizers.py': [
         'tests/colorize_colorizers_test.py',
-        'tests/properties_test.py::test_colorizer_tile_untile_round_trip_for_any_size',
         '-m', 'slow or not slow'],  # The FR and S130 training smoke tests are marked slow.
     'siren_jax/models/fields.py': ['tests/models_fields_test.py', 'tests/baselines_test.py'],
     'siren_jax/colorize/colour_metrics.py': ['tests/colorize_colour_metrics_test.py'],

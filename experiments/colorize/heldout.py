@@ -157,11 +157,15 @@ def _train(model: _Model, train_photos: tuple[str, ...], seed: int) -> dict[str,
     return {'epoch': int(state.step) / steps_per_epoch, 'train_loss': evaluated['loss']}
 
   start = time.perf_counter()
-  result = training.train_loop(
-      model.fresh_state(seed), model.train_step,
-      lambda step: {k: v for k, v in pipeline.train_batch(step).items() if k in ('grey', key)},
-      num_steps=config.epochs * steps_per_epoch,
-      eval_every=config.eval_every_epochs * steps_per_epoch, eval_fn=eval_fn)
+  try:
+    result = training.train_loop(
+        model.fresh_state(seed), model.train_step,
+        lambda step: {k: v for k, v in pipeline.train_batch(step).items() if k in ('grey', key)},
+        num_steps=config.epochs * steps_per_epoch,
+        eval_every=config.eval_every_epochs * steps_per_epoch, eval_fn=eval_fn)
+  except training.DivergenceError as e:  # Held-out runs always stop on divergence.
+    raise training.DivergenceError(e.diagnosis, e.step, e.loss,
+                                   'lower config.learning_rate') from None
   return {'state': result.state, 'history': result.history,
           'seconds': time.perf_counter() - start, 'steps_per_epoch': steps_per_epoch,
           'train_examples': len(pipeline.source)}

@@ -13,6 +13,7 @@ from experiments import driver
 from experiments.colorize import train as colorize_train
 from siren_jax import checkpoints as ckpt
 from siren_jax import data, images
+from siren_jax import tiling as siren_tiling
 from siren_jax.colorize import colorizers, colour, photo_colorize
 
 
@@ -42,8 +43,7 @@ def tiling(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
   tile = config.image_size if fc else (config.photo_tile or 2 * config.image_size)
   overlap = config.photo_overlap if config.photo_overlap >= 0 else tile // 2
   margin = config.photo_margin if config.photo_margin >= 0 else (0 if fc else overlap // 4)
-  photo_colorize.check_tiling(tile, overlap, 1 if fc else colorizers.DOWNSAMPLING)
-  photo_colorize.window(tile, overlap, margin)  # Validates the margin.
+  siren_tiling.check_tiles(tile, overlap, margin, 1 if fc else colorizers.DOWNSAMPLING)
   return tile, overlap, margin
 
 

@@ -30,7 +30,7 @@ from absl import logging
 
 from experiments import common, driver, figures
 from siren_jax import grids, images, inr_file, metrics, render
-from siren_jax.poisson import seamless
+from siren_jax.poisson import seamless, targets
 
 try:  # Comparison only; never a dependency.
   import cv2
@@ -135,13 +135,6 @@ def _from_u8(image: np.ndarray, channels: int) -> np.ndarray:
   return (image[..., :channels].astype(np.float32) / 127.5 - 1.0)
 
 
-def region_psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
-  """PSNR (dB, data range 2) between two [-1, 1] images over the pixels of region (H, W), both
-  clipped to [-1, 1] (as they are saved)."""
-  error = np.clip(a, -1, 1)[region].astype(np.float64) - np.clip(b, -1, 1)[region]
-  return float(metrics.psnr_from_mse(np.mean(error**2)))
-
-
 def _box(placement: seamless.Placement) -> tuple[np.ndarray, tuple[int, int]]:
   """OpenCV's solve box (H, W) bool -- Omega's bounding box -- and its centre (y, x) by
   OpenCV's convention (top-left = centre - size // 2)."""
@@ -178,7 +171,7 @@ def _opencv_steps(dest, source, placement, mask, rule, real, box) -> dict[str, f
     like = seamless.opencv_like_clone(
         _u8(dest), _u8(source), mask.astype(np.uint8) * 255, center, rule,
         **{c: c in on for c in ('opencv_mixed', 'box_domain', 'erode', 'truncate')})
-    steps['exact' if choice is None else f'+ {choice}'] = region_psnr(
+    steps['exact' if choice is None else f'+ {choice}'] = metrics.masked_psnr(
         _from_u8(like, dest.shape[-1]), real, box)
   return steps
 
@@ -196,8 +189,8 @@ def fit_siren(config, workdir, writer, *, tag, dest, omega, guidance, direct):
                          max_chunk_points=config.render_chunk_points, max_pixels=None)
 
   def eval_fn(state) -> dict[str, float]:
-    return {'psnr_inside_vs_direct': region_psnr(field(state.apply_fn, state.params), direct,
-                                                 omega)}
+    return {'psnr_inside_vs_direct': metrics.masked_psnr(field(state.apply_fn, state.params),
+                                                         direct, omega)}
 
   spec = driver.model_spec(config, config.model, channels, max(height, width))
   result = driver.train_field(
@@ -230,13 +223,13 @@ def clone(config, workdir, writer, color, rule, dest, source, mask, position, ro
   real, like = _opencv_clone(dest, source, placement, mask, rule)
   box, _ = _box(placement)
   direct_u8 = _from_u8(_u8(direct), channels)
-  opencv = {'psnr_box_direct_vs_opencv_like': region_psnr(direct_u8, like, box)}
+  opencv = {'psnr_box_direct_vs_opencv_like': metrics.masked_psnr(direct_u8, like, box)}
   outputs[f'clone_{rule}_opencv_like'] = like
   if real is not None:
     outputs[f'clone_{rule}_opencv'] = real
     opencv.update({
-        'psnr_box_direct_vs_opencv': region_psnr(direct_u8, real, box),
-        'psnr_box_opencv_like_vs_opencv': region_psnr(like, real, box),
+        'psnr_box_direct_vs_opencv': metrics.masked_psnr(direct_u8, real, box),
+        'psnr_box_opencv_like_vs_opencv': metrics.masked_psnr(like, real, box),
         'opencv_like_pixels_differing_from_opencv': int(
             np.any(_u8(like) != _u8(real), axis=-1).sum()),
         'opencv_pixels_changed_outside_omega': int(
@@ -269,7 +262,7 @@ def _siren_part(config, workdir, writer, color, rule, dest, omega, guidance, dir
       extra={'task': 'seamless_clone', 'rule': rule, 'destination': config.image,
              'source': config.image_b, 'steps': int(result.state.step)})
   summary = {
-      'psnr_inside_vs_direct': region_psnr(siren, direct, omega),
+      'psnr_inside_vs_direct': metrics.masked_psnr(siren, direct, omega),
       'outside_equals_destination': bool(np.array_equal(siren[~omega], dest[~omega])),
       'steps': int(result.state.step), 'seconds': siren_seconds,
       'seconds_per_step': result.seconds_per_step, 'resumed_from_step': result.resumed_from,
@@ -305,7 +298,8 @@ def local_edit(config, dest, placement, rows, outputs) -> dict:
   like = _from_u8(seamless.opencv_like_edit(_u8(dest), mask_u8, edit, **kwargs), channels)
   direct_u8 = _from_u8(_u8(direct), channels)
   everywhere = np.ones_like(omega)
-  summary['opencv'] = {'psnr_direct_vs_opencv_like': region_psnr(direct_u8, like, everywhere)}
+  summary['opencv'] = {
+      'psnr_direct_vs_opencv_like': metrics.masked_psnr(direct_u8, like, everywhere)}
   outputs[f'edit_{edit}_direct'] = direct
   outputs[f'edit_{edit}_opencv_like'] = like
   real = None
@@ -320,8 +314,8 @@ def local_edit(config, dest, placement, rows, outputs) -> dict:
     real = _from_u8(np.ascontiguousarray(real[..., ::-1]), channels)
     outputs[f'edit_{edit}_opencv'] = real
     summary['opencv'].update({
-        'psnr_direct_vs_opencv': region_psnr(direct_u8, real, everywhere),
-        'psnr_opencv_like_vs_opencv': region_psnr(like, real, everywhere),
+        'psnr_direct_vs_opencv': metrics.masked_psnr(direct_u8, real, everywhere),
+        'psnr_opencv_like_vs_opencv': metrics.masked_psnr(like, real, everywhere),
         'opencv_like_pixels_differing_from_opencv': int(
             np.any(_u8(like) != _u8(real), axis=-1).sum()),
         'opencv_pixels_changed_outside_omega': int(
@@ -354,7 +348,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                        mask, position, rows, outputs)
   finally:
     writer.close()
-  naive = seamless.naive_paste(dest, source, placement)
+  naive = targets.naive_paste(
+      dest, seamless.paste(dest, source, placement.top, placement.left), placement.omega)
   shown_source = np.where(mask[..., None], source, 0.4 * source - 0.6)
   rows.insert(0, [('destination', figures.to_unit(dest)),
                   ('source, mask', figures.to_unit(shown_source)),

@@ -4,10 +4,8 @@ copied to WORKDIR/reproduction_figures/."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
 import os
-import platform
 import subprocess
 import time
 
@@ -20,8 +18,6 @@ from experiments import common
 from experiments.reproduce import claims, parts
 
 FIGURE_DIR = 'reproduction_figures'
-PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'numpy', 'scipy',
-            'scikit-image', 'pillow', 'ml-collections')
 SCALE_NOTES = {
     'tiny': 'tiny: seconds per part; checks the machinery and the report, not the science. '
             'Every number below is from toy sizes.',
@@ -36,16 +32,6 @@ SCALE_NOTES = {
 }
 
 
-def versions() -> str:
-  found = []
-  for name in PACKAGES:
-    try:
-      found.append(f'{name} {importlib.metadata.version(name)}')
-    except importlib.metadata.PackageNotFoundError:
-      pass
-  return ', '.join([f'Python {platform.python_version()}', *found])
-
-
 def git_commit() -> str:
   try:
     out = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True,
@@ -56,12 +42,6 @@ def git_commit() -> str:
     return out.stdout.strip() + (' (with uncommitted changes)' if dirty else '')
   except (OSError, subprocess.SubprocessError):
     return 'unknown'
-
-
-def machine() -> str:
-  device = jax.devices()[0]
-  return (f'{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, '
-          f'{jax.device_count()} x {device.device_kind} ({device.platform})')
 
 
 def copy_figure(source: str, workdir: str, name: str, max_bytes: int) -> str | None:
@@ -124,7 +104,8 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
       '# Reproduction report: SIREN paper and the colourisation report', '',
       *[f'- Command: `{c}`' for c in commands],
       f'- Date (UTC): {time.strftime("%Y-%m-%d %H:%M", time.gmtime())}',
-      f'- Machine: {machine()}', f'- Versions: {versions()}; siren_jax commit {git_commit()}',
+      f'- Machine: {common.machine()}',
+      f'- Versions: {common.versions()}; siren_jax commit {git_commit()}',
       f'- Scale: {SCALE_NOTES[config.scale]}', '',
       '## Claims', '',
       f'{counts[claims.HOLDS]} hold, {counts[claims.FAILS]} do not hold, '
@@ -184,7 +165,7 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
                  'reconstruction and `bench.fit_step` beside PyTorch on a GPU; '
                  '`launch/README.md` runs the whole `paper` reproduction on a Cloud TPU VM.')
   else:
-    lines.append(f'Ran on {machine()}.')
+    lines.append(f'Ran on {common.machine()}.')
   text = '\n'.join(lines) + '\n'
   common.write_text(os.path.join(workdir, 'REPORT.md'), text)
   return text

@@ -35,8 +35,8 @@ What differs from the original, on purpose:
 
 ``FCColorizer`` is the report's fully connected SIREN: a flattened (H * W) grey image in,
 3 * H * W RGB out, ``sine_layers`` sine layers of width 3 * H * W and a linear last layer (a
-``siren_jax.layers.Siren``). ``tile``/``untile`` cut a larger photo into HxW pieces and put them
-back.
+``siren_jax.layers.Siren``). Larger photos are colourised in blended HxW tiles
+(``siren_jax.colorize.photo_colorize``).
 """
 
 from __future__ import annotations
@@ -335,28 +335,3 @@ class FCColorizer(nn.Module):
                        hidden_omega0=self.hidden_omega0, name='siren')(grey.reshape(-1, pixels))
     return rgb.reshape(-1, self.height, self.width, 3)
 
-
-Layout = tuple[int, int, int, int]
-
-
-def tile(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, Layout]:
-  """Cuts (H, W, C) into (N, height, width, C) pieces, row-major; the image is reflect-padded
-  at the bottom/right up to multiples of the piece size. Returns the pieces and the layout
-  (rows, cols, H, W) that ``untile`` needs."""
-  h, w = image.shape[:2]
-  rows, cols = math.ceil(h / height), math.ceil(w / width)
-  pad = ((0, rows * height - h), (0, cols * width - w), (0, 0))
-  padded = np.pad(image, pad, mode='reflect' if min(h, w) > 1 else 'edge')
-  pieces = padded.reshape(rows, height, cols, width, -1).transpose(0, 2, 1, 3, 4)
-  return pieces.reshape(rows * cols, height, width, -1), (rows, cols, h, w)
-
-
-def untile(pieces: np.ndarray, layout: Layout) -> np.ndarray:
-  """Inverse of ``tile``: (N, height, width, C) pieces -> the (H, W, C) image."""
-  rows, cols, h, w = layout
-  if pieces.shape[0] != rows * cols:
-    raise ValueError(f'expected {rows * cols} pieces for a {rows}x{cols} layout, got '
-                     f'{pieces.shape[0]}')
-  _, height, width, channels = pieces.shape
-  image = np.asarray(pieces).reshape(rows, cols, height, width, channels).transpose(0, 2, 1, 3, 4)
-  return image.reshape(rows * height, cols * width, channels)[:h, :w]

@@ -189,7 +189,7 @@ class _Tfds:
     record = self.source[int(index)]
     if self.image_key not in record:
       raise ValueError(f'TFDS dataset {self.name!r} has no feature {self.image_key!r}; its '
-                       f'features are {", ".join(record)} (set config.image_key)')
+                       f'features are {", ".join(record)} (choose one with image_key)')
     array = np.asarray(record[self.image_key])
     image = _unit_rgb(images.pixels_to_unit(np.asarray(array), self.names[index]))
     _check_size(image, self.image_size, self.names[index])

@@ -144,12 +144,6 @@ def paste(dest: np.ndarray, source: np.ndarray, top: int, left: int) -> np.ndarr
   return out
 
 
-def naive_paste(dest: np.ndarray, source: np.ndarray, placement: Placement) -> np.ndarray:
-  """Source pixels inside Omega, destination outside: (H, W, C)."""
-  placed = paste(dest, source, placement.top, placement.left)
-  return np.where(placement.omega[..., None], placed, dest)
-
-
 def forward_differences(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """(H, W, C) -> (dy (H-1, W, C), dx (H, W-1, C)) = (f[i+1, j] - f[i, j], f[i, j+1] - f[i, j])."""
   image = np.asarray(image, np.float64)

@@ -110,6 +110,7 @@ def compose_gradients(grad_a: np.ndarray, grad_b: np.ndarray, rule: str,
 
 
 def naive_paste(image_a: np.ndarray, image_b: np.ndarray, mask: np.ndarray) -> np.ndarray:
-  """B's pixels inside ``mask`` (H, W), A's outside: (H, W, C) -> (H, W, C)."""
+  """B's pixels inside ``mask`` (H, W), A's outside: (H, W, C) -> (H, W, C). A cloning source
+  is first placed in the destination's frame (``seamless.paste``), its mask being Omega."""
   mask = check_mask(mask, image_a.shape)
   return np.where(mask[..., None], image_b, image_a)
