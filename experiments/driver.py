@@ -4,8 +4,8 @@
 ``run`` wires a train state and a loss to the shared loop (checkpoints under
 ``WORKDIR/checkpoints/<tag>``, progress logs and TensorBoard scalars under ``tag``, data
 parallel over all devices); ``train_field`` builds a field model (or T tiles of it, fitted
-together) from a config's model fields and runs it. Fit_image, poisson, resize and the
-colourisers all train through here.
+together) from a config's ``model`` and ``optimizer`` groups and runs it. Fit_image, poisson,
+resize and the colourisers all train through here.
 
 Run identity: ``run`` takes a ``fingerprint`` (a JSON-able dict of what defines the run: the
 result-changing config fields, the data's content hash, its source) and keeps it in
@@ -28,13 +28,12 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-import optax
 from absl import logging
 from etils import epath
 
 from experiments import common, figures
 from siren_jax import checkpoints as ckpt
-from siren_jax import metrics, models, render, sampling, sharding, tiling, training
+from siren_jax import metrics, models, optimizers, render, sampling, sharding, tiling, training
 from siren_jax.models import fields
 
 EvalFn = Callable[[training.TrainState], dict[str, float]]
@@ -144,6 +143,12 @@ def content_hash(tree: Any) -> str:
   return digest.hexdigest()
 
 
+def stored_fingerprint(workdir: str, tag: str) -> dict[str, Any] | None:
+  """The fingerprint of run ``tag`` in ``workdir`` (its run.json); None without one."""
+  path = epath.Path(checkpoint_dir(workdir, tag)) / RUN_FILE
+  return json.loads(path.read_text()) if path.exists() else None
+
+
 def _checkpoint_steps(path: epath.Path) -> list[int]:
   return sorted(int(p.name) for p in path.iterdir() if p.name.isdigit()) if path.exists() else []
 
@@ -213,9 +218,11 @@ def _barrier(name: str) -> None:
 
 # Field models (fit_image, poisson, resize).
 
-def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') -> list[str]:
+def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model.name'
+                       ) -> list[str]:
   """One-line errors naming the bad model/optimiser/schedule field of a field config; returns
-  the model names in ``config[field]`` (one name, or a comma-separated list)."""
+  the model names in ``config[field]`` (one name, or a comma-separated list: fit_image's
+  ``models``)."""
   model_names = common.split_names(config[field])
   if not model_names:
     raise ValueError(f'config.{field} is empty; give one or more of '
@@ -226,12 +233,13 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') 
                        f'{", ".join(fields.FIELD_MODELS)}')
   if len(set(model_names)) != len(model_names):
     raise ValueError(f'config.{field} lists a model twice: {config[field]!r}')
-  common.check_positive(config, ('steps', 'hidden_features', 'learning_rate', 'first_omega0',
-                                 'hidden_omega0', 'steps_per_call', 'render_chunk_points',
+  common.check_positive(config, ('steps', 'model.hidden_features', 'model.first_omega0',
+                                 'model.hidden_omega0', 'steps_per_call', 'render_chunk_points',
                                  'derivative_chunk_points'))
-  common.check_non_negative(config, ('hidden_layers', 'num_frequencies', 'log_every',
-                                     'eval_every', 'checkpoint_every'))
+  common.check_non_negative(config, ('model.hidden_layers', 'model.num_frequencies',
+                                     'log_every', 'eval_every', 'checkpoint_every'))
   common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
+  check_optimizer(config)
   check_run_fields(config)
   if config.batch_pixels < -1:
     raise ValueError(f'config.batch_pixels must be -1 (auto), 0 (full image) or a number of '
@@ -245,6 +253,15 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') 
   return model_names
 
 
+def check_optimizer(config: ml_collections.ConfigDict) -> None:
+  """One-line errors naming the bad field of ``config.optimizer`` (built once by
+  ``optimizers.make_optimizer``, which validates it)."""
+  try:
+    optimizers.make_optimizer(**config.optimizer)
+  except ValueError as e:  # Every message starts with the argument's name.
+    raise ValueError(f'config.optimizer.{e}') from None
+
+
 def check_run_fields(config: ml_collections.ConfigDict) -> None:
   """One-line errors for the fields every trained experiment shares: nan_policy, resume."""
   common.check_choice(config, 'nan_policy', training.NAN_POLICIES)
@@ -255,18 +272,19 @@ def check_run_fields(config: ml_collections.ConfigDict) -> None:
 def field_fingerprint(config: ml_collections.ConfigDict, spec: dict[str, Any], batch: Any,
                       loss_fn: training.LossFn, num_tiles: int = 0,
                       source: Any = None) -> dict[str, Any]:
-  """What defines a field fit: the model spec, optimiser and seed, the loss, the tiling, the
-  batch's content hash and the data ``source`` (e.g. the image name or path)."""
-  return {'model': spec, 'learning_rate': config.learning_rate, 'seed': config.seed,
+  """What defines a field fit: the model spec, optimiser settings and seed, the loss, the
+  tiling, the batch's content hash and the data ``source`` (e.g. the image name or path)."""
+  return {'model': spec, 'optimizer': config.optimizer.to_dict(), 'seed': config.seed,
           'loss': f'{loss_fn.__module__}.{loss_fn.__qualname__}', 'num_tiles': num_tiles,
           'data_sha256': content_hash(batch), 'source': source}
 
 
 def model_spec(config: ml_collections.ConfigDict, name: str, out_features: int,
                image_side: int) -> dict[str, Any]:
-  """The config's field model ``name`` as a serialisable spec (``fields.field_spec``)."""
-  return fields.field_spec(name, out_features=out_features, image_side=image_side,
-                           **{k: config[k] for k in fields.HYPERPARAMETERS})
+  """Field model ``name`` with the rest of ``config.model`` (passed through whole; fit_image's
+  ``config.models`` share one) as a serialisable spec (``fields.field_spec``)."""
+  return fields.field_spec(**{**config.model, 'name': name}, out_features=out_features,
+                           image_side=image_side)
 
 
 def field_state(config: ml_collections.ConfigDict, spec: dict[str, Any],
@@ -277,7 +295,7 @@ def field_state(config: ml_collections.ConfigDict, spec: dict[str, Any],
   return training.TrainState.create(
       apply_fn=tiling.stacked_apply(apply_fn) if num_tiles else apply_fn,
       params=fields.init_params(model, jax.random.PRNGKey(config.seed), num_tiles),
-      tx=optax.adam(config.learning_rate))
+      tx=optimizers.make_optimizer(**config.optimizer))
 
 
 def _target_reached(target_psnr: float, tag: str) -> Callable[[dict[str, float]], bool]:

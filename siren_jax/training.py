@@ -318,11 +318,11 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       raise DivergenceError(
           f'training diverged at step {bad_step}: loss {loss:.4g}, and the loss or the updated '
           f'parameters are not finite; nothing from that step on was saved ({kept}). Lower '
-          f'config.learning_rate, or set config.nan_policy=skip to drop such steps', bad_step,
-          loss)
+          f'config.optimizer.learning_rate, or set config.nan_policy=skip to drop such steps',
+          bad_step, loss)
     if count > checked['count']:
       logging.warning('Skipped %d non-finite step(s) up to step %d (nan_policy=skip; %d in '
-                      'all); lower config.learning_rate if this keeps happening.',
+                      'all); lower config.optimizer.learning_rate if this keeps happening.',
                       count - checked['count'], step, skipped + count)
     checked['count'] = count
 

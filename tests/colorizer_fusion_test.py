@@ -35,7 +35,7 @@ def test_global_branch_sees_the_whole_image():
 
 def test_global_fusion_trains_through_the_experiment_config():
   config = colorize_config.get_config('SRS,tiny')
-  config.fusion = 'global'
+  config.model.fusion = 'global'
   colorize_train.check_config(config)
   state = colorize_train.make_state(config)
   loss_fn = colorize_train.make_loss_fn(config)
@@ -65,7 +65,7 @@ def test_pretrained_embedding_from_a_local_file(tmp_path, suffix):
   np.testing.assert_allclose(embed(grey), blocks.reshape(1, 16) @ kernel + bias, atol=1e-4)
 
   config = colorize_config.get_config('FR,tiny')
-  config.fusion = f'file:{path}'
+  config.model.fusion = f'file:{path}'
   colorize_train.check_config(config)
   state = colorize_train.make_state(config)
   out = state.apply_fn(state.params, colorize_train.model_inputs(config, grey))

@@ -47,7 +47,8 @@ def _resize_photo(x4, x2):
             'bicubic': {'psnr': bicubic, 'ssim': 0.6}, 'lanczos': {'psnr': lanczos, 'ssim': 0.6},
             'siren': {'psnr': siren, 'ssim': 0.7}}
   return {'factors': {'x4': {'methods': methods(*x4)}, 'x2': {'methods': methods(*x2)}},
-          'config': {'model': 'siren', 'image_size': 256, 'hidden_features': 256, 'steps': 500}}
+          'config': {'model': {'name': 'siren', 'hidden_features': 256}, 'image_size': 256,
+                     'steps': 500}}
 
 
 def write_synthetic_workdir(workdir, config):
@@ -67,7 +68,7 @@ def write_synthetic_workdir(workdir, config):
                               ('laplacian', {'siren': 12.3, 'tanh': 9.0, 'relu_pe': 13.0}, 39.5)):
     for model, psnr in psnrs.items():
       _write_json(os.path.join(workdir, 'reconstruct', f'{kind}_{model}', 'metrics.json'), {
-          'config': {'colors': 'grey', 'model': model},
+          'config': {'colors': 'grey', 'model': {'name': model}},
           'results': {'grey': {model: {'psnr': psnr, 'steps': 500, 'psnr_history': []},
                                'direct': {'psnr': direct}, 'direct_stencil': {'psnr': 120.0}}}})
   _write_json(os.path.join(workdir, 'merge', 'metrics.json'), {
@@ -81,8 +82,8 @@ def write_synthetic_workdir(workdir, config):
     return {'mean': mean, 'std': 0.5, 'n': 6}
   _write_json(os.path.join(workdir, 'colorize', 'heldout.json'), {
       'folds': [['astronaut', 'rocket'], ['chelsea', 'coffee']],
-      'config': {'heldout_seeds': 3, 'image_size': 32, 'width_scale': 0.25, 'epochs': 100,
-                 'heldout_eval_side': 256},
+      'config': {'heldout_seeds': 3, 'image_size': 32, 'model': {'width_scale': 0.25},
+                 'epochs': 100, 'heldout_eval_side': 256},
       'summary': {
           'grey': {'rgb_psnr': stats(18.0), 'ab_psnr': stats(21.0)},
           'FR': {'rgb_psnr': stats(17.0), 'ab_psnr': stats(20.0),
@@ -167,7 +168,7 @@ def test_resize_summary_is_mean_and_spread_over_photos():
   def image(siren, bicubic, lanczos):
     methods = {'nearest': {'psnr': 20.0, 'ssim': 0.5}, 'bicubic': {'psnr': bicubic, 'ssim': 0.6},
                'lanczos': {'psnr': lanczos, 'ssim': 0.6}, 'siren': {'psnr': siren, 'ssim': 0.7}}
-    return {'factors': {'x4': {'methods': methods}}, 'config': {'model': 'siren'}}
+    return {'factors': {'x4': {'methods': methods}}, 'config': {'model': {'name': 'siren'}}}
   summary = parts.summarise_resize({'a': image(25.0, 24.0, 24.5),
                                               'b': image(22.0, 23.0, 22.5)})['x4']
   # Gains over the best classical filter: a: 25 - 24.5 = 0.5, b: 22 - 23 = -1.0.

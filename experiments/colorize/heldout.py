@@ -22,13 +22,12 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-import optax
 from absl import logging
 
 from experiments import common, figures
 from experiments.colorize import train as colorize_train
 from experiments.colorize import photo as colorize_photo
-from siren_jax import data, images, training
+from siren_jax import data, images, optimizers, training
 from siren_jax.colorize import colour, colour_metrics
 
 METRICS = ('rgb_psnr', 'ab_psnr', 'colourfulness_ratio')
@@ -76,10 +75,10 @@ def model_config(config: ml_collections.ConfigDict, model: str, fusion: str
                  ) -> ml_collections.ConfigDict:
   """The config one model of the comparison trains with (FC: its own crop size and rate)."""
   run = ml_collections.ConfigDict(config.to_dict())
-  run.model, run.fusion = model, fusion
+  run.model.name, run.model.fusion = model, fusion
   if model == 'FC':
     run.image_size = config.heldout_fc_image_size
-    run.learning_rate = config.heldout_fc_learning_rate
+    run.optimizer.learning_rate = config.heldout_fc_learning_rate
   colorize_train.check_config(run)
   return run
 
@@ -131,7 +130,7 @@ class _Model:
     self.init = jax.jit(lambda key: model.init(key, sample)['params'])
     self.state = training.TrainState.create(
         apply_fn=lambda p, x: model.apply({'params': p}, x), params=self.init(
-            jax.random.PRNGKey(0)), tx=optax.adam(config.learning_rate))
+            jax.random.PRNGKey(0)), tx=optimizers.make_optimizer(**config.optimizer))
     self.train_step = training.make_train_step(colorize_train.make_loss_fn(config))
     self.predict = colorize_train.make_predict_rgb(config, self.state.apply_fn)
     self.predict_ab = colorize_photo.make_predict_ab(config, self.state.apply_fn)
@@ -234,7 +233,7 @@ def _grid_shift(model: _Model, state, lightness: np.ndarray) -> dict[str, float]
   """How much the tiled colourisation of a photo changes when the tile grid moves a few pixels
   (conv: 8, keeping the stride-8 phase; FC: (3, 5)), in ab units (x 128): a trained model's
   dependence on where its tiles fall (0 for a model whose context fits in the tile margin)."""
-  shift = (3, 5) if model.config.model == 'FC' else (8, 8)
+  shift = (3, 5) if model.config.model.name == 'FC' else (8, 8)
   ab = [colour.rgb_to_scaled_lab(colorize_photo.colorize(
       model.config, state, lightness, offset=o, predict_ab=model.predict_ab))[1] * 128
         for o in ((0, 0), shift)]
