@@ -5,7 +5,7 @@
 ``WORKDIR/checkpoints/<tag>``, progress logs and TensorBoard scalars under ``tag``, data
 parallel over all devices); ``train_field`` builds a field model (or T tiles of it, fitted
 together) from a config's ``model`` and ``optimizer`` groups and runs it. Fit_image, poisson,
-resize and the colourisers all train through here.
+resize, the colourisers and the held-out colourisation protocol all train through here.
 
 Run identity: ``run`` takes a ``fingerprint`` (a JSON-able dict of what defines the run: the
 result-changing config fields, the data's content hash, its source) and keeps it in
@@ -19,6 +19,7 @@ raising ``steps`` resumes and trains on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -97,10 +98,8 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
   """
   if (batch is None) == (batch_fn is None):
     raise ValueError('give exactly one of batch and batch_fn')
-  step_fn = training.make_train_step(loss_fn, steps_per_call=schedule.steps_per_call,
-                                     param_sharding=param_sharding,
-                                     process_local_batches=process_local_batches,
-                                     nan_policy=nan_policy)
+  step_fn = _train_step(loss_fn, schedule.steps_per_call, param_sharding,
+                        process_local_batches, nan_policy)
   if batch is not None:
     rows = sharding.process_slice(len(jax.tree.leaves(batch)[0]))
     placed = step_fn.place_batch(  # Once, not every step.
@@ -129,6 +128,17 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
     raise training.DivergenceError(f'[{tag}] {e}', e.step, e.loss) from None
   finally:
     manager.close()  # Waits for pending saves: the last good checkpoint is complete on disk.
+
+
+@functools.lru_cache(maxsize=8)
+def _train_step(loss_fn: training.LossFn, steps_per_call: int, param_sharding: str,
+                process_local_batches: bool, nan_policy: str) -> training.TrainStep:
+  """One ``training.TrainStep`` per loss and settings: runs that share them (the held-out
+  protocol's folds and seeds, whose states share apply_fn and tx) reuse its compiled step."""
+  return training.make_train_step(loss_fn, steps_per_call=steps_per_call,
+                                  param_sharding=param_sharding,
+                                  process_local_batches=process_local_batches,
+                                  nan_policy=nan_policy)
 
 
 # Run identity (fingerprints) and resume=False.
