@@ -34,9 +34,9 @@ def _check_number(name: str, value: Any, *, positive: bool) -> None:
                      f'got {value!r}')
 
 
-def _check_steps(name: str, value: Any, minimum: int) -> None:
+def _check_steps(name: str, value: Any, minimum: int, why: str = '') -> None:
   if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-    raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
+    raise ValueError(f'{name} must be an integer >= {minimum}{why}, got {value!r}')
 
 
 def learning_rate_schedule(learning_rate: float, schedule: str = 'constant',
@@ -60,7 +60,10 @@ def learning_rate_schedule(learning_rate: float, schedule: str = 'constant',
   if schedule not in SCHEDULES:
     raise ValueError(f'schedule must be one of {", ".join(SCHEDULES)}, got {schedule!r}')
   _check_steps('warmup_steps', warmup_steps, 0)
-  _check_steps('decay_steps', decay_steps, 1 if schedule != 'constant' else 0)
+  if schedule == 'constant':
+    _check_steps('decay_steps', decay_steps, 0)
+  else:
+    _check_steps('decay_steps', decay_steps, 1, f' for schedule {schedule!r}')
   if not (isinstance(decay_rate, (int, float)) and not isinstance(decay_rate, bool)
           and 0 < decay_rate <= 1):
     raise ValueError(f'decay_rate must be in (0, 1], got {decay_rate!r}')

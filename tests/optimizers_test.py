@@ -93,8 +93,9 @@ def test_clipping_matches_a_hand_worked_adam_step():
     ({'learning_rate': float('inf')}, 'learning_rate must be a positive number, got inf'),
     ({'schedule': 'linear'}, "schedule must be one of constant, cosine, step, got 'linear'"),
     ({'warmup_steps': -1}, 'warmup_steps must be an integer >= 0'),
-    ({'schedule': 'cosine'}, 'decay_steps must be an integer >= 1, got 0'),
-    ({'schedule': 'step', 'decay_steps': 2.5}, 'decay_steps must be an integer >= 1'),
+    ({'schedule': 'cosine'}, "decay_steps must be an integer >= 1 for schedule 'cosine', got 0"),
+    ({'schedule': 'step', 'decay_steps': 2.5},
+     "decay_steps must be an integer >= 1 for schedule 'step', got 2.5"),
     ({'decay_rate': 1.5}, r'decay_rate must be in \(0, 1\]'),
     ({'clip_norm': -1.0}, 'clip_norm must be a number >= 0, got -1.0'),
 ])
