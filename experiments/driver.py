@@ -168,22 +168,22 @@ def _show(value: Any) -> str:
   return text if len(text) <= 40 else text[:37] + '...'
 
 
-def _flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat.update(_flatten(value, f'{prefix}{key}.'))
-    else:
-      flat[f'{prefix}{key}'] = value
-  return flat
+def _differences(stored: dict[str, Any], current: dict[str, Any], prefix: str = '') -> list[str]:
+  differences = []
+  for key in sorted(set(stored) | set(current)):
+    there, here = stored.get(key), current.get(key)
+    if isinstance(there, dict) and isinstance(here, dict):
+      differences += _differences(there, here, f'{prefix}{key}.')
+    elif there != here:
+      differences.append(f'{prefix}{key}: {_show(there)} there, {_show(here)} here')
+  return differences
 
 
 def fingerprint_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
-  """'field: X there, Y here' for every field that differs (nested fields dotted, e.g.
-  'model.hidden_features'; values JSON-normalised, as stored)."""
-  stored, current = _flatten(stored), _flatten(json.loads(json.dumps(current)))
-  return [f'{k}: {_show(stored.get(k))} there, {_show(current.get(k))} here'
-          for k in sorted(set(stored) | set(current)) if stored.get(k) != current.get(k)]
+  """'field: X there, Y here' for every field that differs (fields of a group on both sides
+  dotted, e.g. 'model.hidden_features'; a group on one side only is one entry; values
+  JSON-normalised, as stored)."""
+  return _differences(stored, json.loads(json.dumps(current)))
 
 
 def claim_checkpoints(directory: str, fingerprint: dict[str, Any] | None,
