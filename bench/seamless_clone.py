@@ -48,7 +48,7 @@ def run_triple(name: str, workdir: str) -> dict:
                  'local_edit': '', 'eval_every': flags.FLAGS.steps,
                  'log_every': flags.FLAGS.steps, 'checkpoint_every': 0})
   if flags.FLAGS.hidden_features:
-    config.hidden_features = flags.FLAGS.hidden_features
+    config.model.hidden_features = flags.FLAGS.hidden_features
   return poisson_train.train_and_evaluate(config, os.path.join(workdir, name))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -22,6 +23,7 @@ from absl import app, flags, logging
 from etils import epath
 from ml_collections import config_flags
 
+from experiments.configs import common as config_common
 from siren_jax import errors
 
 # The installed packages whose versions decide results and timings (reports and benchmarks
@@ -87,33 +89,41 @@ def exit_with_error(message: str) -> None:
   sys.exit(2)
 
 
-def parse_flags_cleanly(argv: list[str]) -> list[str]:
-  """absl's flag parser, with a bad flag or config override (unknown or misspelt field, bad
-  value, bad variant) reported as one line and exit status 2 instead of chained tracebacks."""
+def parse_flags_cleanly(argv: list[str], default_config: str | None = None) -> list[str]:
+  """absl's flag parser, with a bad flag or config override (unknown or misspelt field, a
+  field that moved into a group, bad value, bad variant) reported as one line and exit status 2
+  instead of chained tracebacks. ``default_config``: the config file used without --config."""
   try:
     return flags.FLAGS(argv)
-  # ml_collections raises AttributeError/KeyError for an unknown config field, a config file's
-  # get_config a ValueError for a bad variant; absl wraps some of them in flags.Error.
-  except (flags.Error, AttributeError, KeyError, *USER_ERRORS) as e:
-    exit_with_error(_flag_error_message(e, argv))
+  # ml_collections raises AttributeError/KeyError for an unknown config field, TypeError for a
+  # value of the wrong type (a string for a group), a config file's get_config a ValueError for
+  # a bad variant; absl wraps some of them in flags.Error.
+  except (flags.Error, AttributeError, KeyError, TypeError, *USER_ERRORS) as e:
+    exit_with_error(_flag_error_message(e, argv, default_config))
   return []  # Unreachable.
 
 
-def _flag_error_message(error: Exception, argv: list[str]) -> str:
-  """A one-line message for a flag error; an unknown config field gets a suggestion."""
-  config = _loaded_config()
+def _flag_error_message(error: Exception, argv: list[str],
+                        default_config: str | None = None) -> str:
+  """A one-line message for a flag error: a field that moved into a group names its new name,
+  an unknown config field gets a suggestion."""
+  config = _config_named_by(argv, default_config)
   text = str(error)
   for arg in argv[1:]:
     name = arg.lstrip('-').split('=', 1)[0]
     if not name.startswith('config.'):
       continue
-    field = name[len('config.'):].split('.')[0]
+    path = name[len('config.'):]
     if config is not None:
-      unknown = field not in config
-      close = difflib.get_close_matches(field, list(config.keys()), n=1)
-    else:  # Raised while the config loads: ml_collections names the field (and a guess).
-      unknown = re.search(rf'\b{re.escape(field)}\b', text) is not None
-      close = re.findall(r'Did you mean \W*"(\w+)"', text)
+      message = (config_common.moved_field_message(config, path) or
+                 config_common.unknown_field_message(config, path))
+      if message:
+        return message
+      continue
+    # The config does not load: ml_collections names the field (and a guess).
+    field = path.split('.')[0]
+    unknown = re.search(rf'\b{re.escape(field)}\b', text) is not None
+    close = re.findall(r'Did you mean \W*"(\w+)"', text)
     if unknown:
       hint = f" (did you mean '{close[0]}'?)" if close else ''
       return f"unknown config field '{field}'{hint}"
@@ -126,11 +136,30 @@ def _flag_error_message(error: Exception, argv: list[str]) -> str:
   return text
 
 
-def _loaded_config() -> ml_collections.ConfigDict | None:
-  try:
-    return flags.FLAGS['config'].value
-  except (KeyError, AttributeError):
+def _config_named_by(argv: list[str], default_config: str | None
+                     ) -> ml_collections.ConfigDict | None:
+  """The config (without overrides) that ``--config`` in ``argv`` (else ``default_config``)
+  names, loaded afresh: a bad override fails before the flag holds a value. None when it does
+  not load (the error then comes from loading it)."""
+  spec = default_config
+  for i, arg in enumerate(argv[1:], 1):
+    if re.match(r'^--?config=', arg):
+      spec = arg.split('=', 1)[1]
+    elif re.match(r'^--?config$', arg) and i + 1 < len(argv):
+      spec = argv[i + 1]
+  if not spec:
     return None
+  path, colon, variant = spec.partition(':')
+  try:
+    module_spec = importlib.util.spec_from_file_location('config_for_message', path)
+    if module_spec is None or module_spec.loader is None:
+      return None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    config = module.get_config(variant) if colon else module.get_config()
+  except (TypeError, AttributeError, *USER_ERRORS):
+    return None
+  return config if isinstance(config, ml_collections.ConfigDict) else None
 
 
 def run(train_and_evaluate: Callable[[ml_collections.ConfigDict, str], Any], *,
@@ -145,14 +174,15 @@ def run(train_and_evaluate: Callable[[ml_collections.ConfigDict, str], Any], *,
     config_flags.DEFINE_config_file('config', default_config, 'Config file (path[:variant]).',
                                     lock_config=True)
   except (flags.Error, AttributeError, KeyError, *USER_ERRORS) as e:
-    exit_with_error(_flag_error_message(e, sys.argv))
+    exit_with_error(_flag_error_message(e, sys.argv, default_config))
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:
     del argv  # Checked by main_with_clean_errors.
     train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
 
-  app.run(main, flags_parser=parse_flags_cleanly)
+  app.run(main, flags_parser=functools.partial(parse_flags_cleanly,
+                                               default_config=default_config))
 
 
 def require_workdir(workdir: str | None) -> str:

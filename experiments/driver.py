@@ -4,8 +4,8 @@
 ``run`` wires a train state and a loss to the shared loop (checkpoints under
 ``WORKDIR/checkpoints/<tag>``, progress logs and TensorBoard scalars under ``tag``, data
 parallel over all devices); ``train_field`` builds a field model (or T tiles of it, fitted
-together) from a config's model fields and runs it. Fit_image, poisson, resize and the
-colourisers all train through here.
+together) from a config's ``model`` and ``optimizer`` groups and runs it. Fit_image, poisson,
+resize, the colourisers and the held-out colourisation protocol all train through here.
 
 Run identity: ``run`` takes a ``fingerprint`` (a JSON-able dict of what defines the run: the
 result-changing config fields, the data's content hash, its source) and keeps it in
@@ -19,6 +19,7 @@ raising ``steps`` resumes and trains on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -28,19 +29,19 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-import optax
 from absl import logging
 from etils import epath
 
 from experiments import common, figures
 from siren_jax import checkpoints as ckpt
-from siren_jax import errors, metrics, models, render, sampling, sharding, tiling, training
+from siren_jax import errors, metrics, models, optimizers, render, sampling, sharding, tiling, training
 from siren_jax.models import fields
 
 EvalFn = Callable[[training.TrainState], dict[str, float]]
 RUN_FILE = 'run.json'  # The fingerprint of the run whose checkpoints sit beside it.
 # The library's advice on a diverged run and on checkpoints it cannot resume, in config terms.
-DIVERGENCE_ADVICE = 'lower config.learning_rate, or set config.nan_policy=skip to drop such steps'
+DIVERGENCE_ADVICE = ('lower config.optimizer.learning_rate, or set config.nan_policy=skip to drop '
+                     'such steps')
 RESTORE_ADVICE = 'use a fresh --workdir, or --config.resume=False to delete them and start over'
 
 
@@ -102,10 +103,8 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
   """
   if (batch is None) == (batch_fn is None):
     raise ValueError('give exactly one of batch and batch_fn')
-  step_fn = training.make_train_step(loss_fn, steps_per_call=schedule.steps_per_call,
-                                     param_sharding=param_sharding,
-                                     process_local_batches=process_local_batches,
-                                     nan_policy=nan_policy)
+  step_fn = _train_step(loss_fn, schedule.steps_per_call, param_sharding,
+                        process_local_batches, nan_policy)
   if batch is not None:
     rows = sharding.process_slice(len(jax.tree.leaves(batch)[0]))
     placed = step_fn.place_batch(  # Once, not every step.
@@ -139,6 +138,17 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
     manager.close()  # Waits for pending saves: the last good checkpoint is complete on disk.
 
 
+@functools.lru_cache(maxsize=8)
+def _train_step(loss_fn: training.LossFn, steps_per_call: int, param_sharding: str,
+                process_local_batches: bool, nan_policy: str) -> training.TrainStep:
+  """One ``training.TrainStep`` per loss and settings: runs that share them (the held-out
+  protocol's folds and seeds, whose states share apply_fn and tx) reuse its compiled step."""
+  return training.make_train_step(loss_fn, steps_per_call=steps_per_call,
+                                  param_sharding=param_sharding,
+                                  process_local_batches=process_local_batches,
+                                  nan_policy=nan_policy)
+
+
 # Run identity (fingerprints) and resume=False.
 
 def content_hash(tree: Any) -> str:
@@ -151,6 +161,12 @@ def content_hash(tree: Any) -> str:
   return digest.hexdigest()
 
 
+def stored_fingerprint(workdir: str, tag: str) -> dict[str, Any] | None:
+  """The fingerprint of run ``tag`` in ``workdir`` (its run.json); None without one."""
+  path = epath.Path(checkpoint_dir(workdir, tag)) / RUN_FILE
+  return json.loads(path.read_text()) if path.exists() else None
+
+
 def _checkpoint_steps(path: epath.Path) -> list[int]:
   return sorted(int(p.name) for p in path.iterdir() if p.name.isdigit()) if path.exists() else []
 
@@ -160,22 +176,22 @@ def _show(value: Any) -> str:
   return text if len(text) <= 40 else text[:37] + '...'
 
 
-def _flatten(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat.update(_flatten(value, f'{prefix}{key}.'))
-    else:
-      flat[f'{prefix}{key}'] = value
-  return flat
+def _differences(stored: dict[str, Any], current: dict[str, Any], prefix: str = '') -> list[str]:
+  differences = []
+  for key in sorted(set(stored) | set(current)):
+    there, here = stored.get(key), current.get(key)
+    if isinstance(there, dict) and isinstance(here, dict):
+      differences += _differences(there, here, f'{prefix}{key}.')
+    elif there != here:
+      differences.append(f'{prefix}{key}: {_show(there)} there, {_show(here)} here')
+  return differences
 
 
 def fingerprint_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
-  """'field: X there, Y here' for every field that differs (nested fields dotted, e.g.
-  'model.hidden_features'; values JSON-normalised, as stored)."""
-  stored, current = _flatten(stored), _flatten(json.loads(json.dumps(current)))
-  return [f'{k}: {_show(stored.get(k))} there, {_show(current.get(k))} here'
-          for k in sorted(set(stored) | set(current)) if stored.get(k) != current.get(k)]
+  """'field: X there, Y here' for every field that differs (fields of a group on both sides
+  dotted, e.g. 'model.hidden_features'; a group on one side only is one entry; values
+  JSON-normalised, as stored)."""
+  return _differences(stored, json.loads(json.dumps(current)))
 
 
 def claim_checkpoints(directory: str, fingerprint: dict[str, Any] | None,
@@ -219,9 +235,11 @@ def _barrier(name: str) -> None:
 
 # Field models (fit_image, poisson, resize).
 
-def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') -> list[str]:
+def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model.name'
+                       ) -> list[str]:
   """One-line errors naming the bad model/optimiser/schedule field of a field config; returns
-  the model names in ``config[field]`` (one name, or a comma-separated list)."""
+  the model names in ``config[field]`` (one name, or a comma-separated list: fit_image's
+  ``models``)."""
   model_names = common.split_names(config[field])
   if not model_names:
     raise ValueError(f'config.{field} is empty; give one or more of '
@@ -232,12 +250,13 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') 
                        f'{", ".join(fields.FIELD_MODELS)}')
   if len(set(model_names)) != len(model_names):
     raise ValueError(f'config.{field} lists a model twice: {config[field]!r}')
-  common.check_positive(config, ('steps', 'hidden_features', 'learning_rate', 'first_omega0',
-                                 'hidden_omega0', 'steps_per_call', 'render_chunk_points',
+  common.check_positive(config, ('steps', 'model.hidden_features', 'model.first_omega0',
+                                 'model.hidden_omega0', 'steps_per_call', 'render_chunk_points',
                                  'derivative_chunk_points'))
-  common.check_non_negative(config, ('hidden_layers', 'num_frequencies', 'log_every',
-                                     'eval_every', 'checkpoint_every'))
+  common.check_non_negative(config, ('model.hidden_layers', 'model.num_frequencies',
+                                     'log_every', 'eval_every', 'checkpoint_every'))
   common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
+  check_optimizer(config)
   check_run_fields(config)
   if config.batch_pixels < -1:
     raise ValueError(f'config.batch_pixels must be -1 (auto), 0 (full image) or a number of '
@@ -249,6 +268,15 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') 
       raise ValueError(f'config.{name}={config[name]} must be a multiple of '
                        f'config.steps_per_call={config.steps_per_call}')
   return model_names
+
+
+def check_optimizer(config: ml_collections.ConfigDict) -> None:
+  """One-line errors naming the bad field of ``config.optimizer`` (built once by
+  ``optimizers.make_optimizer``, which validates it)."""
+  try:
+    optimizers.make_optimizer(**config.optimizer)
+  except ValueError as e:  # Every message starts with the argument's name.
+    raise ValueError(f'config.optimizer.{e}') from None
 
 
 def check_run_fields(config: ml_collections.ConfigDict) -> None:
@@ -270,18 +298,19 @@ def check_ssim_size(height: int, width: int) -> None:
 def field_fingerprint(config: ml_collections.ConfigDict, spec: dict[str, Any], batch: Any,
                       loss_fn: training.LossFn, num_tiles: int = 0,
                       source: Any = None) -> dict[str, Any]:
-  """What defines a field fit: the model spec, optimiser and seed, the loss, the tiling, the
-  batch's content hash and the data ``source`` (e.g. the image name or path)."""
-  return {'model': spec, 'learning_rate': config.learning_rate, 'seed': config.seed,
+  """What defines a field fit: the model spec, optimiser settings and seed, the loss, the
+  tiling, the batch's content hash and the data ``source`` (e.g. the image name or path)."""
+  return {'model': spec, 'optimizer': config.optimizer.to_dict(), 'seed': config.seed,
           'loss': f'{loss_fn.__module__}.{loss_fn.__qualname__}', 'num_tiles': num_tiles,
           'data_sha256': content_hash(batch), 'source': source}
 
 
 def model_spec(config: ml_collections.ConfigDict, name: str, out_features: int,
                image_side: int) -> dict[str, Any]:
-  """The config's field model ``name`` as a serialisable spec (``fields.field_spec``)."""
-  return fields.field_spec(name, out_features=out_features, image_side=image_side,
-                           **{k: config[k] for k in fields.HYPERPARAMETERS})
+  """Field model ``name`` with the rest of ``config.model`` (passed through whole; fit_image's
+  ``config.models`` share one) as a serialisable spec (``fields.field_spec``)."""
+  return fields.field_spec(**{**config.model, 'name': name}, out_features=out_features,
+                           image_side=image_side)
 
 
 def field_state(config: ml_collections.ConfigDict, spec: dict[str, Any],
@@ -292,7 +321,7 @@ def field_state(config: ml_collections.ConfigDict, spec: dict[str, Any],
   return training.TrainState.create(
       apply_fn=tiling.stacked_apply(apply_fn) if num_tiles else apply_fn,
       params=fields.init_params(model, jax.random.PRNGKey(config.seed), num_tiles),
-      tx=optax.adam(config.learning_rate))
+      tx=optimizers.make_optimizer(**config.optimizer))
 
 
 def _target_reached(target_psnr: float, tag: str) -> Callable[[dict[str, float]], bool]:

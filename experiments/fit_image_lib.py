@@ -98,7 +98,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if common.is_main_process():
     figures.image_grid(os.path.join(workdir, 'figure.png'), rows)
     figures.curves(os.path.join(workdir, 'psnr.png'), curves, xlabel='step', ylabel='PSNR (dB)',
-                   title=f'{config.image} {height}x{width}, lr {config.learning_rate:g}')
+                   title=f'{config.image} {height}x{width}, lr {config.optimizer.learning_rate:g}')
     driver.write_psnr_vs_time(os.path.join(workdir, 'psnr_vs_time.png'), results,
                               title=f'{config.image} {height}x{width}')
     common.write_json(os.path.join(workdir, 'metrics.json'), output)

@@ -91,9 +91,9 @@ def classical_resize(image: np.ndarray, height: int, width: int, method: str) ->
 def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.ndarray,
         writer: common.ScalarWriter, layout: tiling.TileLayout | None = None
         ) -> tuple[dict, Callable, training.LoopResult]:
-  """Fits config.model to (h, w, C) ``image`` (in tiles when ``layout`` is given); returns
+  """Fits config.model.name to (h, w, C) ``image`` (in tiles when ``layout`` is given); returns
   (model spec, the fitted image's field, loop result)."""
-  spec = driver.model_spec(config, config.model, image.shape[-1], max(image.shape[:2]))
+  spec = driver.model_spec(config, config.model.name, image.shape[-1], max(image.shape[:2]))
   if layout is None:
     coords, values = grids.image_to_samples(image)
     batch, field = {'coords': coords, 'values': values}, None
@@ -131,16 +131,16 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
       low = box_downsample(truth, factor)
       logging.info('x%d: %dx%d -> %dx%d', factor, *low.shape[:2], height, width)
       outputs = {m: classical_resize(low, height, width, m) for m in CLASSICAL}
-      spec, field, result = fit(config, workdir, f'{config.model}_x{factor}', low, writer)
+      spec, field, result = fit(config, workdir, f'{config.model.name}_x{factor}', low, writer)
       steps = int(result.state.step)
       start = time.perf_counter()
-      outputs[config.model] = render.render(field, result.params, height, width,
+      outputs[config.model.name] = render.render(field, result.params, height, width,
                                             max_chunk_points=config.render_chunk_points,
                                             max_pixels=config.max_pixels)
       render_seconds = time.perf_counter() - start
       low_fit = render.render(field, result.params, *low.shape[:2],
                               max_chunk_points=config.render_chunk_points)
-      network_path = os.path.join(workdir, f'{config.model}_x{factor}.inr')
+      network_path = os.path.join(workdir, f'{config.model.name}_x{factor}.inr')
       network_bytes = inr_file.save(
           network_path, result.params, model=spec, height=low.shape[0], width=low.shape[1],
           channels=channels, extra={'source': config.image, 'downsampled_by': factor,
@@ -161,14 +161,14 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                                 scores.items()))
       # Clipped as the metrics clip: positive where the model is closer to the truth.
       gain = (np.abs(np.clip(outputs['bicubic'], -1, 1) - truth)
-              - np.abs(np.clip(outputs[config.model], -1, 1) - truth)).mean(axis=-1)
+              - np.abs(np.clip(outputs[config.model.name], -1, 1) - truth)).mean(axis=-1)
       rows.append([(f'x{factor} input {low.shape[0]}x{low.shape[1]}\n'
                     f'(nearest {scores["nearest"]["psnr"]:.1f} dB)',
                     figures.to_unit(outputs['nearest'][crop])),
                    *[(f'{n} {scores[n]["psnr"]:.1f} dB', figures.to_unit(outputs[n][crop]))
-                     for n in (*CLASSICAL, config.model) if n != 'nearest'],
+                     for n in (*CLASSICAL, config.model.name) if n != 'nearest'],
                    ('ground truth', figures.to_unit(truth[crop])),
-                   (f'|err bicubic|-|err {config.model}|\n(blue: {config.model} better)',
+                   (f'|err bicubic|-|err {config.model.name}|\n(blue: {config.model.name} better)',
                     images.laplacian_to_rgb(gain[crop], percentile=99.0))])
   finally:
     writer.close()
@@ -211,7 +211,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
     writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
     try:
       start = time.perf_counter()
-      spec, field, result = fit(config, workdir, 'tiles' if layout else config.model, image,
+      spec, field, result = fit(config, workdir, 'tiles' if layout else config.model.name, image,
                                 writer, layout)
       info['fit_seconds'] = time.perf_counter() - start
       params = result.params
@@ -223,7 +223,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
     info['train_seconds'] = result.train_seconds
     if common.is_main_process():
       driver.write_psnr_vs_time(os.path.join(workdir, 'psnr_vs_time.png'),
-                                {config.model if layout is None else 'tiles': result},
+                                {config.model.name if layout is None else 'tiles': result},
                                 title=f'{config.input} {height}x{width}')
     info['fit_psnr'] = float(metrics.psnr(
         render.render(field, params, height, width,

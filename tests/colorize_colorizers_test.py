@@ -199,7 +199,7 @@ def test_pretrained_embedding_from_a_local_file(tmp_path, suffix):
   np.testing.assert_allclose(embed(grey), blocks.reshape(1, 16) @ kernel + bias, atol=1e-4)
 
   config = colorize_config.get_config('FR,tiny')
-  config.fusion = f'file:{path}'
+  config.model.fusion = f'file:{path}'
   colorize_train.check_config(config)
   state = colorize_train.make_state(config)
   out = state.apply_fn(state.params, colorize_train.model_inputs(config, grey))

@@ -28,7 +28,7 @@ def test_speedup_is_reference_epochs_over_model_epochs(tmp_path, monkeypatch):
   # Speed-ups (FR epochs / SRS epochs): 2/1 = 2, 4/1 = 4, 8/2 = 4. SRS is the faster model.
   curves = {'FR': lambda e: 1 / (e + 1), 'SRS': lambda e: 1 / (4 * e + 1)}
   monkeypatch.setattr(colorize_train, 'train_and_evaluate',
-                      lambda config, workdir: _fake_run(curves[config.model], 8))
+                      lambda config, workdir: _fake_run(curves[config.model.name], 8))
   config = colorize_config.get_config('tiny')
   config.epochs, config.compare_models = 8, 'FR,SRS'
   result = colorize_compare.compare(config, str(tmp_path))

@@ -29,7 +29,7 @@ def test_entry_point_writes_outputs_resumes_and_colourises_a_photo(tmp_path):
   workdir = str(tmp_path / 'srs')
   first = colorize_train.train_and_evaluate(colorize_variant('SRS,tiny', epochs=1), workdir)
   for name in ('figure_train.png', 'figure_val.png', 'figure_test.png', 'loss.png',
-               'metrics.json', 'model.json'):
+               'metrics.json', 'checkpoints/SRS/run.json'):
     assert os.path.exists(os.path.join(workdir, name)), name
   assert first['resumed_from_step'] is None
   for split in ('train', 'val', 'test'):
@@ -47,10 +47,14 @@ def test_entry_point_writes_outputs_resumes_and_colourises_a_photo(tmp_path):
                                          str(tmp_path / 'out.png'))
   assert rgb.shape == (21, 30, 3)
   assert iio.imread(str(tmp_path / 'out.png')).shape == (21, 30, 3)
-  with pytest.raises(ValueError, match="holds a SRS model that differs from config.model=FR"):
+  with pytest.raises(FileNotFoundError, match='holds no trained colouriser FR'):
     colorize_photo.load_params(colorize_variant('FR,tiny'), workdir)
-  with pytest.raises(ValueError, match='holds a SRS model'):
-    colorize_train.train_and_evaluate(colorize_variant('S130,tiny', epochs=1), workdir)
+  wider = {'model': {'width_scale': 0.25}}
+  with pytest.raises(ValueError, match="holds a SRS model that differs from this config "
+                                       r"\(model.width_scale: 0.125 there, 0.25 here\)"):
+    colorize_photo.load_params(colorize_variant('SRS,tiny', **wider), workdir)
+  with pytest.raises(ValueError, match='of a different run .*model.width_scale'):
+    colorize_train.train_and_evaluate(colorize_variant('SRS,tiny', epochs=1, **wider), workdir)
 
 
 @pytest.mark.slow
@@ -70,14 +74,14 @@ def test_bad_configs_are_one_line_errors(tmp_path):
   with pytest.raises(ValueError, match='bad colorize config variant'):
     colorize_config.get_config('FR,SRS')
   with pytest.raises(ValueError, match='unknown embedding'):
-    colorize_train.check_config(colorize_variant('FR,tiny', fusion='inception'))
+    colorize_train.check_config(colorize_variant('FR,tiny', model={'fusion': 'inception'}))
   with pytest.raises(ValueError, match='FR, SRS, S130'):
     colorize_compare.compare(colorize_variant('tiny', compare_models='FR,FC'), str(tmp_path))
 
 
 def test_global_fusion_trains_through_the_experiment_config():
   config = colorize_config.get_config('SRS,tiny')
-  config.fusion = 'global'
+  config.model.fusion = 'global'
   colorize_train.check_config(config)
   state = colorize_train.make_state(config)
   loss_fn = colorize_train.make_loss_fn(config)

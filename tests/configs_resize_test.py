@@ -12,8 +12,8 @@ def test_large_scale_is_the_benchmarked_tiled_setting_and_only_for_upscale():
   from bench import large_image  # pylint: disable=g-import-not-at-top
   from absl import flags  # pylint: disable=g-import-not-at-top
   bench = {f.name: f.default for f in flags.FLAGS.get_flags_for_module(large_image)}
-  assert (config.tile_size, config.tile_overlap, config.hidden_features, config.hidden_layers,
-          config.learning_rate) == (
+  assert (config.tile_size, config.tile_overlap, config.model.hidden_features,
+          config.model.hidden_layers, config.optimizer.learning_rate) == (
               bench['tile_size'], bench['tile_overlap'], bench['width'], bench['hidden_layers'],
               bench['learning_rate'])
   # Pixels per step: auto, >= 256 per tile; a 2048^2 canvas has 35 x 35 = 1225 64-pixel tiles

@@ -127,13 +127,13 @@ def test_fit_image_with_a_huge_learning_rate_stops_with_one_line_and_no_bad_outp
   result = subprocess.run(
       [sys.executable, '-m', 'experiments.fit_image',
        '--config=experiments/configs/fit_image.py:tiny', '--config.models=siren',
-       '--config.learning_rate=1e20', f'--workdir={tmp_path}'],
+       '--config.optimizer.learning_rate=1e20', f'--workdir={tmp_path}'],
       cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
       env=subprocess_env())
   assert result.returncode == 2, result.stderr[-2000:]
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('error: [siren] training diverged at step '), last
-  assert 'lower config.learning_rate' in last.lower() and 'Traceback' not in result.stderr
+  assert 'lower config.optimizer.learning_rate' in last.lower() and 'Traceback' not in result.stderr
   assert not (tmp_path / 'metrics.json').exists() and not (tmp_path / 'figure.png').exists()
   assert not [d for d in os.listdir(tmp_path / 'checkpoints' / 'siren') if d.isdigit()]
 
@@ -232,8 +232,8 @@ def test_every_checkpoint_damaged_is_a_one_line_error(two_checkpoints, caplog):
 
 def _tiny_fit(**overrides):
   config = fit_image_config.get_config('tiny')
-  config.update({'models': 'siren', 'hidden_features': 16, 'eval_every': 0, 'log_every': 0,
-                 **overrides})
+  config.update({'models': 'siren', 'model': {'hidden_features': 16}, 'eval_every': 0,
+                 'log_every': 0, **overrides})
   return config
 
 
@@ -273,10 +273,10 @@ def test_fingerprint_ignores_steps_and_cadence_but_not_the_learning_rate():
       json.loads(json.dumps(base)), fingerprint(steps=999, eval_every=7, checkpoint_every=3,
                                                 log_every=1, render_chunk_points=8))
   assert driver.fingerprint_differences(
-      json.loads(json.dumps(base)), fingerprint(learning_rate=1e-2)) == [
-          'learning_rate: 0.0001 there, 0.01 here']
-  wider = driver.field_fingerprint(_tiny_fit(), driver.model_spec(_tiny_fit(hidden_features=8),
-                                                                  'siren', 1, 32),
+      json.loads(json.dumps(base)), fingerprint(optimizer={'learning_rate': 1e-2})) == [
+          'optimizer.learning_rate: 0.0001 there, 0.01 here']
+  wider = driver.field_fingerprint(_tiny_fit(), driver.model_spec(
+      _tiny_fit(model={'hidden_features': 8}), 'siren', 1, 32),
                                    batch, fitting.image_loss, source='camera')
   assert driver.fingerprint_differences(json.loads(json.dumps(base)), wider) == [
       'model.hidden_features: 16 there, 8 here']

@@ -46,7 +46,7 @@ def test_tiny_run_writes_every_output(tmp_path):
 @pytest.mark.slow
 def test_siren_is_far_ahead_of_the_baselines_at_equal_steps(tmp_path):
   # The README's claim at a size the test suite can afford: 32x32 cameraman, width 64.
-  config = _tiny(steps=150, hidden_features=64, hidden_layers=3, eval_every=150,
+  config = _tiny(steps=150, model={'hidden_features': 64, 'hidden_layers': 3}, eval_every=150,
                  log_every=150, checkpoint_every=0)
   psnr = {k: v['psnr'] for k, v in fit_image_lib.train_and_evaluate(config, str(tmp_path))
           ['models'].items()}
@@ -91,7 +91,7 @@ def test_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_o
 
 def _adam():
   import optax
-  return optax.adam(_tiny().learning_rate)
+  return optax.adam(_tiny().optimizer.learning_rate)
 
 
 def _tiny_params():
@@ -104,7 +104,8 @@ def _tiny_params():
     ('--config.image=cameraman', 'built-in image'),
     ('--config.models=siren,gelu', "unknown model 'gelu'"),
     ('--config.steps=0', 'config.steps must be a positive number'),
-    ('--config.learning_rate=-1', 'config.learning_rate must be a positive number'),
+    ('--config.optimizer.learning_rate=-1',
+     'config.optimizer.learning_rate must be a positive number'),
     ('--config.mode=cmyk', 'config.mode must be one of'),
     ('--config.steps_per_call=3', 'must be a multiple of config.steps_per_call'),
 ])

@@ -131,8 +131,7 @@ def colorize_variant(variant, **overrides):
   # Imported here, not at the top, so that library tests never import the experiments.
   from experiments.configs import colorize as colorize_config  # noqa: PLC0415
   config = colorize_config.get_config(variant)
-  for key, value in overrides.items():
-    config[key] = value
+  config.update(overrides)
   return config
 
 
@@ -162,7 +161,8 @@ def _resize_photo(x4, x2):
             'bicubic': {'psnr': bicubic, 'ssim': 0.6}, 'lanczos': {'psnr': lanczos, 'ssim': 0.6},
             'siren': {'psnr': siren, 'ssim': 0.7}}
   return {'factors': {'x4': {'methods': methods(*x4)}, 'x2': {'methods': methods(*x2)}},
-          'config': {'model': 'siren', 'image_size': 256, 'hidden_features': 256, 'steps': 500}}
+          'config': {'model': {'name': 'siren', 'hidden_features': 256}, 'image_size': 256,
+                     'steps': 500}}
 
 
 def write_synthetic_reproduction(workdir, config):
@@ -182,7 +182,7 @@ def write_synthetic_reproduction(workdir, config):
                               ('laplacian', {'siren': 12.3, 'tanh': 9.0, 'relu_pe': 13.0}, 39.5)):
     for model, psnr in psnrs.items():
       write_json(os.path.join(workdir, 'reconstruct', f'{kind}_{model}', 'metrics.json'), {
-          'config': {'colors': 'grey', 'model': model},
+          'config': {'colors': 'grey', 'model': {'name': model}},
           'results': {'grey': {model: {'psnr': psnr, 'steps': 500, 'psnr_history': []},
                                'direct': {'psnr': direct}, 'direct_stencil': {'psnr': 120.0}}}})
   write_json(os.path.join(workdir, 'merge', 'metrics.json'), {
@@ -196,8 +196,8 @@ def write_synthetic_reproduction(workdir, config):
     return {'mean': mean, 'std': 0.5, 'n': 6}
   write_json(os.path.join(workdir, 'colorize', 'heldout.json'), {
       'folds': [['astronaut', 'rocket'], ['chelsea', 'coffee']],
-      'config': {'heldout_seeds': 3, 'image_size': 32, 'width_scale': 0.25, 'epochs': 100,
-                 'heldout_eval_side': 256},
+      'config': {'heldout_seeds': 3, 'image_size': 32, 'model': {'width_scale': 0.25},
+                 'epochs': 100, 'heldout_eval_side': 256},
       'summary': {
           'grey': {'rgb_psnr': stats(18.0), 'ab_psnr': stats(21.0)},
           'FR': {'rgb_psnr': stats(17.0), 'ab_psnr': stats(20.0),

@@ -143,9 +143,9 @@ def test_each_point_is_evaluated_by_at_most_four_tiles():
 
 def _tiled_fit(image, layout, batch_pixels, steps, workdir):
   config = fit_image_config.get_config('tiny')
-  config.update(steps=steps, learning_rate=1e-3, hidden_features=32, hidden_layers=2,
-                batch_pixels=batch_pixels, eval_every=0, log_every=0, checkpoint_every=0,
-                steps_per_call=1)
+  config.update(steps=steps, optimizer={'learning_rate': 1e-3},
+                model={'hidden_features': 32, 'hidden_layers': 2}, batch_pixels=batch_pixels,
+                eval_every=0, log_every=0, checkpoint_every=0, steps_per_call=1)
   spec = driver.model_spec(config, 'siren', image.shape[-1], max(image.shape[:2]))
   apply_one = models.apply_fn(fields.make_field_model(**spec))
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
@@ -222,7 +222,7 @@ def test_target_psnr_stops_at_the_first_evaluation_reaching_it(tmp_path):
   from experiments import fit_image_lib  # pylint: disable=g-import-not-at-top
   config = fit_image_config.get_config('tiny')
   config.update(models='siren', steps=200, eval_every=10, log_every=10, checkpoint_every=10,
-                learning_rate=1e-3, target_psnr=20.0)
+                optimizer={'learning_rate': 1e-3}, target_psnr=20.0)
   out = fit_image_lib.train_and_evaluate(config, str(tmp_path))['models']['siren']
   psnrs = [r['psnr'] for r in out['psnr_history']]
   assert psnrs[-1] >= 20.0 and all(p < 20.0 for p in psnrs[:-1]), psnrs

@@ -39,7 +39,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   runs = {}
   for name in names:
     run_config = ml_collections.ConfigDict(config.to_dict())
-    run_config.model = name
+    run_config.model.name = name
     runs[name] = colorize_train.train_and_evaluate(run_config, os.path.join(workdir, name))
 
   # Thresholds from the reference model (the first listed, FR by default): its best train loss
@@ -94,7 +94,7 @@ def _write_figure(path: str, runs: dict[str, Any], config: ml_collections.Config
   axes[0].set_ylabel('MSE of ab / 128')
   axes[0].legend(fontsize=8)
   fig.suptitle(f'{config.dataset} {config.image_size}x{config.image_size}, width x'
-               f'{config.width_scale:g}, seed {config.seed}', fontsize=9)
+               f'{config.model.width_scale:g}, seed {config.seed}', fontsize=9)
   fig.tight_layout()
   figures.save(fig, path, dpi=80)
 

@@ -9,26 +9,27 @@ photos are evaluated at a short side of config.heldout_eval_side; a photo with t
 (stereo_motorcycle) is the mean of its views. Baselines per fold: grey (ab = 0) and the
 lightness histogram of the fold's training photos (``colour_metrics.LightnessHistogram``).
 
-Writes WORKDIR/heldout.json (everything, per model, fold, seed and photo), heldout.md (tables) and
-heldout.png (a held-out photo per fold: grey input, each model, the histogram baseline, truth).
+Every run (model, fold, seed) trains through the one driver (``experiments.driver.run``):
+checkpoints and fingerprint under WORKDIR/checkpoints/<MODEL>_fold<F>_seed<S>/, so a killed
+protocol resumes where it stopped. Writes WORKDIR/heldout.json (everything, per model, fold, seed
+and photo), heldout.md (tables), heldout.png (a held-out photo per fold: grey input, each model,
+the histogram baseline, truth) and TensorBoard scalars under tb/.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import jax
 import ml_collections
 import numpy as np
-import optax
 from absl import logging
 
-from experiments import common, figures
+from experiments import common, driver, figures
 from experiments.colorize import train as colorize_train
 from experiments.colorize import photo as colorize_photo
-from siren_jax import data, images, training
+from siren_jax import data, images, models, optimizers, training
 from siren_jax.colorize import colour, colour_metrics
 
 METRICS = ('rgb_psnr', 'ab_psnr', 'colourfulness_ratio')
@@ -76,10 +77,10 @@ def model_config(config: ml_collections.ConfigDict, model: str, fusion: str
                  ) -> ml_collections.ConfigDict:
   """The config one model of the comparison trains with (FC: its own crop size and rate)."""
   run = ml_collections.ConfigDict(config.to_dict())
-  run.model, run.fusion = model, fusion
+  run.model.name, run.model.fusion = model, fusion
   if model == 'FC':
     run.image_size = config.heldout_fc_image_size
-    run.learning_rate = config.heldout_fc_learning_rate
+    run.optimizer.learning_rate = config.heldout_fc_learning_rate
   colorize_train.check_config(run)
   return run
 
@@ -118,8 +119,8 @@ def _photo_metrics(predict_ab_fn, views) -> dict[str, float]:
 
 
 class _Model:
-  """One model of the comparison: its jitted init, train step and predictor, built once and
-  reused for every fold and seed (so each compiles once)."""
+  """One model of the comparison: its jitted init, loss and predictors, built once and reused
+  for every fold and seed (so each compiles once)."""
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
@@ -127,12 +128,13 @@ class _Model:
     sample = colorize_train.model_inputs(
         config, np.zeros((1, config.image_size, config.image_size, 1), np.float32))
     # Jitted init (op-by-op init is slow on CPU); the template's apply_fn and tx objects are
-    # reused by every fresh state, so the jitted train step compiles once.
+    # reused by every fresh state and the loss by every run, so the driver's train step (one per
+    # loss and settings) compiles once.
     self.init = jax.jit(lambda key: model.init(key, sample)['params'])
     self.state = training.TrainState.create(
-        apply_fn=lambda p, x: model.apply({'params': p}, x), params=self.init(
-            jax.random.PRNGKey(0)), tx=optax.adam(config.learning_rate))
-    self.train_step = training.make_train_step(colorize_train.make_loss_fn(config))
+        apply_fn=models.apply_fn(model), params=self.init(jax.random.PRNGKey(0)),
+        tx=optimizers.make_optimizer(**config.optimizer))
+    self.loss_fn = colorize_train.make_loss_fn(config)
     self.predict = colorize_train.make_predict_rgb(config, self.state.apply_fn)
     self.predict_ab = colorize_photo.make_predict_ab(config, self.state.apply_fn)
 
@@ -141,13 +143,16 @@ class _Model:
     return self.state.replace(step=0, params=params, opt_state=self.state.tx.init(params))
 
 
-def _train(model: _Model, train_photos: tuple[str, ...], seed: int) -> dict[str, Any]:
-  """Trains one model on the training photos from seed; returns the state and its history."""
-  config = model.config
-  pipeline = data.Pipeline(
-      'embedded:' + ','.join(train_photos), image_size=config.image_size,
-      batch_size=config.batch_size, seed=seed, val_fraction=0.0, test_fraction=0.0,
-      photo_side=config.photo_side, max_eval_examples=config.max_eval_examples)
+def _train(model: _Model, train_photos: tuple[str, ...], seed: int, *, workdir: str, tag: str,
+           writer: common.ScalarWriter) -> dict[str, Any]:
+  """Trains one model on the training photos from seed through the driver (checkpoints and
+  fingerprint under checkpoints/<tag>, resumed when there); returns the state, its history and
+  its training seconds (evaluations excluded, across resumes)."""
+  # The run's own config: what its pipeline reads and its fingerprint records.
+  config = ml_collections.ConfigDict(model.config.to_dict())
+  config.update(dataset='embedded:' + ','.join(train_photos), seed=seed, val_fraction=0.0,
+                test_fraction=0.0)
+  pipeline = colorize_train.make_pipeline(config)
   steps_per_epoch = pipeline.steps_per_epoch
   key = colorize_train.target_key(config)
   train_set = pipeline.eval_set('train')
@@ -156,25 +161,28 @@ def _train(model: _Model, train_photos: tuple[str, ...], seed: int) -> dict[str,
     evaluated = colorize_train.evaluate_split(config, model.predict, state.params, train_set)
     return {'epoch': int(state.step) / steps_per_epoch, 'train_loss': evaluated['loss']}
 
-  start = time.perf_counter()
-  try:
-    result = training.train_loop(
-        model.fresh_state(seed), model.train_step,
-        lambda step: {k: v for k, v in pipeline.train_batch(step).items() if k in ('grey', key)},
-        num_steps=config.epochs * steps_per_epoch,
-        eval_every=config.eval_every_epochs * steps_per_epoch, eval_fn=eval_fn)
-  except training.DivergenceError as e:  # Held-out runs always stop on divergence.
-    raise training.DivergenceError(e.diagnosis, e.step, e.loss,
-                                   'lower config.learning_rate') from None
+  eval_every = config.eval_every_epochs * steps_per_epoch
+  result = driver.run(
+      model.fresh_state(seed), model.loss_fn, workdir=workdir, tag=tag, writer=writer,
+      schedule=driver.Schedule(
+          config.epochs * steps_per_epoch, log_every=eval_every, eval_every=eval_every,
+          checkpoint_every=config.checkpoint_every_epochs * steps_per_epoch),
+      batch_fn=lambda step: {k: v for k, v in pipeline.train_batch(step).items()
+                             if k in ('grey', key)},
+      eval_fn=eval_fn, param_sharding=config.param_sharding,
+      process_local_batches=config.shard_data_by_process,
+      progress=lambda step: f'{tag} epoch {step / steps_per_epoch:g}/{config.epochs}',
+      fingerprint=colorize_train.run_fingerprint(config, pipeline), resume=config.resume,
+      nan_policy=config.nan_policy)
   return {'state': result.state, 'history': result.history,
-          'seconds': time.perf_counter() - start, 'steps_per_epoch': steps_per_epoch,
+          'seconds': result.train_seconds[-1], 'steps_per_epoch': steps_per_epoch,
           'train_examples': len(pipeline.source)}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """The whole protocol; returns what heldout.json holds."""
   folds = parse_folds(config.heldout_folds)
-  models = parse_models(config.heldout_models)
+  entries = parse_models(config.heldout_models)
   if config.heldout_seeds < 1 or config.heldout_eval_side < 8:
     raise ValueError('config.heldout_seeds must be >= 1 and heldout_eval_side >= 8')
   workdir = common.require_workdir(workdir)
@@ -190,38 +198,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     for name, fn in (('grey', colour_metrics.grey_ab), ('histogram', histograms[f].predict)):
       results['baselines'].setdefault(name, {})[str(f)] = {
           n: _photo_metrics(fn, test_views[n]) for n in fold}
-  for model_name, fusion in models:
-    label = model_name + (f'+{fusion}' if fusion else '')
-    model = _Model(model_config(config, model_name, fusion))
-    results['models'][label] = {}
-    for f, fold in enumerate(folds):
-      train_photos = fold_train_photos(folds, f, config.heldout_train_extra)
-      runs = {}
-      for seed in range(config.heldout_seeds):
-        trained = _train(model, train_photos, seed)
-        state = trained['state']
-
-        def predict_ab(lightness, state=state):
-          rgb = colorize_photo.colorize(model.config, state, lightness,
-                                            predict_ab=model.predict_ab)
-          return colour.rgb_to_scaled_lab(rgb)[1]
-
-        photos = {n: _photo_metrics(predict_ab, test_views[n]) for n in fold}
-        runs[str(seed)] = {
-            'photos': photos, 'history': trained['history'],
-            'final_train_loss': trained['history'][-1]['train_loss'],
-            'epochs_to_threshold': colorize_train.epochs_to_reach(
-                trained['history'], _threshold(config, model_name)),
-            'seconds': trained['seconds'], 'steps_per_epoch': trained['steps_per_epoch'],
-            'train_examples': trained['train_examples']}
-        logging.info('[%s] fold %d seed %d: %s; %.0f s', label, f, seed,
-                     ', '.join(f'{n} {m["rgb_psnr"]:.2f} dB' for n, m in photos.items()),
-                     trained['seconds'])
-        if seed == 0:
-          lightness = test_views[fold[0]][0]['L']
-          figure_rows[f].append((label, predict_ab(lightness)))
-          runs[str(seed)]['grid_shift_ab'] = _grid_shift(model, state, lightness)
-      results['models'][label][str(f)] = runs
+  writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
+  try:
+    for model_name, fusion in entries:
+      label = model_name + (f'+{fusion}' if fusion else '')
+      results['models'][label] = _train_model(
+          config, _Model(model_config(config, model_name, fusion)), label, folds, test_views,
+          figure_rows, workdir, writer)
+  finally:
+    writer.close()
   summary = summarize(results, config)
   reference, thresholds = reference_thresholds(results)
   output = {'folds': [list(f) for f in folds], 'summary': summary,
@@ -234,11 +219,50 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   return output
 
 
+def _train_model(config: ml_collections.ConfigDict, model: _Model, label: str,
+                 folds: list[tuple[str, ...]], test_views: dict[str, list[dict[str, np.ndarray]]],
+                 figure_rows: dict[int, list], workdir: str, writer: common.ScalarWriter
+                 ) -> dict[str, Any]:
+  """Every fold and seed of one model: {fold: {seed: run}}; appends the first seed's
+  colourisation of each fold's first photo to ``figure_rows``."""
+  per_fold = {}
+  for f, fold in enumerate(folds):
+    train_photos = fold_train_photos(folds, f, config.heldout_train_extra)
+    runs = {}
+    for seed in range(config.heldout_seeds):
+      trained = _train(model, train_photos, seed, workdir=workdir,
+                       tag=f'{label}_fold{f}_seed{seed}', writer=writer)
+      state = trained['state']
+
+      def predict_ab(lightness, state=state):
+        rgb = colorize_photo.colorize(model.config, state, lightness,
+                                      predict_ab=model.predict_ab)
+        return colour.rgb_to_scaled_lab(rgb)[1]
+
+      photos = {n: _photo_metrics(predict_ab, test_views[n]) for n in fold}
+      runs[str(seed)] = {
+          'photos': photos, 'history': trained['history'],
+          'final_train_loss': trained['history'][-1]['train_loss'],
+          'epochs_to_threshold': colorize_train.epochs_to_reach(
+              trained['history'], _threshold(config, model.config.model.name)),
+          'seconds': trained['seconds'], 'steps_per_epoch': trained['steps_per_epoch'],
+          'train_examples': trained['train_examples']}
+      logging.info('[%s] fold %d seed %d: %s; %.0f s', label, f, seed,
+                   ', '.join(f'{n} {m["rgb_psnr"]:.2f} dB' for n, m in photos.items()),
+                   trained['seconds'])
+      if seed == 0:
+        lightness = test_views[fold[0]][0]['L']
+        figure_rows[f].append((label, predict_ab(lightness)))
+        runs[str(seed)]['grid_shift_ab'] = _grid_shift(model, state, lightness)
+    per_fold[str(f)] = runs
+  return per_fold
+
+
 def _grid_shift(model: _Model, state, lightness: np.ndarray) -> dict[str, float]:
   """How much the tiled colourisation of a photo changes when the tile grid moves a few pixels
   (conv: 8, keeping the stride-8 phase; FC: (3, 5)), in ab units (x 128): a trained model's
   dependence on where its tiles fall (0 for a model whose context fits in the tile margin)."""
-  shift = (3, 5) if model.config.model == 'FC' else (8, 8)
+  shift = (3, 5) if model.config.model.name == 'FC' else (8, 8)
   ab = [colour.rgb_to_scaled_lab(colorize_photo.colorize(
       model.config, state, lightness, offset=o, predict_ab=model.predict_ab))[1] * 128
         for o in ((0, 0), shift)]

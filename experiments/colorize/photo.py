@@ -22,7 +22,7 @@ def load_params(config: ml_collections.ConfigDict, workdir: str):
   colorize_train.check_config(config)
   colorize_train.check_workdir_model(workdir, config)
   template = colorize_train.make_state(config)
-  directory = driver.checkpoint_dir(workdir, config.model)
+  directory = driver.checkpoint_dir(workdir, config.model.name)
   manager = ckpt.make_manager(directory)
   try:
     restored = ckpt.restore_latest(manager, template)
@@ -39,7 +39,7 @@ def tiling(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
   photo_margin, or by default: conv, twice the training crop with half overlap (the stride
   between tiles stays a multiple of 8) and a zero-weight margin of a quarter of the overlap
   (where zero padding spoils the output); FC, its fixed input with half overlap, no margin."""
-  fc = config.model == 'FC'
+  fc = config.model.name == 'FC'
   tile = config.image_size if fc else (config.photo_tile or 2 * config.image_size)
   overlap = config.photo_overlap if config.photo_overlap >= 0 else tile // 2
   margin = config.photo_margin if config.photo_margin >= 0 else (0 if fc else overlap // 4)
@@ -58,7 +58,7 @@ def make_predict_ab(config: ml_collections.ConfigDict, apply_fn):
 
   def predict(params, grey):
     output = apply_fn(params, colorize_train.model_inputs(config, grey))
-    if config.model == 'FC':
+    if config.model.name == 'FC':
       return colour.rgb_to_scaled_lab(jnp.clip(output, -1.0, 1.0))[1]
     return output
 
@@ -90,5 +90,5 @@ def colorize_file(config: ml_collections.ConfigDict, workdir: str, input_path: s
   rgb = colorize(config, state, grey.astype(np.float32))
   images.save_png(output_path, rgb)
   logging.info('Colourised %s (%dx%d) with %s -> %s', input_path, image.shape[0],
-               image.shape[1], config.model, output_path)
+               image.shape[1], config.model.name, output_path)
   return rgb

@@ -2,8 +2,9 @@
 schedules, or the fully connected SIREN, trained on L -> ab (conv) or grey -> RGB (FC).
 
 Writes to the workdir: figure_{train,val,test}.png (prediction | ground truth | grey input),
-loss.png (train and val loss per epoch), metrics.json, model.json (what the checkpoints hold),
-TensorBoard scalars under tb/ and checkpoints under checkpoints/.
+loss.png (train and val loss per epoch), metrics.json, TensorBoard scalars under tb/ and
+checkpoints under checkpoints/<config.model.name>/, beside the run's fingerprint (run.json:
+``run_fingerprint``, which colorize_photo checks too).
 
 "train loss" in the curves and metrics is the loss on fixed centre crops of (up to
 max_eval_examples) training examples, measured at every evaluation, so it is comparable across
@@ -13,7 +14,6 @@ models and epochs; the noisy minibatch loss goes to the progress log and TensorB
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -22,43 +22,41 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from absl import logging
-from etils import epath
 
 from experiments import common, driver, figures
 from experiments.configs.colorize import MODELS
-from siren_jax import data, grids, metrics, sharding, training
+from siren_jax import data, grids, metrics, optimizers, sharding, training
 from siren_jax.colorize import colorizers, colour
-# Config fields that define the network (checked against model.json before reusing a workdir).
-ARCHITECTURE_FIELDS = ('model', 'image_size', 'width_scale', 'sine_init', 'first_omega0',
-                       'hidden_omega0', 'fusion', 'fc_sine_layers', 'fc_first_omega0',
-                       'fc_hidden_omega0')
-# With the architecture, the config fields that change what training computes (the run's
-# fingerprint, driver.claim_checkpoints); epochs and eval/checkpoint cadence are not among them.
-RUN_FIELDS = ('learning_rate', 'seed', 'batch_size', 'dataset', 'image_key', 'val_fraction',
-              'test_fraction', 'split_seed')
+
+# With the architecture (config.model, image_size) and config.optimizer, the config fields that
+# change what training computes (the run's fingerprint, driver.claim_checkpoints); epochs and
+# eval/checkpoint cadence are not among them.
+RUN_FIELDS = ('seed', 'batch_size', 'dataset', 'image_key', 'val_fraction', 'test_fraction',
+              'split_seed')
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """One-line errors for bad config values."""
-  common.check_choice(config, 'model', MODELS)
-  common.check_positive(config, ('image_size', 'batch_size', 'epochs', 'learning_rate',
-                                 'width_scale', 'first_omega0', 'hidden_omega0', 'fc_sine_layers',
-                                 'fc_first_omega0', 'fc_hidden_omega0', 'max_eval_examples',
+  common.check_choice(config, 'model.name', MODELS)
+  common.check_positive(config, ('image_size', 'batch_size', 'epochs', 'model.width_scale',
+                                 'model.first_omega0', 'model.hidden_omega0',
+                                 'model.fc_sine_layers', 'model.fc_first_omega0',
+                                 'model.fc_hidden_omega0', 'max_eval_examples',
                                  'eval_every_epochs'))
   common.check_non_negative(config, ('checkpoint_every_epochs', 'num_figure_examples'))
   common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
-  if config.model != 'FC' and config.image_size % colorizers.DOWNSAMPLING:
+  if config.model.name != 'FC' and config.image_size % colorizers.DOWNSAMPLING:
     raise ValueError(f'config.image_size={config.image_size} must be a multiple of '
                      f'{colorizers.DOWNSAMPLING} for the conv colouriser')
   try:
-    colorizers.fusion_embedding(config.fusion)  # Unknown names and unreadable files fail here.
+    colorizers.fusion_embedding(config.model.fusion)  # Unknown names, unreadable files fail here.
   except ValueError as e:
-    raise ValueError(f'config.fusion: {e}') from None
-  if config.fusion and config.model == 'FC':
-    raise ValueError('config.fusion applies to the conv colourisers only, not FC')
-  common.check_choice(config, 'sine_init', colorizers.SINE_INITS)
+    raise ValueError(f'config.model.fusion: {e}') from None
+  if config.model.fusion and config.model.name == 'FC':
+    raise ValueError('config.model.fusion applies to the conv colourisers only, not FC')
+  common.check_choice(config, 'model.sine_init', colorizers.SINE_INITS)
+  driver.check_optimizer(config)
   driver.check_run_fields(config)
   # Every batch is split over all devices: say so before any data is read or file written.
   if config.batch_size % jax.device_count():
@@ -67,22 +65,24 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def architecture(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  return {name: config[name] for name in ARCHITECTURE_FIELDS}
+  """What defines the network: config.model (whole) and the crop size."""
+  return {'model': config.model.to_dict(), 'image_size': config.image_size}
 
 
 def build_model(config: ml_collections.ConfigDict):
-  """The colouriser named by config.model."""
-  if config.model == 'FC':
+  """The colouriser config.model describes (config.model.name: FR, SRS, S130 or FC)."""
+  model = config.model
+  if model.name == 'FC':
     return colorizers.FCColorizer(height=config.image_size, width=config.image_size,
-                                  sine_layers=config.fc_sine_layers,
-                                  first_omega0=config.fc_first_omega0,
-                                  hidden_omega0=config.fc_hidden_omega0)
-  embedding = colorizers.fusion_embedding(config.fusion)
+                                  sine_layers=model.fc_sine_layers,
+                                  first_omega0=model.fc_first_omega0,
+                                  hidden_omega0=model.fc_hidden_omega0)
+  embedding = colorizers.fusion_embedding(model.fusion)
   global_features = (colorizers.GLOBAL_FUSION_FEATURES
-                     if config.fusion == colorizers.GLOBAL_FUSION else 0)
-  return colorizers.Colorizer(schedule=config.model, first_omega0=config.first_omega0,
-                              hidden_omega0=config.hidden_omega0, sine_init=config.sine_init,
-                              width_scale=config.width_scale,
+                     if model.fusion == colorizers.GLOBAL_FUSION else 0)
+  return colorizers.Colorizer(schedule=model.name, first_omega0=model.first_omega0,
+                              hidden_omega0=model.hidden_omega0, sine_init=model.sine_init,
+                              width_scale=model.width_scale,
                               fusion_features=embedding[1] if embedding else 0,
                               global_features=global_features)
 
@@ -90,8 +90,8 @@ def build_model(config: ml_collections.ConfigDict):
 def model_inputs(config: ml_collections.ConfigDict, grey: jax.Array,
                  embedding: jax.Array | None = None):
   """What the model takes: grey (B, H, W, 1), or {'grey', 'embedding'} with fusion on
-  (``embedding``: precomputed (B, D) vectors, else computed by config.fusion's function)."""
-  external = colorizers.fusion_embedding(config.fusion)
+  (``embedding``: precomputed (B, D) vectors, else computed by config.model.fusion's function)."""
+  external = colorizers.fusion_embedding(config.model.fusion)
   if external is None:  # No fusion, or the global branch inside the model.
     return grey
   if embedding is None:
@@ -100,7 +100,7 @@ def model_inputs(config: ml_collections.ConfigDict, grey: jax.Array,
 
 
 def target_key(config: ml_collections.ConfigDict) -> str:
-  return 'rgb' if config.model == 'FC' else 'ab'
+  return 'rgb' if config.model.name == 'FC' else 'ab'
 
 
 def make_loss_fn(config: ml_collections.ConfigDict) -> training.LossFn:
@@ -121,7 +121,7 @@ def make_predict_rgb(config: ml_collections.ConfigDict,
 
   def predict_chunk(params, grey):
     output = apply_fn(params, model_inputs(config, grey))
-    if config.model == 'FC':
+    if config.model.name == 'FC':
       return output, jnp.clip(output, -1.0, 1.0)
     return output, colour.scaled_lab_to_rgb(grey, output)
 
@@ -145,29 +145,21 @@ def evaluate_split(config, predict, params, split_data: dict[str, np.ndarray]) -
   }
 
 
-def write_model_json(workdir: str, config: ml_collections.ConfigDict) -> None:
-  """Records the architecture in the workdir; a different one there is an error (unless
-  config.resume is False: this run starts over)."""
-  path = os.path.join(workdir, 'model.json')
-  if epath.Path(path).exists() and config.resume:
-    check_workdir_model(workdir, config)
-  else:
-    common.write_json(path, architecture(config))
-
-
 def check_workdir_model(workdir: str, config: ml_collections.ConfigDict) -> None:
-  """Raises ValueError if the workdir's checkpoints belong to another architecture. (FR, SRS and
-  S130 have identical parameter shapes, so the checkpoint alone cannot tell them apart.)"""
-  path = os.path.join(workdir, 'model.json')
-  if not epath.Path(path).exists():
-    raise FileNotFoundError(f'{workdir!r} holds no trained colouriser (no model.json)')
-  stored = json.loads(epath.Path(path).read_text())
-  differences = [f'{k}={stored.get(k)!r} there, {v!r} here'
-                 for k, v in architecture(config).items() if stored.get(k) != v]
+  """Raises unless ``workdir`` holds a trained config.model.name whose architecture and
+  optimiser (the train state's shape), as its run's fingerprint records them
+  (``run_fingerprint``, the driver's run.json), are the config's. (FR, SRS and S130 have
+  identical parameter shapes: the checkpoint cannot tell them apart.)"""
+  name = config.model.name
+  stored = driver.stored_fingerprint(workdir, name)
+  if stored is None:
+    raise FileNotFoundError(f'{workdir!r} holds no trained colouriser {name} (no checkpoints/'
+                            f'{name}/{driver.RUN_FILE})')
+  current = {**architecture(config), 'optimizer': config.optimizer.to_dict()}
+  differences = driver.fingerprint_differences({k: stored.get(k) for k in current}, current)
   if differences:
-    raise ValueError(f'{workdir!r} holds a {stored.get("model")} model that differs from '
-                     f'config.model={config.model} ({"; ".join(differences)}); use its config, '
-                     f'a fresh --workdir or --config.resume=False to start over')
+    raise ValueError(f'{workdir!r} holds a {name} model that differs from this config '
+                     f'({"; ".join(differences)}); use its config or a fresh --workdir')
 
 
 def make_state(config: ml_collections.ConfigDict) -> training.TrainState:
@@ -175,7 +167,7 @@ def make_state(config: ml_collections.ConfigDict) -> training.TrainState:
   sample = jnp.zeros((1, config.image_size, config.image_size, 1), jnp.float32)
   return training.create_train_state(model, jax.random.PRNGKey(config.seed),
                                      model_inputs(config, sample),
-                                     optax.adam(config.learning_rate))
+                                     optimizers.make_optimizer(**config.optimizer))
 
 
 def make_pipeline(config: ml_collections.ConfigDict) -> data.Pipeline:
@@ -195,7 +187,8 @@ def run_fingerprint(config: ml_collections.ConfigDict,
   """What defines a colourisation run: architecture, optimiser, data fields and a content hash
   of the first training examples (the same on every process)."""
   first = [pipeline.source[int(i)] for i in pipeline.splits['train'][:8]]
-  return {**architecture(config), **{k: config[k] for k in RUN_FIELDS},
+  return {**architecture(config), 'optimizer': config.optimizer.to_dict(),
+          **{k: config[k] for k in RUN_FIELDS},
           'train_examples': int(len(pipeline.splits['train'])),
           'data_sha256': driver.content_hash(first)}
 
@@ -210,14 +203,13 @@ def epochs_to_reach(history: list[dict[str, Any]], threshold: float,
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains config.model; returns the metrics written to metrics.json."""
+  """Trains the colouriser of config.model; returns the metrics written to metrics.json."""
   check_config(config)
   pipeline = make_pipeline(config)  # Before the workdir: a data error writes nothing.
   workdir = common.require_workdir(workdir)
-  write_model_json(workdir, config)
   steps_per_epoch = pipeline.steps_per_epoch
   num_steps = config.epochs * steps_per_epoch
-  tag = config.model
+  tag = config.model.name
   logging.info('[%s] %s: %d/%d/%d train/val/test examples, %dx%d crops, batch %d, %d steps/epoch, '
                '%d epochs on %s.', tag, config.dataset,
                *(len(pipeline.splits[s]) for s in data.SPLITS), config.image_size,
@@ -273,7 +265,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         for i in range(min(config.num_figure_examples, len(split_data['grey'])))]
   history = result.history
   output = {
-      'model': config.model,
+      'model': config.model.name,
       'dataset': config.dataset,
       'examples': {s: int(len(pipeline.splits[s])) for s in data.SPLITS},
       'epochs': int(result.state.step) // steps_per_epoch,
@@ -301,7 +293,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                    {'train': (epochs, [r['train_loss'] for r in history]),
                     'val': (epochs, [r['val_loss'] for r in history])},
                    xlabel='epoch', ylabel='MSE', logy=True,
-                   title=f'{config.model} on {config.dataset} {config.image_size}x'
+                   title=f'{config.model.name} on {config.dataset} {config.image_size}x'
                          f'{config.image_size}')
     common.write_json(os.path.join(workdir, 'metrics.json'), output)
   return output

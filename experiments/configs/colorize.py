@@ -13,7 +13,8 @@ Variants (``--config=experiments/configs/colorize.py:MODEL[,SCALE][,key=value...
                short side of 128, 32x32 crops (FC 16x16), width x0.25, 100 epochs, 3 seeds.
 e.g. ``colorize.py:SRS``, ``colorize.py:FC,paper``, ``colorize.py:S130,tiny``.
 The report's sine init is the default (first omega0 1/30 with U(-1, 1) weights); the SIREN
-paper's: ``--config.sine_init=paper --config.first_omega0=30 --config.hidden_omega0=30``.
+paper's: ``--config.model.sine_init=paper --config.model.first_omega0=30
+--config.model.hidden_omega0=30``.
 """
 
 import ml_collections
@@ -28,9 +29,9 @@ SCALES = (*common.SCALES, 'heldout')
 def scales(fc: bool) -> dict[str, dict]:
   return {
       'paper': {'image_size': 48 if fc else 256, 'batch_size': 70 if fc else 20,
-                'width_scale': 1.0, 'epochs': 1000, 'eval_every_epochs': 5,
+                'model.width_scale': 1.0, 'epochs': 1000, 'eval_every_epochs': 5,
                 'checkpoint_every_epochs': 50},
-      'tiny': {'image_size': 8 if fc else 16, 'batch_size': 4, 'width_scale': 0.125,
+      'tiny': {'image_size': 8 if fc else 16, 'batch_size': 4, 'model.width_scale': 0.125,
                'epochs': 2, 'max_eval_examples': 8, 'checkpoint_every_epochs': 1,
                'num_figure_examples': 2, 'heldout_folds': 'astronaut;chelsea',
                'heldout_models': 'FR,FC', 'heldout_seeds': 2, 'heldout_eval_side': 40,
@@ -39,8 +40,8 @@ def scales(fc: bool) -> dict[str, dict]:
       # Width x0.125 leaves 2-4 channels in the last decoder layers; there FR and SRS often died
       # to a constant colour (dead relus) on this data, so the CPU default x0.25 it is.
       'heldout': {'dataset': 'embedded:natural', 'image_size': 32, 'photo_side': 128,
-                  'width_scale': 0.25, 'batch_size': 16, 'epochs': 100, 'eval_every_epochs': 5,
-                  'max_eval_examples': 32},
+                  'model.width_scale': 0.25, 'batch_size': 16, 'epochs': 100,
+                  'eval_every_epochs': 5, 'max_eval_examples': 32},
   }
 
 
@@ -50,7 +51,24 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   fc = model == 'FC'
 
   config = ml_collections.ConfigDict()
-  config.model = model
+  config.model = ml_collections.ConfigDict(dict(
+      name=model,  # One of MODELS.
+      # Conv colouriser.
+      width_scale=0.25,  # Multiplies every hidden channel count; 1.0 = Wallner's widths.
+      sine_init='report',  # 'report' or 'paper' (see siren_jax.colorize.colorizers).
+      first_omega0=1.0 / 30.0,
+      hidden_omega0=1.0,
+      # '' (off), 'thumbnail' (parameter-free stand-in), 'global' (Iizuka et al.'s jointly
+      # trained global branch) or 'file:PATH' (a pretrained projection, .npy/.msgpack; see
+      # colorizers).
+      fusion='',
+      # FC SIREN colouriser.
+      fc_sine_layers=3,
+      fc_first_omega0=30.0,
+      fc_hidden_omega0=30.0,
+  ))
+  # Wallner: Adam with Keras' default 1e-3. FC: 1e-4 diverged after ~30 epochs here.
+  config.optimizer = common.optimizer(3e-5 if fc else 1e-3)
   # Data: 'embedded' (scikit-image photos), 'folder:/path' or 'tfds:NAME[:SPLIT]'.
   config.dataset = 'embedded'
   config.data_dir = ''  # TFDS data dir ('' = $TFDS_DATA_DIR or ~/tensorflow_datasets).
@@ -66,22 +84,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # Batches are split over all devices (batch_size must divide by their number); the train state
   # is replicated, or 'shard_kernels' splits large kernels over the devices (the FC model's).
   config.param_sharding = 'replicate'
-  # Optimisation (Wallner: Adam with Keras' default 1e-3).
   config.epochs = 300
-  config.learning_rate = 3e-5 if fc else 1e-3  # FC: 1e-4 diverged after ~30 epochs here.
   config.seed = 0
-  # Conv colouriser.
-  config.width_scale = 0.25  # Multiplies every hidden channel count; 1.0 = Wallner's widths.
-  config.sine_init = 'report'  # 'report' or 'paper' (see siren_jax.colorize.colorizers).
-  config.first_omega0 = 1.0 / 30.0
-  config.hidden_omega0 = 1.0
-  # '' (off), 'thumbnail' (parameter-free stand-in), 'global' (Iizuka et al.'s jointly trained
-  # global branch) or 'file:PATH' (a pretrained projection, .npy/.msgpack; see colorizers).
-  config.fusion = ''
-  # FC SIREN colouriser.
-  config.fc_sine_layers = 3
-  config.fc_first_omega0 = 30.0
-  config.fc_hidden_omega0 = 30.0
   # Loop, evaluation and outputs (intervals in epochs).
   config.eval_every_epochs = 1
   config.checkpoint_every_epochs = 10
@@ -103,7 +107,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.heldout_loss_threshold = 0.01  # Train MSE of ab / 128 for 'epochs to'.
   config.heldout_fc_loss_threshold = 0.02  # FC: train MSE of RGB in [-1, 1].
   config.heldout_fc_image_size = 16
-  config.heldout_fc_learning_rate = 3e-5
+  config.heldout_fc_learning_rate = 3e-5  # FC's config.optimizer.learning_rate.
 
   common.add_run_fields(config)  # nan_policy, resume.
   return common.finish(config, scale, scales(fc), assignments)

@@ -1,6 +1,12 @@
-"""What every experiment config shares: one variant grammar, scale overrides, and the defaults
-of the field-model fields. Imports only ml_collections (and the import-free siren_jax.names),
-so reading a config never imports jax.
+"""What every experiment config shares: one variant grammar, scale overrides, the optimiser
+group and the field fits' model group. Imports only ml_collections (and the import-free
+siren_jax.names), so reading a config never imports jax.
+
+Configs nest what belongs together and the experiments pass each group through whole:
+``config.model`` (the network: ``fields.field_spec(**config.model, ...)`` for the field fits, the
+colouriser's architecture for colorize) and ``config.optimizer``
+(``optimizers.make_optimizer(**config.optimizer)``). Command lines reach into a group with a
+dotted name: ``--config.model.hidden_features=128``, ``--config.optimizer.learning_rate=3e-4``.
 
 Variant grammar, for every config file: ``--config=experiments/configs/NAME.py:ARGS`` where ARGS
 is a comma-separated list of
@@ -8,12 +14,14 @@ is a comma-separated list of
   * at most one SCALE: ``paper`` (the paper's or report's sizes, for a GPU/TPU) or ``tiny``
     (seconds, for tests) -- without one, the CPU-sized default,
   * ``key=value`` assignments to config fields, applied last (value: a Python literal, else a
-    string), e.g. ``poisson.py:grad,tiny,steps=40``.
+    string; a dotted key reaches into a group), e.g. ``poisson.py:grad,tiny,steps=40`` or
+    ``fit_image.py:tiny,model.hidden_features=16``.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +32,19 @@ from siren_jax import names
 SCALES = ('paper', 'tiny')
 FIELD_MODELS = names.FIELD_MODELS
 PARAM_SHARDINGS = names.PARAM_SHARDINGS
+# Fields that moved into a group (old flat name -> dotted name); an old name, on a command line
+# or in a variant, is a one-line error naming the new one.
+MOVED = {
+    'model': 'model.name',
+    **{name: f'model.{name}' for name in (
+        # Field models.
+        'hidden_features', 'hidden_layers', 'first_omega0', 'hidden_omega0', 'zero_bias',
+        'num_frequencies',
+        # Colourisers.
+        'width_scale', 'sine_init', 'fusion', 'fc_sine_layers', 'fc_first_omega0',
+        'fc_hidden_omega0')},
+    'learning_rate': 'optimizer.learning_rate',
+}
 
 
 def parse_variant(variant: str, *, experiment: str, modes: Sequence[str] = (),
@@ -59,14 +80,66 @@ def _literal(text: str) -> Any:
     return text
 
 
+def _group_and_key(config: ml_collections.ConfigDict, path: str
+                   ) -> tuple[ml_collections.ConfigDict, str] | None:
+  """(the group holding the field, its key) of the dotted ``path`` (``'model.name'``), or None
+  when there is no such field."""
+  *groups, key = path.split('.')
+  for name in groups:
+    if name not in config or not isinstance(config[name], ml_collections.ConfigDict):
+      return None
+    config = config[name]
+  return (config, key) if key in config else None
+
+
+def has_field(config: ml_collections.ConfigDict, path: str) -> bool:
+  """Whether ``config`` has the field at the dotted ``path`` (e.g. ``'model.hidden_features'``)."""
+  return _group_and_key(config, path) is not None
+
+
+def moved_field_message(config: ml_collections.ConfigDict, path: str) -> str | None:
+  """Why the dotted ``path`` cannot be set, if it names a field that moved into a group
+  (``MOVED``) or a whole group; None otherwise."""
+  new = MOVED.get(path)
+  if new and has_field(config, new):
+    return f'config.{path} is now config.{new}'
+  found = _group_and_key(config, path)
+  if found and isinstance(found[0][found[1]], ml_collections.ConfigDict):
+    group = found[0][found[1]]
+    return (f'config.{path} is a group of fields ({", ".join(group.keys())}); set one, e.g. '
+            f'config.{path}.{next(iter(group.keys()))}')
+  return None
+
+
+def unknown_field_message(config: ml_collections.ConfigDict, path: str) -> str | None:
+  """'unknown config field ...' with a suggestion, if the dotted ``path`` is not a field of
+  ``config``; None if it is."""
+  group: Any = config
+  prefix = ''
+  for name in path.split('.'):
+    if not isinstance(group, ml_collections.ConfigDict):
+      return f"unknown config field '{path}' (config.{prefix[:-1]} is not a group)"
+    if name not in group:
+      # At the top, old flat names count too: a misspelt one suggests its new name.
+      moved = {old: new for old, new in MOVED.items() if not prefix and has_field(config, new)}
+      close = difflib.get_close_matches(name, [*group.keys(), *moved], n=1)
+      hint = f" (did you mean '{moved.get(close[0], prefix + close[0])}'?)" if close else ''
+      return f"unknown config field '{path}'{hint}"
+    group, prefix = group[name], f'{prefix}{name}.'
+  return None
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Mapping[str, Any],
                     origin: str) -> ml_collections.ConfigDict:
-  """Sets each existing field of ``config`` from ``overrides``; an unknown field is an error
-  naming ``origin`` (the variant or scale it came from)."""
+  """Sets each existing field of ``config`` from ``overrides`` (dotted keys reach into groups:
+  ``model.hidden_features``); an unknown field, a field that moved into a group or a whole
+  group is an error naming ``origin`` (the variant or scale it came from)."""
   for key, value in overrides.items():
-    if key not in config:
-      raise ValueError(f'{origin}: unknown config field {key!r}')
-    config[key] = value
+    message = moved_field_message(config, key) or unknown_field_message(config, key)
+    if message:
+      raise ValueError(f'{origin}: {message}')
+    group, name = _group_and_key(config, key)
+    group[name] = value
   return config
 
 
@@ -79,16 +152,37 @@ def finish(config: ml_collections.ConfigDict, scale: str,
   return apply_overrides(config, assignments, 'config variant')
 
 
-def add_field_model_fields(config: ml_collections.ConfigDict) -> None:
-  """The model, optimiser and schedule fields every field fit shares (the paper's defaults);
-  the config names the model itself (``model``, or ``models`` for fit_image)."""
-  config.hidden_features = 256
-  config.hidden_layers = 3
-  config.first_omega0 = 30.0
-  config.hidden_omega0 = 30.0
-  config.zero_bias = False
-  config.num_frequencies = 0  # ReLU+PE only; 0 = Nyquist rule of the reference for the image.
-  config.learning_rate = 1e-4
+def optimizer(learning_rate: float) -> ml_collections.ConfigDict:
+  """``config.optimizer``: the arguments of ``siren_jax.optimizers.make_optimizer`` (Adam at a
+  constant ``learning_rate`` unless changed; schedules and clipping explained there)."""
+  return ml_collections.ConfigDict(dict(
+      name='adam',
+      learning_rate=learning_rate,
+      schedule='constant',  # 'constant', 'cosine' or 'step'.
+      warmup_steps=0,  # Linear warm-up from 0 over this many steps.
+      decay_steps=0,  # cosine: steps from the peak to 0; step: steps between drops.
+      decay_rate=0.1,  # step: the factor of each drop.
+      clip_norm=0.0,  # > 0: clip gradients to this global norm.
+  ))
+
+
+def add_field_fit_fields(config: ml_collections.ConfigDict, model: str | None) -> None:
+  """The model, optimiser and schedule fields every field fit shares (the paper's defaults).
+
+  ``config.model`` holds ``siren_jax.models.fields.field_spec``'s arguments: the model's
+  ``name`` (one of FIELD_MODELS), or none when the experiment lists several in its own field
+  (``model=None``: fit_image's ``config.models``, which share the rest of ``config.model``).
+  """
+  config.model = ml_collections.ConfigDict(dict(
+      **({'name': model} if model else {}),
+      hidden_features=256,
+      hidden_layers=3,
+      first_omega0=30.0,  # SIREN only (so are hidden_omega0 and zero_bias).
+      hidden_omega0=30.0,
+      zero_bias=False,
+      num_frequencies=0,  # ReLU+PE only; 0 = Nyquist rule of the reference for the image.
+  ))
+  config.optimizer = optimizer(1e-4)
   config.seed = 0
   config.steps = 500
   config.steps_per_call = 1  # Optimiser steps per jitted call (lax.scan); intervals divide by it.
@@ -120,7 +214,7 @@ def add_run_fields(config: ml_collections.ConfigDict) -> None:
 
 
 # Scale overrides shared by the field experiments (an experiment may add to them).
-FIELD_PAPER = {'hidden_features': 256, 'steps': 10_000, 'eval_every': 100, 'log_every': 500,
-               'checkpoint_every': 1000, 'steps_per_call': 10}
-FIELD_TINY = {'hidden_features': 32, 'hidden_layers': 2, 'steps': 20, 'eval_every': 10,
-              'log_every': 10, 'checkpoint_every': 10}
+FIELD_PAPER = {'model.hidden_features': 256, 'steps': 10_000, 'eval_every': 100,
+               'log_every': 500, 'checkpoint_every': 1000, 'steps_per_call': 10}
+FIELD_TINY = {'model.hidden_features': 32, 'model.hidden_layers': 2, 'steps': 20,
+              'eval_every': 10, 'log_every': 10, 'checkpoint_every': 10}

@@ -23,8 +23,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.image = 'camera'  # A built-in name (siren_jax.images.BUILTIN_IMAGES) or a file path.
   config.mode = 'grey'  # 'grey' or 'rgb'.
   config.image_size = 128  # Side length the image is resized to (0 keeps its size).
-  config.models = 'siren,relu_pe,relu,tanh'  # Comma-separated, from common.FIELD_MODELS.
-  common.add_field_model_fields(config)
+  # Comma-separated, from common.FIELD_MODELS; they share config.model (which has no name).
+  config.models = 'siren,relu_pe,relu,tanh'
+  common.add_field_fit_fields(config, model=None)
   config.steps = 300
   config.figure_max_side = 512  # figure.png shows images and derivatives at most this large.
   return common.finish(config, scale, SCALES, assignments)

@@ -67,9 +67,8 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
   config.mask = 'ellipse'
   config.mask_height = 0.5
   config.mask_width = 0.5
-  config.model = 'siren'  # One of common.FIELD_MODELS.
-  common.add_field_model_fields(config)
-  config.hidden_features = 128
+  common.add_field_fit_fields(config, model='siren')  # config.model.name: common.FIELD_MODELS.
+  config.model.hidden_features = 128
   if mode == 'clone':
     config.image_scale = 0.25  # Destination, source, mask and position are scaled by this.
     config.siren_rules = ''  # Rules that also get a SIREN fit ('' = all of rules).

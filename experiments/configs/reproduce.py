@@ -64,7 +64,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.scale = scale  # One of SCALE_NAMES; the claims table tests each claim at some scales.
   config.parts = ','.join(PARTS)  # Parts to run, comma-separated, in this order.
-  # Models of Table 1 (config.model of experiments.poisson), SIREN first.
+  # Models of Table 1 (config.model.name of experiments.poisson), SIREN first.
   config.poisson_models = 'siren,tanh,relu_pe'
   config.resize_images = NATURAL_PHOTOS  # Every built-in natural photo ('cat' is 'chelsea').
   config.resize_mode = 'grey'

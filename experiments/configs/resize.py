@@ -28,11 +28,12 @@ TASKS = ('compare', 'upscale')
 SCALES = {
     'paper': {'image_size': 512, 'steps': 5000, 'eval_every': 500, 'log_every': 500,
               'checkpoint_every': 1000},
-    'tiny': {**common.FIELD_TINY, 'image_size': 32, 'learning_rate': 1e-3, 'crop_size': 0.5,
-             'tile_overlap': 4},
-    'large': {'tile_size': 64, 'tile_overlap': 4, 'hidden_features': 32, 'hidden_layers': 2,
-              'learning_rate': 1e-3, 'batch_pixels': -1, 'target_psnr': 30.0,
-              'steps': 20_000, 'eval_every': 200, 'log_every': 100, 'checkpoint_every': 1000},
+    'tiny': {**common.FIELD_TINY, 'image_size': 32, 'optimizer.learning_rate': 1e-3,
+             'crop_size': 0.5, 'tile_overlap': 4},
+    'large': {'tile_size': 64, 'tile_overlap': 4, 'model.hidden_features': 32,
+              'model.hidden_layers': 2, 'optimizer.learning_rate': 1e-3, 'batch_pixels': -1,
+              'target_psnr': 30.0, 'steps': 20_000, 'eval_every': 200, 'log_every': 100,
+              'checkpoint_every': 1000},
 }
 
 
@@ -66,8 +67,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.tile_ramp = 'cosine'  # Blending of tile overlaps: 'cosine' or 'linear'.
   # --- both ---
   config.max_pixels = 4096 * 4096  # Largest output (and input) image allowed, in pixels.
-  config.model = 'siren'  # One of common.FIELD_MODELS.
-  common.add_field_model_fields(config)
+  common.add_field_fit_fields(config, model='siren')  # config.model.name: common.FIELD_MODELS.
   config.steps_per_call = 10
   config.eval_every = 100
   config.log_every = 100

@@ -177,7 +177,7 @@ def _opencv_steps(dest, source, placement, mask, rule, real, box) -> dict[str, f
 
 
 def fit_siren(config, workdir, writer, *, tag, dest, omega, guidance, direct):
-  """Fits config.model to the Dirichlet problem; returns (field at the pixel centres, the train
+  """Fits config.model.name to the Dirichlet problem; returns (field at the pixel centres, the train
   state, the loop result)."""
   height, width, channels = dest.shape
   batch = seamless.network_batch(dest, omega, *guidance)
@@ -192,7 +192,7 @@ def fit_siren(config, workdir, writer, *, tag, dest, omega, guidance, direct):
     return {'psnr_inside_vs_direct': metrics.masked_psnr(field(state.apply_fn, state.params),
                                                          direct, omega)}
 
-  spec = driver.model_spec(config, config.model, channels, max(height, width))
+  spec = driver.model_spec(config, config.model.name, channels, max(height, width))
   result = driver.train_field(
       config, workdir, tag=tag, spec=spec,
       loss_fn=seamless.make_network_loss(height, width, config.guidance_weight), batch=batch,
@@ -217,7 +217,7 @@ def clone(config, workdir, writer, color, rule, dest, source, mask, position, ro
   outputs[f'clone_{rule}_direct'] = direct
   channels = dest.shape[-1]
   if rule in common.split_names(config.siren_rules or config.rules):
-    _, summary[config.model], siren_row = _siren_part(
+    _, summary[config.model.name], siren_row = _siren_part(
         config, workdir, writer, color, rule, dest, omega, guidance, direct, outputs)
     row += siren_row
   real, like = _opencv_clone(dest, source, placement, mask, rule)
@@ -269,10 +269,10 @@ def _siren_part(config, workdir, writer, color, rule, dest, omega, guidance, dir
       'psnr_history': result.history, 'render_size': list(big.shape[:2]),
       'network_file': os.path.basename(network), 'network_bytes': network_bytes}
   outputs.update({f'clone_{rule}_siren': siren, f'clone_{rule}_siren_{factor:g}x': big})
-  logging.info('[clone %s] %s vs direct inside Omega: %.2f dB', rule, config.model,
+  logging.info('[clone %s] %s vs direct inside Omega: %.2f dB', rule, config.model.name,
                summary['psnr_inside_vs_direct'])
-  cells = [(f'{config.model} {summary["psnr_inside_vs_direct"]:.1f} dB in Ω',
-            figures.to_unit(siren)), (f'{config.model} {factor:g}x', figures.to_unit(big))]
+  cells = [(f'{config.model.name} {summary["psnr_inside_vs_direct"]:.1f} dB in Ω',
+            figures.to_unit(siren)), (f'{config.model.name} {factor:g}x', figures.to_unit(big))]
   return siren, summary, cells
 
 
@@ -338,7 +338,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   dest, source = dest.astype(np.float64), source.astype(np.float64)
   logging.info('Clone %s: destination %s %s, source %s %s at %s (%s), rules %s, %s %d steps.',
                color, config.image, dest.shape, config.image_b, source.shape, position,
-               config.anchor, rules, config.model, config.steps)
+               config.anchor, rules, config.model.name, config.steps)
   results, rows, outputs = {}, [], {}
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
   try:

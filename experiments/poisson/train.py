@@ -100,7 +100,7 @@ def _display_laplacian(lap: np.ndarray) -> np.ndarray:
 def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWriter, *, tag: str,
         kind: str, target: np.ndarray, reference: np.ndarray,
         where: np.ndarray | None = None) -> tuple[np.ndarray, dict, tuple[np.ndarray, np.ndarray]]:
-  """Fits ``config.model`` to a gradient (kind 'grad', target (H, W, C, 2)) or Laplacian (kind
+  """Fits ``config.model.name`` to a gradient (kind 'grad', target (H, W, C, 2)) or Laplacian (kind
   'laplacian', target (H, W, C)) target.
 
   Returns the rendered field with its constant matched to ``reference`` over ``where`` (H, W, C),
@@ -125,7 +125,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
 
   start = time.time()
   result = driver.train_field(
-      config, workdir, tag=tag, spec=driver.model_spec(config, config.model, channels,
+      config, workdir, tag=tag, spec=driver.model_spec(config, config.model.name, channels,
                                                        max(height, width)),
       loss_fn=loss_fn, batch=batch, eval_fn=eval_fn, writer=writer,
       source=(config.image if config.mode in ('grad', 'laplacian')
@@ -174,14 +174,14 @@ def reconstruct(config: ml_collections.ConfigDict, workdir: str, writer: common.
       metrics.psnr(poisson.match_affine(field, image), image))
   # 'direct' solves the SIREN's problem (exact derivatives of a band-limited field match the
   # target); 'direct_stencil' inverts the finite-difference stencil that made the target.
-  results = {config.model: summary, 'direct': direct['spectral'][1],
+  results = {config.model.name: summary, 'direct': direct['spectral'][1],
              'direct_stencil': direct['stencil'][1]}
-  _save_pngs(workdir, f'{config.mode}_{color}', {config.model: field,
+  _save_pngs(workdir, f'{config.mode}_{color}', {config.model.name: field,
                                                   'direct': direct['spectral'][0]})
   rows = [[('ground truth', figures.to_unit(image)), target_display,
-           (f'{config.model}: {summary["psnr"]:.1f} dB', figures.to_unit(field)),
-           (f'{config.model} grad (autodiff)', _display_gradient(grad)),
-           (f'{config.model} Laplacian (autodiff)', _display_laplacian(lap)),
+           (f'{config.model.name}: {summary["psnr"]:.1f} dB', figures.to_unit(field)),
+           (f'{config.model.name} grad (autodiff)', _display_gradient(grad)),
+           (f'{config.model.name} Laplacian (autodiff)', _display_laplacian(lap)),
            (f'direct solver: {results["direct"]["psnr"]:.1f} dB',
             figures.to_unit(direct['spectral'][0]))]]
   return results, rows
@@ -209,8 +209,8 @@ def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.Scal
                             reference=direct)
     summary['psnr_vs_direct'] = summary.pop('psnr')
     results[rule] = summary
-    _save_pngs(workdir, tag, {config.model: field, 'direct': direct})
-    fits.append((f'{config.model} {rule}: {summary["psnr_vs_direct"]:.1f} dB vs direct',
+    _save_pngs(workdir, tag, {config.model.name: field, 'direct': direct})
+    fits.append((f'{config.model.name} {rule}: {summary["psnr_vs_direct"]:.1f} dB vs direct',
                  figures.to_unit(field)))
     directs.append((f'direct {rule}', figures.to_unit(direct)))
   mask_display = ('mask', mask.astype(np.float32))
@@ -240,7 +240,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   colors, rules = check_config(config)
   check_inputs(config, colors)
   workdir = common.require_workdir(workdir)
-  logging.info('Poisson %s with %s, %d steps per fit, on %s.', config.mode, config.model,
+  logging.info('Poisson %s with %s, %d steps per fit, on %s.', config.mode, config.model.name,
                config.steps, jax.devices()[0].platform)
   results, rows = {}, []
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))

@@ -88,9 +88,10 @@ def _fmt(value: Any, spec: str = '.2f') -> str:
 
 
 def _steps_line(config: dict) -> str:
+  model, optimizer = config.get('model', {}), config.get('optimizer', {})
   return (f'{config.get("image_size")}x{config.get("image_size")}, width '
-          f'{config.get("hidden_features")} x {config.get("hidden_layers")} hidden layers, '
-          f'{config.get("steps")} steps, lr {config.get("learning_rate")}')
+          f'{model.get("hidden_features")} x {model.get("hidden_layers")} hidden layers, '
+          f'{config.get("steps")} steps, lr {optimizer.get("learning_rate")}')
 
 
 # --- Fig. 1: image fitting. ------------------------------------------------------------------
@@ -121,7 +122,7 @@ def run_reconstruct(config: ml_collections.ConfigDict, workdir: str) -> None:
   for kind, variant in (('grad', config.grad_variant), ('laplacian', config.laplacian_variant)):
     for model in common.split_names(config.poisson_models):
       run_config = poisson_config.get_config(variant)
-      run_config.model = model
+      run_config.model.name = model
       run_once(poisson_train.train_and_evaluate, run_config, os.path.join(workdir, f'{kind}_{model}'))
   metrics = reconstruct_metrics(config.to_dict(), workdir)
   curves = {f'{kind} {model}': ([r['step'] for r in metrics[kind][model]['psnr_history']],
@@ -157,7 +158,7 @@ def reconstruct_partial(workdir: str) -> str:
     metrics = read_json(str(path))
     if metrics is None:
       continue
-    color, model = metrics['config']['colors'], metrics['config']['model']
+    color, model = metrics['config']['colors'], metrics['config']['model']['name']
     run = metrics['results'][color]
     lines.append(f'| {path.parent.name} | {run[model]["psnr"]:.2f} | {run["direct"]["psnr"]:.2f} '
                  f'| {run[model]["steps"]} |')
@@ -250,7 +251,7 @@ def summarise_resize(per_image: dict[str, dict]) -> dict[str, dict]:
   summary: dict[str, dict] = {}
   for factor in next(iter(per_image.values()))['factors']:
     methods = {name: m['factors'][factor]['methods'] for name, m in per_image.items()}
-    model = per_image[next(iter(per_image))]['config']['model']
+    model = per_image[next(iter(per_image))]['config']['model']['name']
     names = list(next(iter(methods.values())))
     classical = [n for n in names if n != model]
     summary[factor] = {
@@ -313,7 +314,7 @@ def resize_partial(workdir: str) -> str:
     metrics = read_json(str(path))
     if metrics is None:
       continue
-    model = metrics['config']['model']
+    model = metrics['config']['model']['name']
     for factor, result in metrics['factors'].items():
       methods = result['methods']
       best = max((m for m in methods if m != model), key=lambda m: methods[m]['psnr'])
@@ -327,7 +328,7 @@ def resize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
   lines = [f'Photos: {", ".join(metrics["images"])} (grey, resized to '
            f'{config["image_size"]}x{config["image_size"]} ground truth, aspect not kept; '
            f'stereo_motorcycle: left view), box-downsampled by each factor; SIREN width '
-           f'{config["hidden_features"]}, {config["steps"]} steps per fit.', '',
+           f'{config["model"]["hidden_features"]}, {config["steps"]} steps per fit.', '',
            '| factor | method | PSNR (dB), mean +- std | SSIM, mean +- std |', '|---|---|---|---|']
   for factor, s in metrics['summary'].items():
     for name in s['psnr']:
@@ -365,8 +366,8 @@ def colorize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]
   text = (f'Held-out protocol (docs/colorization.md): {len(metrics["folds"])} folds by photo '
           f'({folds}); each model trained on the other folds\' photos, {run["heldout_seeds"]} '
           f'seed(s), {run["image_size"]}x{run["image_size"]} crops, width x'
-          f'{run["width_scale"]:g}, {run["epochs"]} epochs; evaluated on the held-out photos '
-          f'(short side {run["heldout_eval_side"]}). Mean ± std over folds x seeds.\n\n' +
+          f'{run["model"]["width_scale"]:g}, {run["epochs"]} epochs; evaluated on the held-out '
+          f'photos (short side {run["heldout_eval_side"]}). Mean ± std over folds x seeds.\n\n' +
           (table.read_text() if table.exists() else ''))
   return text, [(os.path.join(workdir, 'heldout.png'),
                  'One held-out photo per fold: grey input, each model, histogram baseline, truth')]

@@ -11,9 +11,6 @@ import jax.numpy as jnp
 from siren_jax import baselines, layers, names
 
 FIELD_MODELS = names.FIELD_MODELS
-# The hyperparameters a field model takes besides its name and outputs (``make_field_model``).
-HYPERPARAMETERS = ('hidden_features', 'hidden_layers', 'first_omega0', 'hidden_omega0',
-                   'zero_bias', 'num_frequencies')
 
 
 def make_field_model(name: str, *, out_features: int, hidden_features: int = 256,
