@@ -61,7 +61,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.model_file = ''  # train: where to write it ('' = WORKDIR/model.sr); evaluate: read.
   # --- evaluate ---
   config.eval_scales = '2,3,4,2.5,3.3,6,8'
-  config.eval_size = 384  # Centre crop side of each test photo (the ground truth).
+  config.eval_size = 240  # Centre crop side of each test photo (the ground truth).
   config.tile_size = 192  # Input tile side when upscaling (siren_jax.sr.upscale).
   common.add_run_fields(config)
   if task == 'evaluate':

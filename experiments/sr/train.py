@@ -119,6 +119,8 @@ def make_eval_fn(config: ml_collections.ConfigDict, model_spec: liif.Spec
     result = {f'psnr_x{s}': float(np.mean(v)) for s, v in scores.items() if v}
     if result:
       result['psnr'] = float(np.mean(list(result.values())))
+      logging.info('step %d validation: %s', int(state.step),
+                   '  '.join(f'{k}={v:.2f}' for k, v in result.items()))
     return result
 
   return eval_fn

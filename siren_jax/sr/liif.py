@@ -109,7 +109,11 @@ def high_pass(image: Array) -> Array:
   padded = jnp.pad(image, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='edge')
   h, w = image.shape[1:3]
   # Summed as differences from the centre, so a flat region gives exactly zero.
-  return -sum(padded[:, i:i + h, j:j + w] - image for i in range(3) for j in range(3)) / 9.0
+  total = jnp.zeros_like(image)
+  for i in range(3):
+    for j in range(3):
+      total = total + (padded[:, i:i + h, j:j + w] - image)
+  return -total / 9.0
 
 
 def unfold3x3(feat: Array) -> Array:
