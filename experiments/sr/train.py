@@ -49,7 +49,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if config.task == 'evaluate' and not config.model_file:
     raise ValueError('config.model_file is empty: give a model file written by the train task')
   if config.task == 'train':
-    if 'test' in config.dataset.partition(':')[2]:
+    kind, _, split = config.dataset.partition(':')
+    if kind.startswith('corpus') and split == 'test':
       raise ValueError(f'config.dataset={config.dataset!r} is a test split: never train on it')
     spec(config)
 
