@@ -13,7 +13,6 @@ def _linear_probe(spec, hidden_kernel, hidden_bias, out_kernel):
   """ReLU decoder parameters (one hidden layer of 2 units, gate = the feature) chosen by hand;
   the encoder is never called (decode takes the features)."""
   params = liif.init_params(spec, jax.random.PRNGKey(0))
-  params = jax.tree.map(lambda a: a, params)
   params['decoder'] = {
       'hidden_0': {'kernel': jnp.asarray(hidden_kernel, jnp.float32),
                    'bias': jnp.asarray(hidden_bias, jnp.float32)},

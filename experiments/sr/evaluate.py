@@ -24,7 +24,7 @@ import numpy as np
 from absl import logging
 
 from experiments import common
-from experiments.resize_lib import CLASSICAL, classical_resize
+from experiments.resize_lib import classical_resize
 from experiments.sr import train
 from siren_jax import metrics
 from siren_jax.sr import model_file, upscale
@@ -107,8 +107,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       out = {'model': upscale.upscale(trained.spec, trained.params, low, side, side,
                                       tile_size=config.tile_size)}
       seconds += time.perf_counter() - start
-      out.update({m: classical_resize(low, side, side, m) for m in BASELINES
-                  if m in CLASSICAL})
+      out.update({m: classical_resize(low, side, side, m) for m in BASELINES})
       shave = math.ceil(s)
       rows[name][f'x{s:g}'] = {m: scores(out[m], truth, shave) for m in methods}
       logging.info('%s x%g (%d -> %d): %s', name, s, low_side, side, ', '.join(

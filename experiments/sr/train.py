@@ -79,9 +79,9 @@ def to_signed(photo: np.ndarray) -> np.ndarray:
   return photo.astype(np.float32) / 127.5 - 1.0
 
 
-def make_loss_fn(model: liif.LIIF) -> training.LossFn:
-  """L1 between predicted and true colours of the sampled target pixels (LIIF's loss)."""
-  del model  # The state's apply_fn carries it.
+def make_loss_fn() -> training.LossFn:
+  """L1 between predicted and true colours of the sampled target pixels (LIIF's loss); the
+  state's apply_fn is the model's ``apply``."""
 
   def loss_fn(params, batch, apply_fn):
     prediction = apply_fn({'params': params}, batch['lr'], batch['coords'], batch['cell'])
@@ -152,7 +152,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   start = time.perf_counter()
   try:
     result = driver.run(
-        state, make_loss_fn(model), workdir=workdir, tag=tag, writer=writer,
+        state, make_loss_fn(), workdir=workdir, tag=tag, writer=writer,
         schedule=driver.Schedule(config.steps, log_every=config.log_every,
                                  eval_every=config.eval_every,
                                  checkpoint_every=config.checkpoint_every),

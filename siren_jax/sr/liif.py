@@ -265,4 +265,5 @@ def init_params(spec: Spec, key: Array) -> Any:
 
 
 def num_params(params: Any) -> int:
+  """The number of parameters in ``params``."""
   return int(sum(math.prod(p.shape) for p in jax.tree.leaves(params)))
