@@ -5,6 +5,9 @@ r"""Resizes images through the coordinate grid: SIREN super-resolution vs classi
       --workdir=/tmp/up --config.input=photo.png --config.factor=3 --config.output=/tmp/big.png
   python -m experiments.resize --config=experiments/configs/resize.py:upscale \
       --workdir=/tmp/up2 --config.input=/tmp/up/fitted.inr --config.out_width=2000
+  python -m experiments.resize --config=experiments/configs/resize.py:upscale \
+      --workdir=/tmp/up3 --config.input=photo.png --config.factor=2.5 \
+      --config.method=learned --config.model_file=/tmp/sr/model.sr   # experiments.sr trains it
 """
 
 from experiments import common, resize_lib

@@ -29,10 +29,13 @@ from experiments.configs.resize import TASKS
 from siren_jax import (finite_differences, fitting, grids, images, inr_file, metrics, models,
                        render, tiling, training)
 from siren_jax.models import fields
+from siren_jax.sr import model_file, upscale as sr_upscale
 # PIL resampling filters, all on PIL's pixel-centre (half-pixel) convention.
 CLASSICAL = {'nearest': Image.Resampling.NEAREST, 'bilinear': Image.Resampling.BILINEAR,
              'bicubic': Image.Resampling.BICUBIC, 'lanczos': Image.Resampling.LANCZOS}
 EDGE_QUANTILE = 0.8  # Pixels with Sobel magnitude above this quantile count as edges.
+UPSCALE_METHODS = ('siren', 'learned')
+LEARNED_TILE_SIZE = 192  # Input pixels per tile of the learned upscaler when tile_size is 0.
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -53,6 +56,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError('config.input is empty: give an image path, a built-in image name or a '
                        '.inr file')
     common.check_non_negative(config, ('tile_size', 'tile_overlap'))
+    common.check_choice(config, 'method', UPSCALE_METHODS)
+    if config.method == 'learned' and not config.model_file:
+      raise ValueError('config.method=learned needs config.model_file (a model trained by '
+                       'python -m experiments.sr)')
     common.check_choice(config, 'tile_ramp', tiling.RAMPS)
     common.check_choice(config, 'param_dtype', inr_file.PARAM_DTYPES)
 
@@ -189,8 +196,43 @@ def output_size(config: ml_collections.ConfigDict, height: int, width: int) -> t
                             out_width=config.out_width, max_pixels=config.max_pixels)
 
 
+def learned_upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Resizes config.input with the trained model of config.model_file (no fit)."""
+  trained = model_file.load(config.model_file)
+  image = images.load_image(config.input, mode=config.mode or None)
+  height, width, channels = image.shape
+  render.check_size(height, width, config.max_pixels)
+  out_height, out_width = output_size(config, height, width)
+  converted = channels == 1 and trained.spec.channels == 3
+  if converted:
+    logging.warning('%s is grey and the model takes RGB: resizing it as grey RGB and writing a '
+                    'grey image.', config.input)
+    image = np.repeat(image, 3, axis=-1)
+  sr_upscale.check_input(trained.spec, image)
+  workdir = common.require_workdir(workdir)
+  start = time.perf_counter()
+  upscaled = sr_upscale.upscale(trained.spec, trained.params, image, out_height, out_width,
+                                tile_size=config.tile_size or LEARNED_TILE_SIZE,
+                                max_pixels=config.max_pixels)
+  seconds = time.perf_counter() - start
+  if converted:
+    upscaled = upscaled.mean(axis=-1, keepdims=True)
+  output_path = config.output or os.path.join(workdir, 'upscaled.png')
+  images.save_png(output_path, upscaled)
+  logging.info('Wrote %s (%dx%d from %dx%d, learned model %s) in %.1f s.', output_path,
+               out_height, out_width, height, width, config.model_file, seconds)
+  info = {'task': 'upscale', 'method': 'learned', 'input': config.input,
+          'model_file': config.model_file, 'converted_grey_to_rgb': converted,
+          'input_size': [height, width], 'output_size': [out_height, out_width],
+          'output': output_path, 'upscale_seconds': seconds, 'config': config.to_dict()}
+  common.write_json(os.path.join(workdir, 'metrics.json'), info)
+  return info
+
+
 def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Fits config.input (or loads a saved network) and renders it at the requested size."""
+  if config.method == 'learned':
+    return learned_upscale(config, workdir)
   info = {'task': 'upscale', 'input': config.input}
   if config.input.endswith('.inr'):
     fitted = inr_file.load(config.input)

@@ -10,6 +10,9 @@ Variants ``--config=experiments/configs/resize.py:[TASK][,SCALE][,key=value...]`
                   to config.output, saving the fitted network too; an input ending in .inr
                   re-renders a saved network without fitting. Use config.tile_size for large
                   images (tiles fit together, checkpoint and resume like any fit).
+                  config.method=learned resizes with a trained learned-resize model instead
+                  (config.model_file, from python -m experiments.sr): no fit, any size, in
+                  tiles of config.tile_size input pixels (0: 192).
   SCALE  paper    512x512 ground truth (x4: 128x128, x2: 256x256), 5,000 steps: for a GPU/TPU.
          tiny     32x32 ground truth (x4: 8x8, x2: 16x16), width 32, 20 steps: for tests.
          large    (upscale only) the setting for multi-megapixel photos that bench/large_image.py
@@ -60,6 +63,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.out_height = 0  # Output height; 0 = from factor (or from out_width and the aspect).
   config.out_width = 0
   config.output = ''  # Output PNG; '' = WORKDIR/upscaled.png.
+  config.method = 'siren'  # 'siren': fit the image and render it; 'learned': config.model_file.
+  config.model_file = ''  # A learned-resize model file (python -m experiments.sr).
   config.network_output = ''  # Fitted-network file; '' = WORKDIR/fitted.inr.
   config.param_dtype = 'float32'  # Of the saved network: 'float32' or 'float16' (half size).
   config.tile_size = 0  # > 0: fit in overlapping tiles of this many pixels (large images).

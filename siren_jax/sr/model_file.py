@@ -1,0 +1,84 @@
+"""A trained learned-resize model as one file: the spec and the parameters.
+
+File format (msgpack via ``flax.serialization``, as ``siren_jax.inr_file``): a map with
+  'format':   ``FORMAT``, 'version': ``VERSION``,
+  'metadata': JSON text -- 'spec' (``liif.Spec.to_dict``), the grid convention, the value range
+              and whatever the trainer adds (steps, training data),
+  'params':   the parameters' state dict in float32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+from siren_jax import errors, inr_file
+from siren_jax.sr import liif
+
+FORMAT = 'siren_jax.sr_model'
+VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+  """A loaded model: its spec, parameters (float32) and the file's metadata dict."""
+  spec: liif.Spec
+  params: Any
+  metadata: dict[str, Any]
+
+
+def save(path: str, params: Any, spec: liif.Spec, extra: dict[str, Any] | None = None) -> int:
+  """Writes the model to ``path`` (parent directories created); returns its size in bytes."""
+  metadata = {'spec': spec.to_dict(), 'grid': inr_file.GRID_CONVENTION,
+              'value_range': inr_file.VALUE_RANGE, **(extra or {})}
+  state = jax.tree.map(lambda a: np.asarray(a, np.float32),
+                       serialization.to_state_dict(jax.device_get(params)))
+  payload = serialization.msgpack_serialize(
+      {'format': FORMAT, 'version': VERSION, 'metadata': json.dumps(metadata), 'params': state})
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'wb') as f:
+    f.write(payload)
+  return len(payload)
+
+
+def load(path: str) -> TrainedModel:
+  """Reads a file written by ``save``; FileNotFoundError, or a one-line ValueError for a file
+  of another kind (e.g. a fitted-image ``.inr``), another version, or a corrupt one."""
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'learned-resize model file not found: {path!r}')
+  with open(path, 'rb') as f:
+    payload = f.read()
+  try:
+    contents = serialization.msgpack_restore(payload)
+  except Exception:  # msgpack raises several types on foreign bytes.
+    contents = None
+  kind = contents.get('format') if isinstance(contents, dict) else None
+  if kind != FORMAT:
+    what = ' (it is a fitted-image .inr file)' if kind == inr_file.FORMAT else ''
+    raise ValueError(f'{path!r} is not a siren_jax learned-resize model file{what}; train one '
+                     f'with python -m experiments.sr')
+  if contents.get('version') != VERSION:
+    raise ValueError(f'{path!r} has learned-resize model format version '
+                     f'{contents.get("version")!r}; this siren_jax reads version {VERSION}')
+  try:
+    metadata = json.loads(contents['metadata'])
+    spec = liif.Spec.from_dict(metadata['spec'])
+    template = jax.eval_shape(lambda: liif.init_params(spec, jax.random.PRNGKey(0)))
+    params = serialization.from_state_dict(template, contents['params'])
+    for (key, t), p in zip(jax.tree_util.tree_leaves_with_path(template),
+                           jax.tree.leaves(params)):
+      if tuple(np.shape(p)) != tuple(t.shape):
+        raise ValueError(f'parameter {jax.tree_util.keystr(key)} does not match the stored '
+                         f'model')
+  except (KeyError, TypeError, ValueError) as e:
+    raise ValueError(f'{path!r} is a corrupt learned-resize model file: '
+                     f'{errors.first_line(e)}') from None
+  return TrainedModel(spec, jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params),
+                      metadata)
