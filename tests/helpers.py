@@ -30,6 +30,7 @@ import optax
 
 from siren_jax import fitting, grids, training
 from siren_jax.models import fields
+from siren_jax.sr import liif
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -206,3 +207,17 @@ def write_synthetic_reproduction(workdir, config):
                   'speedup_over_reference': stats(3.1)},
           'S130': {'rgb_psnr': stats(17.5), 'ab_psnr': stats(19.5),
                    'speedup_over_reference': stats(0.8)}}})
+
+
+# Learned resizing (siren_jax.sr).
+
+# A learned-resize model small enough to compile and run in a test.
+TINY_SR_SPEC = liif.Spec(encoder_features=8, encoder_blocks=1, decoder_hidden=16, decoder_layers=2)
+
+
+def stripes(height, width):
+  """uint8 (H, W, 3) oblique stripes, period ~4.5 pixels, a different phase per channel."""
+  y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+  phase = 2 * np.pi * (0.18 * y + 0.11 * x)
+  rgb = np.stack([np.sin(phase + k) for k in (0.0, 0.7, 1.9)], -1)
+  return np.round((rgb * 0.8 + 1) * 127.5).astype(np.uint8)

@@ -1,5 +1,4 @@
-"""Learned resizing's training: patches are a pure function of (seed, step) and built as
-documented; a model trained a few steps on one pattern beats bicubic on a held-out crop of it;
+"""Learned resizing's training (experiments.sr.train): a model trained a few steps on one pattern beats bicubic on a held-out crop of it;
 the entry point trains, resumes and evaluates at the tiny scale."""
 
 import json
@@ -16,44 +15,13 @@ import pytest
 from experiments.resize_lib import classical_resize
 from siren_jax import images, metrics
 from siren_jax.sr import liif, patches, upscale
-from tests.conftest import subprocess_env
+from tests.helpers import stripes, subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _stripes(height, width):
-  """uint8 (H, W, 3) oblique stripes, period ~4.5 pixels, a different phase per channel."""
-  y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-  phase = 2 * np.pi * (0.18 * y + 0.11 * x)
-  rgb = np.stack([np.sin(phase + k) for k in (0.0, 0.7, 1.9)], -1)
-  return np.round((rgb * 0.8 + 1) * 127.5).astype(np.uint8)
-
-
-def test_patches_are_pure_and_built_as_documented():
-  photo = _stripes(120, 150)
-  stream = patches.Patches([photo], batch_size=3, input_size=12, queries=50, seed=4)
-  a, b = stream.batch(7), stream.batch(7)
-  for key in a:
-    np.testing.assert_array_equal(a[key], b[key])
-  assert not np.array_equal(a['lr'], stream.batch(8)['lr'])
-  assert a['lr'].shape == (3, 12, 12, 3) and a['coords'].shape == (3, 50, 2)
-  # Without augmentation at scale 2: the input is PIL's bicubic of a 24x24 crop, the cell one
-  # crop pixel (2 / 24), and each target is the crop pixel at its coordinate.
-  stream = patches.Patches([photo], batch_size=1, input_size=12, queries=50, scale=(2, 2),
-                           augment=False)
-  batch = stream.batch(0)
-  np.testing.assert_allclose(batch['cell'], 2 / 24)
-  rows = np.round((batch['coords'][0] + 1) * 12 - 0.5).astype(int)
-  crops = [photo[t:t + 24, l:l + 24] for t in range(120 - 23) for l in range(150 - 23)]
-  matches = [c for c in crops
-             if np.allclose(c[rows[:, 0], rows[:, 1]] / 127.5 - 1, batch['rgb'][0], atol=1e-6)]
-  assert matches
-  np.testing.assert_allclose(
-      batch['lr'][0], classical_resize(matches[0] / 127.5 - 1, 12, 12, 'bicubic'), atol=1e-5)
-
-
 def test_a_few_steps_on_one_pattern_beat_bicubic_on_a_held_out_crop():
-  photo = _stripes(200, 200)
+  photo = stripes(200, 200)
   spec = liif.Spec(encoder_features=16, encoder_blocks=1, decoder_hidden=32, decoder_layers=2)
   stream = patches.Patches([photo[:120]], batch_size=4, input_size=16, queries=256,
                            scale=(2, 3))
@@ -95,7 +63,7 @@ def test_entry_point_trains_resumes_and_evaluates_on_a_folder(tmp_path):
   folder = tmp_path / 'photos'
   folder.mkdir()
   for k, (h, w) in enumerate(((96, 120), (100, 90))):
-    images.save_png(str(folder / f'p{k}.png'), _stripes(h, w).astype(np.float32) / 127.5 - 1)
+    images.save_png(str(folder / f'p{k}.png'), stripes(h, w).astype(np.float32) / 127.5 - 1)
   data = [f'--config.dataset=folder:{folder}', f'--config.val_dataset=folder:{folder}',
           f'--config.test_dataset=folder:{folder}']
   proc = _run(tmp_path / 'run', *data)

@@ -1,5 +1,5 @@
-"""siren_jax.sr.upscale and model_file, and the learned method of experiments.resize: tiles
-equal one shot, the model file round-trips and refuses other files, and every bad input."""
+"""siren_jax.sr.upscale and the learned method of experiments.resize: tiles equal one shot, and
+every bad input."""
 
 import os
 import subprocess
@@ -14,10 +14,10 @@ from experiments import resize_lib
 from experiments.configs import resize as resize_config
 from siren_jax import images, inr_file
 from siren_jax.sr import liif, model_file, upscale
-from tests.conftest import subprocess_env
+from tests.helpers import TINY_SR_SPEC, subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPEC = liif.Spec(encoder_features=8, encoder_blocks=1, decoder_hidden=16, decoder_layers=2)
+SPEC = TINY_SR_SPEC
 
 
 @pytest.fixture(scope='module')
@@ -37,26 +37,6 @@ def test_tiled_upscaling_equals_one_shot(params):
   whole = upscale.upscale(SPEC, params, image, 75, 62, tile_size=0)
   tiled = upscale.upscale(SPEC, params, image, 75, 62, tile_size=12, max_queries=700)
   np.testing.assert_allclose(tiled, whole, atol=1e-4)
-
-
-def test_model_file_round_trips_and_refuses_other_files(tmp_path, params, model_path):
-  loaded = model_file.load(model_path)
-  assert loaded.spec == SPEC and loaded.metadata['steps'] == 0
-  for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(params)):
-    np.testing.assert_array_equal(a, b)
-  inr = str(tmp_path / 'fitted.inr')
-  with open(inr, 'wb') as f:
-    f.write(serialization.msgpack_serialize({'format': inr_file.FORMAT, 'version': 1}))
-  with pytest.raises(ValueError, match='not a siren_jax learned-resize model file .it is a '
-                                       'fitted-image'):
-    model_file.load(inr)
-  newer = str(tmp_path / 'newer.sr')
-  with open(newer, 'wb') as f:
-    f.write(serialization.msgpack_serialize({'format': model_file.FORMAT, 'version': 99}))
-  with pytest.raises(ValueError, match='version 99'):
-    model_file.load(newer)
-  with pytest.raises(FileNotFoundError):
-    model_file.load(str(tmp_path / 'missing.sr'))
 
 
 def test_too_small_or_wrong_channel_inputs_are_refused(params):

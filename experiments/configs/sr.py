@@ -46,7 +46,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       'encoder_features': 32, 'encoder_blocks': 4, 'activation': 'sine',
       'decoder_hidden': 64, 'decoder_layers': 4, 'first_omega0': 30.0, 'hidden_omega0': 30.0,
       'feature_unfold': True, 'local_ensemble': True, 'cell_decode': True})
-  config.optimizer = ml_collections.ConfigDict({'learning_rate': 1e-4})
+  config.optimizer = common.optimizer(1e-4)  # LIIF's Adam 1e-4.
   config.batch_size = 8
   config.input_size = 32  # Low-resolution patch side (LIIF: 48).
   config.queries = 576  # Target pixels per patch (LIIF: 2304).

@@ -17,12 +17,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from absl import logging
 
 from experiments import common, driver
 from experiments.configs.sr import TASKS
-from siren_jax import metrics, training
+from siren_jax import metrics, optimizers, training
 from siren_jax.data import crops
 from siren_jax.sr import liif, model_file, patches, upscale
 
@@ -37,9 +36,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   common.check_non_negative(config, ('steps', 'log_every', 'eval_every', 'checkpoint_every',
                                      'tile_size'))
   driver.check_run_fields(config)
-  if not config.optimizer.learning_rate > 0:
-    raise ValueError(f'config.optimizer.learning_rate must be positive, got '
-                     f'{config.optimizer.learning_rate!r}')
+  driver.check_optimizer(config)
   if not 1 <= config.scale_min <= config.scale_max:
     raise ValueError(f'config.scale_min={config.scale_min} and scale_max={config.scale_max} '
                      f'must satisfy 1 <= scale_min <= scale_max')
@@ -139,7 +136,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   model = liif.LIIF(model_spec)
   params = liif.init_params(model_spec, jax.random.PRNGKey(config.seed))
   state = training.TrainState.create(apply_fn=model.apply, params=params,
-                                     tx=optax.adam(config.optimizer.learning_rate))
+                                     tx=optimizers.make_optimizer(**config.optimizer))
   tag = f'liif_{model_spec.activation}'
   logging.info('[%s] %d parameters, %d train photos, batch %d of %dx%d inputs, %d queries.',
                tag, liif.num_params(params), len(source), config.batch_size,
@@ -174,12 +171,3 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   common.write_json(os.path.join(workdir, 'metrics.json'), output)
   logging.info('[%s] %d steps in %.0f s; wrote %s (%d bytes).', tag, steps, seconds, path, size)
   return output
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Runs config.task; returns what it wrote to metrics.json."""
-  check_config(config)
-  if config.task == 'evaluate':
-    from experiments.sr import evaluate  # The baselines' code only when evaluating.
-    return evaluate.evaluate(config, workdir)
-  return train(config, workdir)

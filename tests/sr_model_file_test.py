@@ -1,0 +1,43 @@
+"""siren_jax.sr.model_file: a trained learned-resize model round-trips, and other files (a fitted
+image's .inr, a newer version, a missing file) are refused."""
+
+import jax
+import numpy as np
+import pytest
+from flax import serialization
+
+from siren_jax import inr_file
+from siren_jax.sr import liif, model_file
+from tests.helpers import TINY_SR_SPEC as SPEC
+
+
+@pytest.fixture(scope='module')
+def params():
+  return liif.init_params(SPEC, jax.random.PRNGKey(0))
+
+
+@pytest.fixture(scope='module')
+def model_path(tmp_path_factory, params):
+  path = str(tmp_path_factory.mktemp('model') / 'model.sr')
+  model_file.save(path, params, SPEC, extra={'steps': 0})
+  return path
+
+
+def test_model_file_round_trips_and_refuses_other_files(tmp_path, params, model_path):
+  loaded = model_file.load(model_path)
+  assert loaded.spec == SPEC and loaded.metadata['steps'] == 0
+  for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(params)):
+    np.testing.assert_array_equal(a, b)
+  inr = str(tmp_path / 'fitted.inr')
+  with open(inr, 'wb') as f:
+    f.write(serialization.msgpack_serialize({'format': inr_file.FORMAT, 'version': 1}))
+  with pytest.raises(ValueError, match='not a siren_jax learned-resize model file .it is a '
+                                       'fitted-image'):
+    model_file.load(inr)
+  newer = str(tmp_path / 'newer.sr')
+  with open(newer, 'wb') as f:
+    f.write(serialization.msgpack_serialize({'format': model_file.FORMAT, 'version': 99}))
+  with pytest.raises(ValueError, match='version 99'):
+    model_file.load(newer)
+  with pytest.raises(FileNotFoundError):
+    model_file.load(str(tmp_path / 'missing.sr'))
