@@ -190,6 +190,8 @@ def claim_checkpoints(directory: str, fingerprint: dict[str, Any] | None,
       _barrier('driver.claim_checkpoints')
   elif steps and (path / RUN_FILE).exists():
     stored = json.loads((path / RUN_FILE).read_text())
+    if isinstance(stored.get('model'), dict):  # A field spec: older ones lack compute_dtype.
+      stored['model'] = fields.read_spec(stored['model'])
     differences = fingerprint_differences(stored, fingerprint) if fingerprint else []
     if differences:
       raise ValueError(
@@ -232,6 +234,7 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') 
   common.check_non_negative(config, ('hidden_layers', 'num_frequencies', 'log_every',
                                      'eval_every', 'checkpoint_every'))
   common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
+  common.check_choice(config, 'compute_dtype', fields.COMPUTE_DTYPES)
   check_run_fields(config)
   if config.batch_pixels < -1:
     raise ValueError(f'config.batch_pixels must be -1 (auto), 0 (full image) or a number of '

@@ -88,6 +88,9 @@ def add_field_model_fields(config: ml_collections.ConfigDict) -> None:
   config.hidden_omega0 = 30.0
   config.zero_bias = False
   config.num_frequencies = 0  # ReLU+PE only; 0 = Nyquist rule of the reference for the image.
+  # 'bfloat16': hidden-layer matmuls from bfloat16 operands, float32 accumulation (mixed
+  # precision; siren_jax.layers); 'float32' everything in float32.
+  config.compute_dtype = 'float32'
   config.learning_rate = 1e-4
   config.seed = 0
   config.steps = 500
