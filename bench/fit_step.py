@@ -139,7 +139,7 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
         matmul_precisions: tuple[str, ...] = ('default',),
         compute_dtypes: tuple[str, ...] = ('float32',), use_torch: bool = True,
         torch_configs: tuple[str, ...] = ('eager',), target_psnrs: tuple[float, ...] = (),
-        seed: int = 0, results_path: str | None = common.DEFAULT_RESULTS) -> list[dict[str, Any]]:
+        seed: int = 0, single_step: bool = True, results_path: str | None = common.DEFAULT_RESULTS) -> list[dict[str, Any]]:
   """Times and fits every implementation; prints and appends the table; returns its rows."""
   for name, value in (('size', size), ('width', width), ('steps', steps),
                       ('steps_per_call', steps_per_call)):
@@ -165,7 +165,7 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
   # Each runner advances its own model by k optimiser steps and waits for the result.
   runners = {}
   step_1 = training.make_train_step(fitting.image_loss, steps_per_call=1)
-  states = {'siren_jax, 1 step/call': new_state()}
+  states = {}
 
   def jax_single() -> None:
     state = states['siren_jax, 1 step/call']
@@ -173,7 +173,10 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
       state, _ = step_1(state, batch)
     states['siren_jax, 1 step/call'] = common.block(state)
 
-  runners['siren_jax, 1 step/call'] = jax_single
+  if single_step:
+    states['siren_jax, 1 step/call'] = new_state()
+    runners['siren_jax, 1 step/call'] = jax_single
+    common.block(step_1(step_1(new_state(), batch)[0], batch))
   step_k = training.make_train_step(fitting.image_loss, steps_per_call=k)
   variants = [(p, 'float32') for p in matmul_precisions]
   variants += [('default', d) for d in compute_dtypes if d != 'float32']
@@ -191,7 +194,6 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
         states[name] = common.block(step_k(states[name], batch)[0])
 
     runners[name] = jax_scan
-  common.block(step_1(step_1(new_state(), batch)[0], batch))
   params = layers.flax_params_to_list(jax.device_get(new_state().params))
   fits = {}
   if torch is not None:
@@ -271,6 +273,7 @@ if __name__ == '__main__':
       TORCH_CONFIGS) + '.')
   flags.DEFINE_list('target_psnrs', [], 'PSNRs (dB) whose time to reach is reported.')
   flags.DEFINE_integer('seed', 0, 'Seed of the shared initial weights.')
+  flags.DEFINE_bool('single_step', True, 'Also time siren_jax with one step per call.')
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:
@@ -281,6 +284,7 @@ if __name__ == '__main__':
         matmul_precisions=tuple(f.matmul_precisions), compute_dtypes=tuple(f.compute_dtypes),
         use_torch=f.torch, torch_configs=tuple(f.torch_configs),
         target_psnrs=tuple(_floats(f.target_psnrs, 'target_psnrs')), seed=f.seed,
+        single_step=f.single_step,
         results_path=f.results or None)
 
   app.run(main)
