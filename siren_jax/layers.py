@@ -23,8 +23,11 @@ bfloat16 and accumulate and return float32 (``matmul``); the first layer (omega0
 coordinates: a rounded coordinate is a phase error), the last layer, the bias, omega0, the sine
 and everything outside the model (loss, optimiser state) stay float32, and so do the parameters.
 Autodiff goes through the same casts: forward-mode tangents (``diffops``) are float32-accumulated
-bfloat16 products at every order; reverse mode gets the gradients of the rounded network, each
-hidden kernel's gradient rounded to bfloat16 on its way back (JAX transposes a cast into a cast).
+bfloat16 products at every order. Reverse mode gets the gradients of the rounded network; JAX
+transposes each hidden product into two products of the float32 cotangent with a bfloat16
+operand (XLA:CPU computes them in float32) and rounds their results, the hidden kernels' and
+inputs' gradients, to bfloat16 (the transpose of a cast is a cast). A backward pass all in
+bfloat16 would need a ``custom_vjp``, which the forward-mode derivatives could not go through.
 """
 
 from __future__ import annotations
