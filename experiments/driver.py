@@ -257,6 +257,9 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model.na
                                      'log_every', 'eval_every', 'checkpoint_every'))
   common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
   check_optimizer(config)
+  if config.model.compute_dtype not in fields.COMPUTE_DTYPES:
+    raise ValueError(f'config.model.compute_dtype must be one of '
+                     f'{", ".join(fields.COMPUTE_DTYPES)}, got {config.model.compute_dtype!r}')
   check_run_fields(config)
   if config.batch_pixels < -1:
     raise ValueError(f'config.batch_pixels must be -1 (auto), 0 (full image) or a number of '

@@ -2,6 +2,10 @@
 
 Initialisation follows the reference code: He-normal kernels for ReLU, Glorot-normal for tanh,
 PyTorch-default uniform biases (``layers.uniform_bias_init``) for both.
+
+``compute_dtype`` is the precision policy of ``layers`` (module docstring there): 'bfloat16'
+computes the hidden (width -> width) matmuls from bfloat16 operands with float32 accumulation
+(``layers.mixed_dot_general``); the first layer, the last layer and the encoding stay float32.
 """
 
 from __future__ import annotations
@@ -44,12 +48,19 @@ class _ActivationMLP(nn.Module):
   hidden_layers: int
   activation: Callable[[Array], Array]
   kernel_init: Callable
+  compute_dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    layers.check_compute_dtype(self.compute_dtype)
+    mixed = self.compute_dtype == 'bfloat16'
     for i in range(self.hidden_layers + 1):
+      # nn.Dense's own dtype='bfloat16' would also round its output to bfloat16; a dot_general
+      # with a float32 preferred type keeps the accumulation and the result in float32.
+      dot = layers.mixed_dot_general if mixed and i > 0 else jax.lax.dot_general
       x = nn.Dense(self.hidden_features, kernel_init=self.kernel_init,
-                   bias_init=layers.uniform_bias_init(x.shape[-1]), name=f'layer_{i}')(x)
+                   bias_init=layers.uniform_bias_init(x.shape[-1]), dot_general=dot,
+                   name=f'layer_{i}')(x)
       x = self.activation(x)
     return nn.Dense(self.out_features, kernel_init=self.kernel_init,
                     bias_init=layers.uniform_bias_init(x.shape[-1]),
@@ -62,11 +73,12 @@ class ReluMLP(nn.Module):
   out_features: int = 1
   hidden_features: int = 256
   hidden_layers: int = 3
+  compute_dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
     return _ActivationMLP(self.out_features, self.hidden_features, self.hidden_layers,
-                          nn.relu, nn.initializers.he_normal(), name='mlp')(x)
+                          nn.relu, nn.initializers.he_normal(), self.compute_dtype, name='mlp')(x)
 
 
 class TanhMLP(nn.Module):
@@ -75,11 +87,12 @@ class TanhMLP(nn.Module):
   out_features: int = 1
   hidden_features: int = 256
   hidden_layers: int = 3
+  compute_dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
     return _ActivationMLP(self.out_features, self.hidden_features, self.hidden_layers,
-                          jnp.tanh, nn.initializers.glorot_normal(), name='mlp')(x)
+                          jnp.tanh, nn.initializers.glorot_normal(), self.compute_dtype, name='mlp')(x)
 
 
 class ReluPEMLP(nn.Module):
@@ -89,8 +102,9 @@ class ReluPEMLP(nn.Module):
   hidden_features: int = 256
   hidden_layers: int = 3
   num_frequencies: int = 6
+  compute_dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
     return ReluMLP(self.out_features, self.hidden_features, self.hidden_layers,
-                   name='relu')(positional_encoding(x, self.num_frequencies))
+                   self.compute_dtype, name='relu')(positional_encoding(x, self.num_frequencies))

@@ -110,6 +110,7 @@ def load(path: str) -> FittedImage:
                      f'this siren_jax reads version {VERSION}')
   try:
     metadata = json.loads(contents['metadata'])
+    metadata['model'] = fields.read_spec(metadata['model'])
     model = fields.make_field_model(**metadata['model'])
     tiled = metadata.get('tiling')
     layout = tiling.TileLayout.from_dict(tiled) if tiled else None

@@ -16,6 +16,18 @@ compute fan_in from all but the last kernel axis, so they work unchanged on ``nn
 The pure functions and the Flax modules use the same parameter layout: a layer is
 ``{'kernel': (fan_in, fan_out), 'bias': (fan_out,)}``; the pure MLP is a list of layers and the
 Flax ``Siren`` stores them as ``params['layer_0'] ... params['layer_{L-1}']``.
+
+Precision policy (``compute_dtype``): 'float32' computes everything in float32. 'bfloat16' is
+mixed precision for the matrix units: the hidden layers' matmuls round their operands to
+bfloat16 and accumulate and return float32 (``matmul``); the first layer (omega0 times the
+coordinates: a rounded coordinate is a phase error), the last layer, the bias, omega0, the sine
+and everything outside the model (loss, optimiser state) stay float32, and so do the parameters.
+Autodiff goes through the same casts: forward-mode tangents (``diffops``) are float32-accumulated
+bfloat16 products at every order. Reverse mode gets the gradients of the rounded network; JAX
+transposes each hidden product into two products of the float32 cotangent with a bfloat16
+operand (XLA:CPU computes them in float32) and rounds their results, the hidden kernels' and
+inputs' gradients, to bfloat16 (the transpose of a cast is a cast). A backward pass all in
+bfloat16 would need a ``custom_vjp``, which the forward-mode derivatives could not go through.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from siren_jax import fast_sine
+from siren_jax import fast_sine, names
 
 Array = jax.Array
 # (key, shape, dtype) -> Array, as Flax's kernel_init/bias_init take it (jax's Initializer
@@ -39,6 +51,7 @@ LayerParams = dict[str, Array]
 MLPParams = list[LayerParams]
 
 DEFAULT_OMEGA0 = 30.0
+COMPUTE_DTYPES = names.COMPUTE_DTYPES
 
 
 def _fan_in(shape: Sequence[int]) -> int:
@@ -103,6 +116,39 @@ def _bias_init(fan_in: int, zero_bias: bool) -> Initializer:
   return jax.nn.initializers.zeros if zero_bias else uniform_bias_init(fan_in)
 
 
+def check_compute_dtype(compute_dtype: str) -> None:
+  """Raises ValueError unless ``compute_dtype`` is one of ``COMPUTE_DTYPES``."""
+  if compute_dtype not in COMPUTE_DTYPES:
+    raise ValueError(f'compute_dtype must be one of {", ".join(COMPUTE_DTYPES)}, got '
+                     f'{compute_dtype!r}')
+
+
+def mixed_dot_general(lhs: Array, rhs: Array, dimension_numbers: Any,
+                      precision: Any = None, preferred_element_type: Any = None) -> Array:
+  """``jax.lax.dot_general`` on operands rounded to bfloat16, accumulated and returned in float32.
+
+  Takes ``jax.lax.dot_general``'s arguments, so Flax's ``nn.Dense(dot_general=...)`` can use it;
+  ``preferred_element_type`` is always float32 (the point of the policy), whatever is passed.
+  """
+  del preferred_element_type
+  return jax.lax.dot_general(lhs.astype(jnp.bfloat16), rhs.astype(jnp.bfloat16),
+                             dimension_numbers, precision=precision,
+                             preferred_element_type=jnp.float32)
+
+
+def matmul(x: Array, kernel: Array, compute_dtype: str = 'float32') -> Array:
+  """``x @ kernel`` under a compute dtype; x: (..., in), kernel: (in, out) -> (..., out) float32.
+
+  'float32': the plain float32 product. 'bfloat16': both operands rounded to bfloat16 (8
+  significant bits, relative rounding <= 2^-9), products accumulated in float32 and the result
+  returned in float32 (``mixed_dot_general``), so only the operands lose precision.
+  """
+  check_compute_dtype(compute_dtype)
+  if compute_dtype == 'float32':
+    return x @ kernel
+  return mixed_dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())))
+
+
 # --------------------------------------------------------------------------------------------
 # Pure functions.
 
@@ -118,13 +164,15 @@ def sine_layer_init(key: Array, fan_in: int, fan_out: int, *, omega0: float = DE
   }
 
 
-def sine_layer_apply(params: LayerParams, x: Array, omega0: float = DEFAULT_OMEGA0) -> Array:
+def sine_layer_apply(params: LayerParams, x: Array, omega0: float = DEFAULT_OMEGA0,
+                     compute_dtype: str = 'float32') -> Array:
   """sin(omega0 * (x @ kernel + bias)); x: (..., fan_in) -> (..., fan_out) in [-1, 1].
 
   The sine is ``fast_sine.sin`` (a float32 polynomial XLA vectorises; exact derivative rules),
   which makes a CPU train step several times faster than ``jnp.sin`` at float32 accuracy.
+  ``compute_dtype`` applies to the matmul only (``matmul``); bias, omega0 and sine are float32.
   """
-  return fast_sine.sin(omega0 * (x @ params['kernel'] + params['bias']))
+  return fast_sine.sin(omega0 * (matmul(x, params['kernel'], compute_dtype) + params['bias']))
 
 
 def siren_init(key: Array, sizes: Sequence[int], *, hidden_omega0: float = DEFAULT_OMEGA0,
@@ -155,7 +203,8 @@ def siren_init(key: Array, sizes: Sequence[int], *, hidden_omega0: float = DEFAU
 
 
 def siren_apply(params: MLPParams, x: Array, *, first_omega0: float = DEFAULT_OMEGA0,
-                hidden_omega0: float = DEFAULT_OMEGA0, outermost_linear: bool = True) -> Array:
+                hidden_omega0: float = DEFAULT_OMEGA0, outermost_linear: bool = True,
+                compute_dtype: str = 'float32') -> Array:
   """Evaluates a SIREN MLP.
 
   Args:
@@ -164,15 +213,20 @@ def siren_apply(params: MLPParams, x: Array, *, first_omega0: float = DEFAULT_OM
     first_omega0: omega0 of the first layer.
     hidden_omega0: omega0 of the hidden layers (and of the last one if it is a sine layer).
     outermost_linear: the last layer is linear (images) instead of a sine layer.
+    compute_dtype: of the hidden layers' matmuls (module docstring); the first and the last
+      layer compute in float32.
 
   Returns:
-    (..., out) outputs.
+    (..., out) outputs, float32.
   """
+  check_compute_dtype(compute_dtype)
   for i, layer in enumerate(params):
     is_last = i == len(params) - 1
     if is_last and outermost_linear:
       return x @ layer['kernel'] + layer['bias']
-    x = sine_layer_apply(layer, x, first_omega0 if i == 0 else hidden_omega0)
+    hidden = 0 < i and not is_last
+    x = sine_layer_apply(layer, x, first_omega0 if i == 0 else hidden_omega0,
+                         compute_dtype if hidden else 'float32')
   return x
 
 
@@ -187,6 +241,7 @@ class SineDense(nn.Module):
   omega0: float = DEFAULT_OMEGA0
   is_first: bool = False
   zero_bias: bool = False
+  compute_dtype: str = 'float32'  # Of the matmul (``matmul``); parameters are float32.
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -194,13 +249,15 @@ class SineDense(nn.Module):
     kernel = self.param('kernel', siren_kernel_init(self.omega0, self.is_first),
                         (fan_in, self.features))
     bias = self.param('bias', _bias_init(fan_in, self.zero_bias), (self.features,))
-    return sine_layer_apply({'kernel': kernel, 'bias': bias}, x, self.omega0)
+    return sine_layer_apply({'kernel': kernel, 'bias': bias}, x, self.omega0,
+                            self.compute_dtype)
 
 
 class Siren(nn.Module):
   """SIREN MLP: first sine layer, ``hidden_layers`` sine layers, last layer linear or sine.
 
-  x: (..., in_features) coordinates in [-1, 1] -> (..., out_features).
+  x: (..., in_features) coordinates in [-1, 1] -> (..., out_features). ``compute_dtype`` applies
+  to the hidden layers' matmuls only (``siren_apply``).
   """
 
   out_features: int = 1
@@ -210,14 +267,16 @@ class Siren(nn.Module):
   hidden_omega0: float = DEFAULT_OMEGA0
   outermost_linear: bool = True
   zero_bias: bool = False
+  compute_dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    check_compute_dtype(self.compute_dtype)
     x = SineDense(self.hidden_features, self.first_omega0, is_first=True,
                   zero_bias=self.zero_bias, name='layer_0')(x)
     for i in range(1, self.hidden_layers + 1):
       x = SineDense(self.hidden_features, self.hidden_omega0, zero_bias=self.zero_bias,
-                    name=f'layer_{i}')(x)
+                    compute_dtype=self.compute_dtype, name=f'layer_{i}')(x)
     last = f'layer_{self.hidden_layers + 1}'
     if not self.outermost_linear:
       return SineDense(self.out_features, self.hidden_omega0, zero_bias=self.zero_bias,

@@ -9,3 +9,5 @@ COLORIZER_SCHEDULES = ('FR', 'SRS', 'S130')
 COLORIZER_MODELS = (*COLORIZER_SCHEDULES, 'FC')
 # Parameter layouts on a device mesh (``siren_jax.sharding``).
 PARAM_SHARDINGS = ('replicate', 'shard_kernels')
+# Compute dtypes of a field model's hidden-layer matmuls (``siren_jax.layers.matmul``).
+COMPUTE_DTYPES = ('float32', 'bfloat16')

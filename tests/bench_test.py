@@ -12,7 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from bench import colorize_throughput, common, cost_growth, derivatives, fit_step, machine_limit
+from bench import (colorize_throughput, common, cost_growth, derivatives, fit_step, machine_limit,
+                   precision)
 from tests.helpers import REPO_ROOT
 
 HAS_TORCH = common.try_import_torch() is not None
@@ -31,6 +32,32 @@ def test_fit_step_runs_both_and_reaches_the_same_psnr(tmp_path):
   assert ('PyTorch reference' in names) == HAS_TORCH
   text = open(results).read()
   assert 'Fit step: 16x16' in text and 'load average' in text and 'jax 0.' in text
+
+
+@pytest.mark.slow
+def test_fit_step_runs_the_bfloat16_policy_and_pytorch_autocast_with_times_to_target():
+  rows = fit_step.run(size=16, width=16, hidden_layers=2, steps=4, steps_per_call=2,
+                      compute_dtypes=('float32', 'bfloat16'), single_step=False,
+                      torch_configs=('eager', 'autocast'), target_psnrs=(5.0, 99.0),
+                      results_path=None)
+  names = [r['implementation'] for r in rows]
+  assert names[:2] == ['siren_jax, 2 steps/call', 'siren_jax, 2 steps/call, compute bfloat16']
+  assert ('PyTorch autocast bf16' in names) == HAS_TORCH
+  for row in rows:  # Every fit passes 5 dB after its first round; none reaches 99 dB.
+    assert 0 < row['seconds_to_psnr'][5.0] and row['seconds_to_psnr'][99.0] is None
+
+
+@pytest.mark.slow
+def test_precision_compares_both_policies_and_applies_the_default_rule(tmp_path):
+  out = precision.run(images=('camera',), seeds=(0,), size=16, width=16, hidden_layers=2,
+                      steps=4, steps_per_call=2, ceiling_size=8, ceiling_steps=4,
+                      results_path=str(tmp_path / 'R.md'))
+  (fit,) = out['fits']
+  assert fit['gap_db'] == fit['bfloat16_psnr'] - fit['float32_psnr']
+  assert out['bfloat16_qualifies_as_default'] == (abs(fit['gap_db']) <= 0.1)
+  assert set(out['ceiling']) == {'float32', 'bfloat16', 'bfloat16 then float32'}
+  assert 0 < out['derivatives']['gradient_max_rel'] < 0.1
+  assert 'Precision: float32 vs bfloat16, 16x16' in open(tmp_path / 'R.md').read()
 
 
 def test_fit_step_rejects_steps_not_divisible_by_steps_per_call():

@@ -7,7 +7,7 @@ import os
 from tests.helpers import REPO_ROOT
 
 # Tests named for what they cover rather than after one module.
-CROSS_CUTTING = ('api', 'bench', 'docs_commands', 'failures', 'import_graph', 'large_image', 'launch', 'layout',
+CROSS_CUTTING = ('api', 'bench', 'docs_commands', 'failures', 'precision', 'import_graph', 'large_image', 'launch', 'layout',
                  'properties', 'readme', 'readme_modules', 'repository_paths', 'scale_out',
                  'typecheck', 'using_siren_jax', 'wheel')
 

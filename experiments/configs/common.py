@@ -181,6 +181,9 @@ def add_field_fit_fields(config: ml_collections.ConfigDict, model: str | None) -
       hidden_omega0=30.0,
       zero_bias=False,
       num_frequencies=0,  # ReLU+PE only; 0 = Nyquist rule of the reference for the image.
+      # 'bfloat16': hidden-layer matmuls from bfloat16 operands, float32 accumulation (mixed
+      # precision; siren_jax.layers); 'float32' everything in float32.
+      compute_dtype='float32',
   ))
   config.optimizer = optimizer(1e-4)
   config.seed = 0

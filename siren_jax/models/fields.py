@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
@@ -11,12 +12,15 @@ import jax.numpy as jnp
 from siren_jax import baselines, layers, names
 
 FIELD_MODELS = names.FIELD_MODELS
+COMPUTE_DTYPES = names.COMPUTE_DTYPES
+# Hyperparameters added after specs were first saved, with the value a spec without them meant.
+SPEC_DEFAULTS = {'compute_dtype': 'float32'}
 
 
 def make_field_model(name: str, *, out_features: int, hidden_features: int = 256,
                      hidden_layers: int = 3, first_omega0: float = layers.DEFAULT_OMEGA0,
                      hidden_omega0: float = layers.DEFAULT_OMEGA0, num_frequencies: int = 6,
-                     zero_bias: bool = False) -> nn.Module:
+                     zero_bias: bool = False, compute_dtype: str = 'float32') -> nn.Module:
   """Builds a coordinate network; every model maps (..., d) coordinates to (..., out_features).
 
   Args:
@@ -26,23 +30,28 @@ def make_field_model(name: str, *, out_features: int, hidden_features: int = 256
     hidden_layers: number of hidden (width -> width) layers.
     first_omega0, hidden_omega0, zero_bias: SIREN only.
     num_frequencies: ReLU+PE only: frequencies of the positional encoding.
+    compute_dtype: 'float32' or 'bfloat16': the hidden layers' matmuls from bfloat16 operands
+      with float32 accumulation (``layers`` module docstring); parameters stay float32.
   """
+  layers.check_compute_dtype(compute_dtype)
   if name == 'siren':
     return layers.Siren(out_features=out_features, hidden_features=hidden_features,
                         hidden_layers=hidden_layers, first_omega0=first_omega0,
-                        hidden_omega0=hidden_omega0, zero_bias=zero_bias)
+                        hidden_omega0=hidden_omega0, zero_bias=zero_bias,
+                        compute_dtype=compute_dtype)
   if name == 'relu':
-    return baselines.ReluMLP(out_features, hidden_features, hidden_layers)
+    return baselines.ReluMLP(out_features, hidden_features, hidden_layers, compute_dtype)
   if name == 'tanh':
-    return baselines.TanhMLP(out_features, hidden_features, hidden_layers)
+    return baselines.TanhMLP(out_features, hidden_features, hidden_layers, compute_dtype)
   if name == 'relu_pe':
-    return baselines.ReluPEMLP(out_features, hidden_features, hidden_layers, num_frequencies)
+    return baselines.ReluPEMLP(out_features, hidden_features, hidden_layers, num_frequencies,
+                               compute_dtype)
   raise ValueError(f'unknown model {name!r}; choose from {", ".join(FIELD_MODELS)}')
 
 
 def field_spec(name: str, *, out_features: int, image_side: int, hidden_features: int,
                hidden_layers: int, first_omega0: float, hidden_omega0: float, zero_bias: bool,
-               num_frequencies: int = 0) -> dict[str, Any]:
+               num_frequencies: int = 0, compute_dtype: str = 'float32') -> dict[str, Any]:
   """The one serialisable description of a field model: ``make_field_model``'s keyword
   arguments, as stored in ``.inr`` files and checkpoint records.
 
@@ -54,9 +63,16 @@ def field_spec(name: str, *, out_features: int, image_side: int, hidden_features
           'hidden_features': int(hidden_features), 'hidden_layers': int(hidden_layers),
           'first_omega0': float(first_omega0), 'hidden_omega0': float(hidden_omega0),
           'zero_bias': bool(zero_bias),
-          'num_frequencies': int(num_frequencies or baselines.nyquist_num_frequencies(image_side))}
+          'num_frequencies': int(num_frequencies or baselines.nyquist_num_frequencies(image_side)),
+          'compute_dtype': str(compute_dtype)}
   make_field_model(**spec)
   return spec
+
+
+def read_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+  """A stored spec (``.inr`` file, run fingerprint) with the hyperparameters older versions did
+  not store filled in with what they meant (``SPEC_DEFAULTS``: compute_dtype 'float32')."""
+  return {**SPEC_DEFAULTS, **spec}
 
 
 def init_params(model: nn.Module, key: jax.Array, num_tiles: int = 0) -> Any:
