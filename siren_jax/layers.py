@@ -118,13 +118,15 @@ def sine_layer_init(key: Array, fan_in: int, fan_out: int, *, omega0: float = DE
   }
 
 
-def sine_layer_apply(params: LayerParams, x: Array, omega0: float = DEFAULT_OMEGA0) -> Array:
+def sine_layer_apply(params: LayerParams, x: Array, omega0: float = DEFAULT_OMEGA0,
+                     sine: str = 'auto') -> Array:
   """sin(omega0 * (x @ kernel + bias)); x: (..., fan_in) -> (..., fan_out) in [-1, 1].
 
-  The sine is ``fast_sine.sin`` (a float32 polynomial XLA vectorises; exact derivative rules),
-  which makes a CPU train step several times faster than ``jnp.sin`` at float32 accuracy.
+  ``sine`` picks how sin is computed (``fast_sine.sine``): 'auto' is ``fast_sine.sin`` (a
+  float32 polynomial XLA vectorises, several times faster in a CPU train step) on the CPU and
+  ``jnp.sin`` on other platforms; 'fast_sine' or 'jnp' force either. Derivatives are exact.
   """
-  return fast_sine.sin(omega0 * (x @ params['kernel'] + params['bias']))
+  return fast_sine.sine(omega0 * (x @ params['kernel'] + params['bias']), sine)
 
 
 def siren_init(key: Array, sizes: Sequence[int], *, hidden_omega0: float = DEFAULT_OMEGA0,
@@ -155,7 +157,8 @@ def siren_init(key: Array, sizes: Sequence[int], *, hidden_omega0: float = DEFAU
 
 
 def siren_apply(params: MLPParams, x: Array, *, first_omega0: float = DEFAULT_OMEGA0,
-                hidden_omega0: float = DEFAULT_OMEGA0, outermost_linear: bool = True) -> Array:
+                hidden_omega0: float = DEFAULT_OMEGA0, outermost_linear: bool = True,
+                sine: str = 'auto') -> Array:
   """Evaluates a SIREN MLP.
 
   Args:
@@ -164,6 +167,7 @@ def siren_apply(params: MLPParams, x: Array, *, first_omega0: float = DEFAULT_OM
     first_omega0: omega0 of the first layer.
     hidden_omega0: omega0 of the hidden layers (and of the last one if it is a sine layer).
     outermost_linear: the last layer is linear (images) instead of a sine layer.
+    sine: how sin is computed (``sine_layer_apply``): 'auto', 'fast_sine' or 'jnp'.
 
   Returns:
     (..., out) outputs.
@@ -172,7 +176,7 @@ def siren_apply(params: MLPParams, x: Array, *, first_omega0: float = DEFAULT_OM
     is_last = i == len(params) - 1
     if is_last and outermost_linear:
       return x @ layer['kernel'] + layer['bias']
-    x = sine_layer_apply(layer, x, first_omega0 if i == 0 else hidden_omega0)
+    x = sine_layer_apply(layer, x, first_omega0 if i == 0 else hidden_omega0, sine)
   return x
 
 
@@ -187,6 +191,7 @@ class SineDense(nn.Module):
   omega0: float = DEFAULT_OMEGA0
   is_first: bool = False
   zero_bias: bool = False
+  sine: str = 'auto'  # How sin is computed (``sine_layer_apply``).
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -194,7 +199,7 @@ class SineDense(nn.Module):
     kernel = self.param('kernel', siren_kernel_init(self.omega0, self.is_first),
                         (fan_in, self.features))
     bias = self.param('bias', _bias_init(fan_in, self.zero_bias), (self.features,))
-    return sine_layer_apply({'kernel': kernel, 'bias': bias}, x, self.omega0)
+    return sine_layer_apply({'kernel': kernel, 'bias': bias}, x, self.omega0, self.sine)
 
 
 class Siren(nn.Module):
@@ -210,18 +215,19 @@ class Siren(nn.Module):
   hidden_omega0: float = DEFAULT_OMEGA0
   outermost_linear: bool = True
   zero_bias: bool = False
+  sine: str = 'auto'  # How sin is computed (``sine_layer_apply``): 'auto', 'fast_sine', 'jnp'.
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
     x = SineDense(self.hidden_features, self.first_omega0, is_first=True,
-                  zero_bias=self.zero_bias, name='layer_0')(x)
+                  zero_bias=self.zero_bias, sine=self.sine, name='layer_0')(x)
     for i in range(1, self.hidden_layers + 1):
       x = SineDense(self.hidden_features, self.hidden_omega0, zero_bias=self.zero_bias,
-                    name=f'layer_{i}')(x)
+                    sine=self.sine, name=f'layer_{i}')(x)
     last = f'layer_{self.hidden_layers + 1}'
     if not self.outermost_linear:
       return SineDense(self.out_features, self.hidden_omega0, zero_bias=self.zero_bias,
-                       name=last)(x)
+                       sine=self.sine, name=last)(x)
     return nn.Dense(self.out_features, kernel_init=siren_hidden_init(self.hidden_omega0),
                     bias_init=_bias_init(self.hidden_features, self.zero_bias), name=last)(x)
 

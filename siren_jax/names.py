@@ -9,3 +9,5 @@ COLORIZER_SCHEDULES = ('FR', 'SRS', 'S130')
 COLORIZER_MODELS = (*COLORIZER_SCHEDULES, 'FC')
 # Parameter layouts on a device mesh (``siren_jax.sharding``).
 PARAM_SHARDINGS = ('replicate', 'shard_kernels')
+# How sine layers compute sin (``siren_jax.fast_sine.sine``): per platform, or forced.
+SINES = ('auto', 'fast_sine', 'jnp')

@@ -19,7 +19,7 @@ HYPERPARAMETERS = ('hidden_features', 'hidden_layers', 'first_omega0', 'hidden_o
 def make_field_model(name: str, *, out_features: int, hidden_features: int = 256,
                      hidden_layers: int = 3, first_omega0: float = layers.DEFAULT_OMEGA0,
                      hidden_omega0: float = layers.DEFAULT_OMEGA0, num_frequencies: int = 6,
-                     zero_bias: bool = False) -> nn.Module:
+                     zero_bias: bool = False, sine: str = 'auto') -> nn.Module:
   """Builds a coordinate network; every model maps (..., d) coordinates to (..., out_features).
 
   Args:
@@ -29,11 +29,13 @@ def make_field_model(name: str, *, out_features: int, hidden_features: int = 256
     hidden_layers: number of hidden (width -> width) layers.
     first_omega0, hidden_omega0, zero_bias: SIREN only.
     num_frequencies: ReLU+PE only: frequencies of the positional encoding.
+    sine: SIREN only: how sin is computed ('auto', 'fast_sine', 'jnp';
+      ``layers.sine_layer_apply``). Not part of a spec: it changes speed, not the model.
   """
   if name == 'siren':
     return layers.Siren(out_features=out_features, hidden_features=hidden_features,
                         hidden_layers=hidden_layers, first_omega0=first_omega0,
-                        hidden_omega0=hidden_omega0, zero_bias=zero_bias)
+                        hidden_omega0=hidden_omega0, zero_bias=zero_bias, sine=sine)
   if name == 'relu':
     return baselines.ReluMLP(out_features, hidden_features, hidden_layers)
   if name == 'tanh':
