@@ -28,7 +28,7 @@ from absl import logging
 from experiments import common, figures
 from experiments.colorize import train as colorize_train
 from experiments.colorize import photo as colorize_photo
-from siren_jax import data, images, training
+from siren_jax import data, images, preemption, training
 from siren_jax.colorize import colour, colour_metrics
 
 METRICS = ('rgb_psnr', 'ab_psnr', 'colourfulness_ratio')
@@ -161,7 +161,8 @@ def _train(model: _Model, train_photos: tuple[str, ...], seed: int) -> dict[str,
       model.fresh_state(seed), model.train_step,
       lambda step: {k: v for k, v in pipeline.train_batch(step).items() if k in ('grey', key)},
       num_steps=config.epochs * steps_per_epoch,
-      eval_every=config.eval_every_epochs * steps_per_epoch, eval_fn=eval_fn)
+      eval_every=config.eval_every_epochs * steps_per_epoch, eval_fn=eval_fn,
+      preempt_fn=preemption.installed())  # No checkpoints: a rerun starts the fold again.
   return {'state': result.state, 'history': result.history,
           'seconds': time.perf_counter() - start, 'steps_per_epoch': steps_per_epoch,
           'train_examples': len(pipeline.source)}
@@ -173,7 +174,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   models = parse_models(config.heldout_models)
   if config.heldout_seeds < 1 or config.heldout_eval_side < 8:
     raise ValueError('config.heldout_seeds must be >= 1 and heldout_eval_side >= 8')
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   natural = [n for fold in folds for n in fold]
   test_views = {n: _test_views(n, config.heldout_eval_side) for n in natural}
   results: dict[str, Any] = {'baselines': {}, 'models': {}}
