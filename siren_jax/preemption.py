@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 import jax
 from absl import logging
@@ -61,6 +62,20 @@ class Preemption:
       self.request('a preemption notice (JAX preemption service)')
     return reached
 
+  def handle_signals(self, signals: tuple[signal.Signals, ...] = (signal.SIGTERM,)
+                     ) -> dict[signal.Signals, Any]:
+    """Makes ``signals`` record a notice (a second one ends the process at once, as without
+    a handler); main thread only. Returns the handlers it replaced, for ``signal.signal``."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+      del frame
+      if self._notice is not None:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+      self.request(signal.Signals(signum).name)
+
+    return {sig: signal.signal(sig, handler) for sig in signals}
+
 
 _INSTALLED: Preemption | None = None
 
@@ -77,16 +92,7 @@ def install(signals: tuple[signal.Signals, ...] = (signal.SIGTERM,)) -> Preempti
     logging.info('Preemption: JAX preemption service (SIGTERM on any host stops all at one '
                  'step).')
   elif threading.current_thread() is threading.main_thread():
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-      del frame
-      if watch.notice is not None:  # A second notice: stop now, as without a handler.
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-      watch.request(signal.Signals(signum).name)
-
-    for sig in signals:
-      signal.signal(sig, handler)
+    watch.handle_signals(signals)
   _INSTALLED = watch
   return watch
 
