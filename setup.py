@@ -64,5 +64,9 @@ setup(
                  'opencv-python-headless'],
         # The PyTorch reference of the bench/ scripts and OpenCV; never needed by the library.
         'bench': ['torch', 'opencv-python-headless'],
+        # gs:// workdirs and files: gcsfs for etils.epath (every file but checkpoint arrays,
+        # which orbax hands to TensorStore's built-in GCS driver), and google-cloud-storage,
+        # which orbax asks about the bucket when it deletes an old checkpoint there.
+        'gcs': ['etils[epath-gcs]', 'google-cloud-storage'],
     },
 )
