@@ -64,9 +64,9 @@ def initialize_distributed(enabled: bool, coordinator_address: str | None = None
 
 def main_with_clean_errors(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
   """Wraps an absl ``main``: rejects stray positional arguments, quiets orbax's INFO logs,
-  initialises multi-host JAX when ``--distributed`` is given, watches for preemption
-  (``siren_jax.preemption``: a run stopped by it exits with status 75 after one log line), and
-  makes user errors print one line ``error: ...`` and exit with status 2."""
+  initialises multi-host JAX when ``--distributed`` is given, makes a run stopped by a
+  preemption notice (``training.Preempted``) log one line and exit with status 75, and makes
+  user errors print one line ``error: ...`` and exit with status 2."""
 
   @functools.wraps(main)
   def wrapped(argv: list[str]) -> None:
@@ -77,7 +77,6 @@ def main_with_clean_errors(main: Callable[[list[str]], None]) -> Callable[[list[
       if flags.FLAGS.is_parsed():  # Not when a test calls main() directly.
         initialize_distributed(flags.FLAGS.distributed, flags.FLAGS.coordinator_address,
                                flags.FLAGS.num_processes, flags.FLAGS.process_id)
-        preemption.install()  # After initialize: multi-host runs use JAX's service.
       main(argv)
     except USER_ERRORS as e:
       exit_with_error(errors.first_line(e))
@@ -178,6 +177,9 @@ def run(train_and_evaluate: Callable[[ml_collections.ConfigDict, str], Any], *,
   @main_with_clean_errors
   def main(argv: list[str]) -> None:
     del argv  # Checked by main_with_clean_errors.
+    # After jax.distributed.initialize (multi-host runs use JAX's preemption service); only
+    # here, in training entry points: elsewhere (bench/) SIGTERM keeps its default.
+    preemption.install()
     if flags.FLAGS.workdir:  # A gs:// workdir without the gcs extra: say so first.
       files.check_reachable(flags.FLAGS.workdir)
     logging.info('Config %s:\n%s', flags.FLAGS['config'].config_filename, flags.FLAGS.config)
