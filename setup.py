@@ -38,7 +38,9 @@ setup(
         'Typing :: Typed',
     ],
     keywords='siren implicit neural representation jax flax nnx',
-    packages=find_packages(include=['siren_jax', 'siren_jax.*']),
+    # The experiments (absl entry points and their configs) install with the library, so that
+    # `python -m experiments.fit_image` runs from any directory.
+    packages=find_packages(include=['siren_jax', 'siren_jax.*', 'experiments', 'experiments.*']),
     package_data={'siren_jax': ['py.typed']},
     python_requires='>=3.10',
     install_requires=[

@@ -202,3 +202,39 @@ def test_progress_lines_end_with_the_eta(caplog):
   with caplog.at_level(logging.INFO):
     common.log_progress('siren', 100, 500, {'loss': 0.00123}, eta_seconds=125)
   assert caplog.records[-1].getMessage() == '[siren] step 100/500  loss=0.00123  eta 2m05s'
+
+
+@pytest.mark.slow  # Builds and installs a wheel (pip fetches setuptools for the isolated build).
+def test_installed_entry_points_run_from_any_directory_with_their_packaged_configs(tmp_path):
+  import shutil  # pylint: disable=import-outside-toplevel
+  source = tmp_path / 'source'
+  for name in ('setup.py', 'README.md', 'LICENSE', 'siren_jax', 'experiments'):
+    src = os.path.join(REPO_ROOT, name)
+    if os.path.isdir(src):
+      shutil.copytree(src, source / name, ignore=shutil.ignore_patterns('__pycache__'))
+    else:
+      source.mkdir(exist_ok=True)
+      shutil.copy(src, source / name)
+  wheels = tmp_path / 'wheels'
+  subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--quiet', '-w',
+                  str(wheels), str(source)], check=True, timeout=600)
+  (wheel,) = wheels.glob('siren_jax-*-py3-none-any.whl')
+  venv = tmp_path / 'venv'
+  subprocess.run([sys.executable, '-m', 'venv', '--system-site-packages', '--without-pip',
+                  str(venv)], check=True, timeout=120)
+  python = str(venv / 'bin' / 'python')
+  subprocess.run([python, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-index',
+                  '--ignore-installed', str(wheel)], check=True, timeout=300)
+  env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PYTHONHOME')}
+  elsewhere = tmp_path / 'elsewhere'
+  elsewhere.mkdir()
+  result = subprocess.run(
+      [python, '-m', 'experiments.fit_image', '--config=fit_image.py:tiny',
+       '--config.models=siren', '--config.steps=2', '--config.eval_every=2',
+       '--config.log_every=2', '--config.checkpoint_every=2', '--workdir=w'],
+      cwd=elsewhere, capture_output=True, text=True, timeout=300,
+      env={**env, 'JAX_PLATFORMS': 'cpu'})
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(elsewhere / 'w' / 'config.json') as f:
+    assert json.load(f)['versions']['siren_jax'] == '0.2.0'
+  assert f'{venv}' in result.stderr  # The config came from the installed package.
