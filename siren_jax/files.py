@@ -47,10 +47,19 @@ def as_path(path: PathLike) -> epath.Path:
 
 
 def check_reachable(path: PathLike) -> None:
-  """Raises ValueError when ``path``'s filesystem cannot be used here (a ``gs://`` URL without
-  the gcs extra, an unknown scheme); a local path always passes."""
-  if is_url(path):
+  """Raises ValueError (one line) when ``path``'s filesystem cannot be used here: a ``gs://``
+  URL without the gcs extra, an unknown scheme, or a bucket that does not answer (no
+  credentials, no network). A local path always passes."""
+  if not is_url(path):
+    return
+  try:
     exists(path)
+  except ValueError:
+    raise
+  # Remote clients raise their own types (google.auth, gcsfs HttpError, aiohttp, ...).
+  except Exception as e:  # pylint: disable=broad-except
+    raise ValueError(f'cannot reach {os.fspath(path)!r}: {type(e).__name__}: '
+                     f'{str(e).splitlines()[0] if str(e) else ""}') from None
 
 
 def exists(path: PathLike) -> bool:

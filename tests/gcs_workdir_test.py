@@ -89,6 +89,17 @@ def test_gs_paths_without_the_gcs_extra_are_one_value_error_naming_it():
     assert '\n' not in str(error.value)
 
 
+def test_a_bucket_that_does_not_answer_is_one_value_error(monkeypatch):
+  def refuse(path):
+    raise RuntimeError('401 Unauthorized\nmore detail')  # As a remote client might.
+
+  monkeypatch.setattr(files, 'exists', refuse)
+  with pytest.raises(ValueError) as error:
+    files.check_reachable('gs://bucket/run')
+  assert str(error.value) == "cannot reach 'gs://bucket/run': RuntimeError: 401 Unauthorized"
+  files.check_reachable('/local/paths/are/not/probed')
+
+
 def test_an_unknown_url_scheme_is_a_value_error():
   with pytest.raises(ValueError, match="unsupported URL scheme"):
     files.check_reachable('foo://bucket/run')
