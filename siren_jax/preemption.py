@@ -4,11 +4,13 @@ on, save there, and let the caller exit so that the same command resumes.
 Spot/preemptible VMs get SIGTERM and about 30 s before they go. One process: a Python SIGTERM
 handler only records the notice (the step in flight finishes, nothing is cut mid-write), and the
 next step boundary stops; outside a training loop the notice waits for the next loop's first
-boundary, and a second SIGTERM ends the process at once, as if no handler were there. Several processes (``jax.distributed.initialize``): JAX's preemption
-service catches SIGTERM itself, tells every process, and ``reached_preemption_sync_point``
-returns True on all of them at the same boundary (orbax's ``CheckpointManager.reached_preemption``
-is the same call), so every host saves the same step; no Python handler is installed there, as it
-would take SIGTERM from that service.
+boundary, and a second SIGTERM ends the process at once, as if no handler were there.
+
+Several processes (``jax.distributed.initialize``): JAX's preemption service catches SIGTERM
+itself and tells every process, and orbax's ``reached_preemption`` (JAX's
+``reached_preemption_sync_point``; False where the service is off) returns True on all of them
+at the same boundary, so every host saves the same step. No Python handler is installed there:
+it would take SIGTERM from that service.
 
 A ``Preemption`` is a ``(step) -> bool`` for ``train_loop(preempt_fn=...)``; there is one per
 process (signals belong to the process), from ``install``.
@@ -53,11 +55,9 @@ class Preemption:
     self._boundaries += 1
     if not self._multihost:
       return self._notice is not None
-    from jax.experimental import multihost_utils  # Only multi-host runs need it.
-    try:
-      reached = multihost_utils.reached_preemption_sync_point(self._boundaries)
-    except RuntimeError:  # JAX's preemption service is disabled (jax_enable_preemption_service).
-      return False
+    # orbax's wrapper of JAX's sync point: False where the service is off or unavailable.
+    from orbax.checkpoint import multihost as ocp_multihost  # Only multi-host runs need it.
+    reached = ocp_multihost.reached_preemption(self._boundaries)
     if reached:
       self.request('a preemption notice (JAX preemption service)')
     return reached
