@@ -93,6 +93,10 @@ MODULE_TESTS: dict[str, list[str]] = {
     'siren_jax/fast_sine.py': ['tests/fast_sine_test.py'],
     'siren_jax/images.py': ['tests/images_display_test.py', 'tests/images_test.py'],
     'siren_jax/inr_file.py': ['tests/inr_file_test.py'],
+    # The fake-bucket tests of files; the entry points on a fake bucket are slow and left out.
+    'siren_jax/files.py': ['tests/gcs_workdir_test.py', 'tests/images_test.py',
+                           'tests/inr_file_test.py'],
+    'siren_jax/preemption.py': ['tests/preemption_test.py'],
     'siren_jax/colorize/colorizers.py': [
         'tests/colorizers_embedding_test.py', 'tests/colorizers_test.py',
         'tests/colorizer_fusion_test.py::test_global_branch_sees_the_whole_image',
