@@ -439,17 +439,23 @@ TB_DERIVATIVE_SIDE = 128
 def field_images(config: ml_collections.ConfigDict, height: int, width: int,
                  field: Callable[[Any, Any], jax.Array] | None = None,
                  transform: Callable[[np.ndarray], np.ndarray] | None = None) -> ImageFn:
-  """An ImageFn for a field fit: the rendered (height, width) image (``transform``-ed, e.g.
-  its constant matched, then at most TB_IMAGE_SIDE a side) and the field's autodiff |grad| and
-  Laplacian on a grid of at most TB_DERIVATIVE_SIDE a side (channels averaged), as in
-  fit_image's figure. ``field`` defaults to the state's own apply_fn."""
-  scale = min(1.0, TB_DERIVATIVE_SIDE / max(height, width))
-  grid_shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+  """An ImageFn for a field fit: the field rendered for a (height, width) image at most
+  TB_IMAGE_SIDE a side (with ``transform``, e.g. matching its constant to a reference, at the
+  full size first, then shrunk) and its autodiff |grad| and Laplacian on a grid of at most
+  TB_DERIVATIVE_SIDE a side (channels averaged), as in fit_image's figure. ``field`` defaults
+  to the state's own apply_fn."""
+
+  def fitted(side: int) -> tuple[int, int]:
+    scale = min(1.0, side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+  grid_shape = fitted(TB_DERIVATIVE_SIDE)
   coords = grids.make_grid(*grid_shape).reshape(-1, 2)
 
   def image_fn(state: training.TrainState) -> dict[str, np.ndarray]:
     apply_fn = field or state.apply_fn
-    fit = render.render(apply_fn, state.params, height, width,
+    shape = (height, width) if transform is not None else fitted(TB_IMAGE_SIDE)
+    fit = render.render(apply_fn, state.params, *shape,
                         max_chunk_points=config.render_chunk_points, max_pixels=None)
     if transform is not None:
       fit = transform(fit)

@@ -48,8 +48,8 @@ GUARD_METRICS = (NONFINITE_STEPS, FIRST_NONFINITE)
 
 
 class Preempted(Exception):
-  """``train_loop`` stopped on a preemption notice (``preempt_fn``) after saving a checkpoint at
-  ``step`` (None: nothing to save, no step taken); running the same loop again resumes there."""
+  """``train_loop`` stopped on a preemption notice (``preempt_fn``) at ``step`` (None: before
+  any step), after saving a checkpoint there; running the same loop again resumes there."""
 
   def __init__(self, message: str, step: int | None):
     super().__init__(message)

@@ -1,8 +1,11 @@
 """training.train_loop's schedule: when it evaluates, logs and saves (counted by hand)."""
 
+import os
+
 import jax
 import numpy as np
 import optax
+import pytest
 
 from siren_jax import checkpoints, fitting, layers, training
 
@@ -68,3 +71,21 @@ def test_logs_only_at_multiples_of_log_every_whatever_else_syncs():
                       num_steps=6, eval_every=3, eval_fn=lambda st: {'n': 1.0}, log_every=2,
                       log_fn=lambda s, m: logged.append(s))
   assert logged == [2, 4, 6]
+
+
+def test_profile_steps_write_one_jax_profiler_trace(tmp_path):
+  state, batch = _tiny()
+  training.train_loop(state, training.make_train_step(fitting.image_loss), lambda s: batch,
+                      num_steps=5, profile_steps=(1, 3), profile_dir=str(tmp_path))
+  traces = [n for _, _, names in os.walk(tmp_path) for n in names if n.endswith('.xplane.pb')]
+  assert len(traces) == 1
+
+
+def test_profile_steps_must_be_increasing_and_need_a_directory():
+  state, batch = _tiny()
+  step = training.make_train_step(fitting.image_loss)
+  with pytest.raises(ValueError, match=r'two integers FIRST < LAST, FIRST >= 0, got \(5, 2\)'):
+    training.train_loop(state, step, lambda s: batch, num_steps=5, profile_steps=(5, 2),
+                        profile_dir='/tmp')
+  with pytest.raises(ValueError, match='profile_steps needs a profile_dir'):
+    training.train_loop(state, step, lambda s: batch, num_steps=5, profile_steps=(1, 2))
