@@ -459,7 +459,9 @@ def field_images(config: ml_collections.ConfigDict, height: int, width: int,
                         max_chunk_points=config.render_chunk_points, max_pixels=None)
     if transform is not None:
       fit = transform(fit)
-    grad, lap = jax.device_get(fitting.derivatives(apply_fn, state.params, coords,
+    # One point at a time, as (1, 2): a tiled field takes (N, 2) batches only.
+    point_fn = lambda params, x: apply_fn(params, x[None])[0]  # noqa: E731
+    grad, lap = jax.device_get(fitting.derivatives(point_fn, state.params, coords,
                                                    config.derivative_chunk_points))
     channels = fit.shape[-1]
     grad = np.asarray(grad).reshape(*grid_shape, channels, 2).mean(axis=2)
