@@ -7,7 +7,6 @@ Pixel convention: value v in [-1, 1] <-> 8-bit (v / 2 + 0.5) * 255, as in the SI
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 
 import imageio.v3 as iio

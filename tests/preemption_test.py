@@ -20,8 +20,8 @@ import numpy as np
 import optax
 import pytest
 
-from experiments.configs import fit_image as fit_config
 from experiments import driver
+from experiments.configs import fit_image as fit_config
 from siren_jax import checkpoints, fitting, grids, images, layers, preemption, training
 from tests.conftest import subprocess_env
 
