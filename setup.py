@@ -38,7 +38,9 @@ setup(
         'Typing :: Typed',
     ],
     keywords='siren implicit neural representation jax flax nnx',
-    packages=find_packages(include=['siren_jax', 'siren_jax.*']),
+    # The experiments (absl entry points and their configs) install with the library, so that
+    # `python -m experiments.fit_image` runs from any directory.
+    packages=find_packages(include=['siren_jax', 'siren_jax.*', 'experiments', 'experiments.*']),
     package_data={'siren_jax': ['py.typed', 'data/corpus_manifest.json']},
     python_requires='>=3.10',
     install_requires=[
@@ -67,5 +69,9 @@ setup(
         'corpus': ['scikit-learn'],
         # The PyTorch reference of the bench/ scripts and OpenCV; never needed by the library.
         'bench': ['torch', 'opencv-python-headless'],
+        # gs:// workdirs and files: gcsfs for etils.epath (every file but checkpoint arrays,
+        # which orbax hands to TensorStore's built-in GCS driver), and google-cloud-storage,
+        # which orbax asks about the bucket when it deletes an old checkpoint there.
+        'gcs': ['etils[epath-gcs]', 'google-cloud-storage'],
     },
 )

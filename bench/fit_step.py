@@ -5,7 +5,8 @@ image, the paper's setting; rounds alternate between the implementations. Report
 seconds per optimiser step, the PSNR after the same number of steps and the speed-up over
 PyTorch. siren_jax runs twice: one step per jitted call, and ``--steps_per_call`` steps per call
 (``lax.scan`` inside one dispatch, ``training.make_train_step``), once per ``--compute_dtypes``
-entry (``bfloat16``: the mixed-precision policy of ``siren_jax.layers``).
+entry (``bfloat16``: the mixed-precision policy of ``siren_jax.layers``), and once more per extra
+sine of ``--sines`` (``siren_jax.fast_sine.sine``: the polynomial or ``jnp.sin``).
 
 PyTorch runs in each of ``--torch_configs``: ``eager`` (float32, the reference), ``compile``
 (``torch.compile`` of the network, float32), ``autocast`` (eager under
@@ -18,6 +19,7 @@ training seconds until it first reached each PSNR (resolution: one round of step
       --compute_dtypes=float32,bfloat16 --torch_configs=eager,compile,autocast,autocast_compile \
       --target_psnrs=30,35
   python -m bench.fit_step --matmul_precisions=default,bfloat16   # accelerators: bf16 matmuls
+  python -m bench.fit_step --sines=fast_sine,jnp --torch=false     # which sine is faster here
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from absl import app, flags
 
 from bench import common
 from experiments.common import main_with_clean_errors
-from siren_jax import fitting, grids, images, layers, metrics, training
+from siren_jax import fast_sine, fitting, grids, images, layers, metrics, training
 from siren_jax.models import fields
 
 PRECISIONS = ('default', 'high', 'highest', 'bfloat16', 'tensorfloat32', 'float32')
@@ -43,19 +45,19 @@ TORCH_NAMES = {'eager': 'PyTorch reference', 'compile': 'PyTorch compile',
 
 
 def make_problem(image: str, size: int, width: int, hidden_layers: int, learning_rate: float,
-                 seed: int = 0, compute_dtype: str = 'float32'
+                 seed: int = 0, compute_dtype: str = 'float32', sine: str = 'auto'
                  ) -> tuple[dict[str, jax.Array], Any]:
   """The full-image batch {'coords': (N, 2), 'values': (N, C)} and a state factory.
 
   ``new_state()`` returns a fresh train state with the same initial weights every time (the
   train step donates its input, so every run needs its own); the weights depend on ``seed``
-  only, not on ``compute_dtype``.
+  only, not on ``compute_dtype`` or ``sine`` (how its SIREN computes sin).
   """
   target = images.load_image(image, mode='grey', size=size)
   coords, values = grids.image_to_samples(target)
   model = fields.make_field_model('siren', out_features=values.shape[-1],
                                   hidden_features=width, hidden_layers=hidden_layers,
-                                  compute_dtype=compute_dtype)
+                                  compute_dtype=compute_dtype, sine=sine)
 
   # One optimiser object: it is part of the state's tree structure, so a new one per state
   # would make every state compile its own step (and a warm-up on a copy warm nothing).
@@ -139,7 +141,9 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
         matmul_precisions: tuple[str, ...] = ('default',),
         compute_dtypes: tuple[str, ...] = ('float32',), use_torch: bool = True,
         torch_configs: tuple[str, ...] = ('eager',), target_psnrs: tuple[float, ...] = (),
-        seed: int = 0, single_step: bool = True, results_path: str | None = common.DEFAULT_RESULTS) -> list[dict[str, Any]]:
+        seed: int = 0, single_step: bool = True,
+        results_path: str | None = common.DEFAULT_RESULTS,
+        sines: tuple[str, ...] = ()) -> list[dict[str, Any]]:
   """Times and fits every implementation; prints and appends the table; returns its rows."""
   for name, value in (('size', size), ('width', width), ('steps', steps),
                       ('steps_per_call', steps_per_call)):
@@ -154,6 +158,9 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
     if d not in layers.COMPUTE_DTYPES:
       raise ValueError(f'unknown compute dtype {d!r}; choose from '
                        f'{", ".join(layers.COMPUTE_DTYPES)}')
+  for sine in sines:
+    if sine not in fast_sine.SINES:
+      raise ValueError(f'unknown sine {sine!r}; choose from {", ".join(fast_sine.SINES)}')
   for c in torch_configs:
     if c not in TORCH_CONFIGS:
       raise ValueError(f'unknown --torch_configs entry {c!r}; choose from '
@@ -178,13 +185,16 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
     runners['siren_jax, 1 step/call'] = jax_single
     common.block(step_1(step_1(new_state(), batch)[0], batch))
   step_k = training.make_train_step(fitting.image_loss, steps_per_call=k)
-  variants = [(p, 'float32') for p in matmul_precisions]
-  variants += [('default', d) for d in compute_dtypes if d != 'float32']
-  for precision, compute_dtype in variants:
+  # (matmul precision, compute dtype, sine) of each siren_jax row; the same initial weights.
+  variants = [(p, 'float32', 'auto') for p in matmul_precisions]
+  variants += [('default', 'float32', sine) for sine in sines]
+  variants += [('default', d, 'auto') for d in compute_dtypes if d != 'float32']
+  for precision, compute_dtype, sine in variants:
     name = (f'siren_jax, {k} steps/call' + ('' if precision == 'default' else f', {precision}')
+            + ('' if sine == 'auto' else f', sine={sine}')
             + ('' if compute_dtype == 'float32' else f', compute {compute_dtype}'))
-    new = new_state if compute_dtype == 'float32' else make_problem(
-        image, size, width, hidden_layers, learning_rate, seed, compute_dtype)[1]
+    new = new_state if (compute_dtype, sine) == ('float32', 'auto') else make_problem(
+        image, size, width, hidden_layers, learning_rate, seed, compute_dtype, sine)[1]
     states[name] = new()
     with _precision_context(precision):  # Compile for fresh and for stepped states.
       common.block(step_k(step_k(new(), batch)[0], batch))
@@ -244,7 +254,9 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
        r['speedup_vs_torch']] + [r['seconds_to_psnr'][t] for t in target_psnrs] for r in rows])
   notes = [f'{image} {size}x{size} grey, SIREN width {width}, {hidden_layers} hidden layers, '
            f'Adam lr {learning_rate:g}, full batch, same initial weights (seed {seed}); '
-           f'{steps // k} alternating rounds of {k} steps each.']
+           f'{steps // k} alternating rounds of {k} steps each; rows without sine= use the '
+           f"default sine='auto' ({'fast_sine' if jax.devices()[0].platform == 'cpu' else 'jnp'} "
+           f'on {jax.devices()[0].platform}).']
   if target_psnrs:
     notes.append(f'"s to X dB": summed training seconds (evaluations excluded) up to the end of '
                  f'the first round after which the model reached X dB, checked every {k} steps; '
@@ -274,6 +286,8 @@ if __name__ == '__main__':
   flags.DEFINE_list('target_psnrs', [], 'PSNRs (dB) whose time to reach is reported.')
   flags.DEFINE_integer('seed', 0, 'Seed of the shared initial weights.')
   flags.DEFINE_bool('single_step', True, 'Also time siren_jax with one step per call.')
+  flags.DEFINE_list('sines', [], 'Extra rows with the sine forced: fast_sine, jnp (the '
+                    'default rows use auto).')
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:
@@ -285,6 +299,6 @@ if __name__ == '__main__':
         use_torch=f.torch, torch_configs=tuple(f.torch_configs),
         target_psnrs=tuple(_floats(f.target_psnrs, 'target_psnrs')), seed=f.seed,
         single_step=f.single_step,
-        results_path=f.results or None)
+        results_path=f.results or None, sines=tuple(f.sines))
 
   app.run(main)

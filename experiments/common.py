@@ -1,9 +1,16 @@
-"""Glue shared by the experiment entry points: multi-host start-up, one-line errors, workdirs,
-scalar writers, JSON, the machine and library versions a result came from. Workdirs may be local paths or URLs (``gs://...``): files go through
-etils.epath, checkpoints through orbax, scalars through tensorboardX."""
+"""Glue shared by the experiment entry points: multi-host start-up, config files, one-line
+errors, preemption, workdirs (with their config.json), TensorBoard writers, progress lines, JSON,
+the machine and library versions a result came from. Workdirs may be local paths or URLs
+(``gs://...``): every file goes through etils.epath (``siren_jax.files``), checkpoints through
+orbax, TensorBoard event files through epath too.
+
+Exit statuses of every entry point: 0 done; 2 a user error (one line ``error: ...``); 75
+(``siren_jax.preemption.EXIT_STATUS``) preempted after saving a checkpoint -- rerun the same
+command to resume; anything else is a crash (a traceback)."""
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import functools
 import importlib.metadata
@@ -14,6 +21,7 @@ import os
 import platform
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -24,12 +32,13 @@ from etils import epath
 from ml_collections import config_flags
 
 from experiments.configs import common as config_common
-from siren_jax import errors
+from siren_jax import errors, files, preemption, render, training
 
 # The installed packages whose versions decide results and timings (reports and benchmarks
 # name them).
+# Packages whose versions a result records (bench tables, the reproduction report, config.json).
 VERSIONED_PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'numpy', 'scipy',
-                      'scikit-image', 'pillow', 'ml-collections')
+                      'scikit-image', 'pillow', 'ml-collections', 'etils', 'tensorboardX')
 
 # Errors a user can cause with a flag, a config value or an input file; anything else is a bug
 # and keeps its traceback.
@@ -64,8 +73,9 @@ def initialize_distributed(enabled: bool, coordinator_address: str | None = None
 
 def main_with_clean_errors(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
   """Wraps an absl ``main``: rejects stray positional arguments, quiets orbax's INFO logs,
-  initialises multi-host JAX when ``--distributed`` is given, and makes user errors print one
-  line ``error: ...`` and exit with status 2."""
+  initialises multi-host JAX when ``--distributed`` is given, makes a run stopped by a
+  preemption notice (``training.Preempted``) log one line and exit with status 75, and makes
+  user errors print one line ``error: ...`` and exit with status 2."""
 
   @functools.wraps(main)
   def wrapped(argv: list[str]) -> None:
@@ -79,6 +89,11 @@ def main_with_clean_errors(main: Callable[[list[str]], None]) -> Callable[[list[
       main(argv)
     except USER_ERRORS as e:
       exit_with_error(errors.first_line(e))
+    except training.Preempted as e:
+      logging.warning('%s; exiting with status %d: rerun the same command to resume.', e,
+                      preemption.EXIT_STATUS)
+      logging.flush()
+      sys.exit(preemption.EXIT_STATUS)
 
   return wrapped
 
@@ -162,43 +177,182 @@ def _config_named_by(argv: list[str], default_config: str | None
   return config if isinstance(config, ml_collections.ConfigDict) else None
 
 
+# The experiments package: config paths not found as given are looked up relative to it
+# (``resolve_config``), so entry points run from any directory.
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+CONFIGS_DIR = os.path.join(PACKAGE_DIR, 'configs')
+# Flags of this module that every entry point's --help lists (absl shows only the main module's
+# key flags).
+RUN_FLAGS = ('workdir', 'config', 'distributed', 'coordinator_address', 'num_processes',
+             'process_id')
+
+
 def run(train_and_evaluate: Callable[[ml_collections.ConfigDict, str], Any], *,
         default_config: str,
         workdir_help: str = 'Directory for metrics, figures and checkpoints.') -> None:
   """The whole absl entry point of an experiment: ``--workdir`` and ``--config`` (a config
-  file with the common variant grammar), one-line user errors (exit 2), then
-  ``train_and_evaluate(config, workdir)``, which validates its inputs and only then creates
-  the workdir (``require_workdir``)."""
-  flags.DEFINE_string('workdir', None, workdir_help)
-  try:  # Reads the --config.* overrides of sys.argv already.
-    config_flags.DEFINE_config_file('config', default_config, 'Config file (path[:variant]).',
-                                    lock_config=True)
+  file with the common variant grammar, found as given or relative to the experiments
+  package, ``resolve_config``), one-line user errors (exit 2), preemption (exit 75), the
+  resolved config logged, then ``train_and_evaluate(config, workdir)``, which validates its
+  inputs and only then creates the workdir (``require_workdir``)."""
+  try:
+    argv = resolve_config_flag(sys.argv)
+    default = resolve_config(default_config, search_cwd=False)
+  except USER_ERRORS as e:
+    exit_with_error(errors.first_line(e))
+  flags.DEFINE_string('workdir', None, workdir_help + ' A local path or gs://bucket/path.')
+  try:  # Reads the --config.* overrides of argv already.
+    config_flags.DEFINE_config_file('config', default, 'Config file (path[:variant]), as given '
+                                    'or relative to the experiments package.',
+                                    lock_config=True, sys_argv=argv)
   except (flags.Error, AttributeError, KeyError, *USER_ERRORS) as e:
-    exit_with_error(_flag_error_message(e, sys.argv, default_config))
+    exit_with_error(_flag_error_message(e, argv, default))
+  for name in RUN_FLAGS:  # So that --help lists them.
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:
     del argv  # Checked by main_with_clean_errors.
+    # After jax.distributed.initialize (multi-host runs use JAX's preemption service); only
+    # here, in training entry points: elsewhere (bench/) SIGTERM keeps its default.
+    preemption.install()
+    if flags.FLAGS.workdir:  # A gs:// workdir without the gcs extra: say so first.
+      files.check_reachable(flags.FLAGS.workdir)
+    logging.info('Config %s:\n%s', flags.FLAGS['config'].config_filename, flags.FLAGS.config)
     train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
 
-  app.run(main, flags_parser=functools.partial(parse_flags_cleanly,
-                                               default_config=default_config))
+  app.run(main, argv=argv, flags_parser=functools.partial(parse_flags_cleanly,
+                                                          default_config=default))
 
 
-def require_workdir(workdir: str | None) -> str:
-  """Creates ``workdir`` (a local path or a URL such as ``gs://bucket/run``) and returns it; a
-  missing flag is a user error."""
+def resolve_config(spec: str, *, search_cwd: bool = True) -> str:
+  """'path[:variant]' -> the same with path made absolute: as given (relative to the current
+  directory, when ``search_cwd``), else relative to the directory holding the experiments
+  package ('experiments/configs/x.py' works from anywhere), its configs/ ('x.py') or the
+  package itself ('configs/x.py').
+
+  Raises ValueError (one line) for a missing file, a directory, or a file that does not
+  compile (its syntax error and line).
+  """
+  path, colon, variant = spec.partition(':')
+  if not path:
+    raise ValueError(f'--config={spec!r} names no config file')
+  candidates = [path] if os.path.isabs(path) else [
+      *([os.path.abspath(path)] if search_cwd else []),
+      *(os.path.join(d, path) for d in (os.path.dirname(PACKAGE_DIR), CONFIGS_DIR, PACKAGE_DIR))]
+  found = next((c for c in candidates if os.path.exists(c)), None)
+  if found is None:
+    where = ' or '.join(sorted({os.path.dirname(c) or '.' for c in candidates}))
+    raise FileNotFoundError(f'config file not found: {path!r} (looked in {where})')
+  if os.path.isdir(found):
+    raise IsADirectoryError(f'--config={path!r} is a directory; give a config file, e.g. '
+                            f'{os.path.join(path, "fit_image.py")}')
+  with open(found, encoding='utf-8') as f:
+    source = f.read()
+  try:
+    compile(source, found, 'exec')
+  except SyntaxError as e:
+    raise ValueError(f'config file {path!r} line {e.lineno}: {e.msg}') from None
+  return f'{os.path.normpath(found)}{colon}{variant}'
+
+
+def resolve_config_flag(argv: list[str]) -> list[str]:
+  """``argv`` with the value of its ``--config`` flag (if any) resolved by
+  ``resolve_config``."""
+  resolved = list(argv)
+  i = 1
+  while i < len(resolved):
+    arg = resolved[i]
+    if arg == '--':
+      break
+    name, equals, value = arg.lstrip('-').partition('=')
+    if arg.startswith('-') and name == 'config':
+      if equals:
+        resolved[i] = f'--config={resolve_config(value)}'
+      elif i + 1 < len(resolved):
+        resolved[i + 1] = resolve_config(resolved[i + 1])
+        i += 1
+    i += 1
+  return resolved
+
+
+CONFIG_FILE = 'config.json'  # What a run was started with, written before its first step.
+
+
+def require_workdir(workdir: str | None,
+                    config: ml_collections.ConfigDict | None = None) -> str:
+  """Creates ``workdir`` (a local path or a URL such as ``gs://bucket/run``) and returns it;
+  with ``config``, writes ``WORKDIR/config.json`` (``run_record``) there first, which also
+  proves the workdir writable.
+
+  Raises ValueError (one line) for a missing flag, a path that is not a directory, a URL whose
+  filesystem is not installed (``siren_jax.files``) or a workdir that cannot be written.
+  """
   if not workdir:
     raise ValueError('--workdir is required (a directory for metrics, checkpoints and figures)')
+  files.check_reachable(workdir)
   path = epath.Path(workdir)
   if path.exists() and not path.is_dir():
     raise ValueError(f'--workdir {workdir!r} exists and is not a directory')
-  path.mkdir(parents=True, exist_ok=True)
-  if jax.process_count() > 1 and '://' not in workdir:
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+      write_json(os.path.join(workdir, CONFIG_FILE), run_record(config))
+    elif is_main_process():  # Fail now, not after hours of training.
+      probe = path / '.write_test'
+      probe.write_bytes(b'')
+      probe.unlink()
+  # Local filesystems raise OSError; remote ones their client's errors (gcsfs: HttpError).
+  except Exception as e:  # pylint: disable=broad-except
+    raise ValueError(f'cannot write to --workdir {workdir!r}: {type(e).__name__}: '
+                     f'{errors.first_line(e)}') from None
+  if jax.process_count() > 1 and not files.is_url(workdir):
     logging.warning('--workdir %s is local: with %d processes every host must see the same '
                     'directory (use gs://... on a pod slice) or checkpoints are incomplete.',
                     workdir, jax.process_count())
   return workdir
+
+
+def run_record(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """What config.json holds: the resolved config, the command line, devices, package
+  versions and the start time (``record_parameters`` adds each model's parameter count)."""
+  import siren_jax  # The version only.
+  versions = {'python': platform.python_version(), 'siren_jax': siren_jax.__version__,
+              **package_versions()}
+  device = jax.devices()[0]
+  return {
+      'config': config.to_dict(),
+      'command': [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+      'devices': {'platform': device.platform, 'device_kind': device.device_kind,
+                  'num_devices': jax.device_count(),
+                  'num_local_devices': jax.local_device_count(),
+                  'num_processes': jax.process_count()},
+      'versions': versions,
+      'started': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+      'parameters': {},
+  }
+
+
+def record_parameters(workdir: str, tag: str, count: int) -> None:
+  """Adds run ``tag``'s parameter count to WORKDIR/config.json, if there is one (process 0)."""
+  path = epath.Path(workdir) / CONFIG_FILE
+  if not is_main_process() or not path.exists():
+    return
+  record = json.loads(path.read_text())
+  record.setdefault('parameters', {})[tag] = int(count)
+  write_json(str(path), record)
+
+
+def check_image_size(config: ml_collections.ConfigDict, name: str = 'image_size',
+                     max_pixels: int = render.DEFAULT_MAX_PIXELS) -> None:
+  """Raises ValueError unless config field ``name`` (a square side; 0 keeps the image's size)
+  is an integer >= 0 whose square is at most ``max_pixels``: checked before anything is
+  allocated."""
+  check_non_negative(config, (name,))
+  side = config[name]
+  if side * side > max_pixels:
+    raise ValueError(f'config.{name}={side} asks for {side}x{side} = {side * side:,} pixels, '
+                     f'over the limit of {max_pixels:,} ({math.isqrt(max_pixels)} squared)')
 
 
 def check_positive(config: ml_collections.ConfigDict, names: Iterable[str]) -> None:
@@ -259,14 +413,19 @@ def _finite_or_none(obj: Any) -> Any:
 
 
 class ScalarWriter:
-  """TensorBoard scalars via tensorboardX, which writes event files without TensorFlow (clu's
-  and flax's writers import TensorFlow). Only process 0 writes; also logs through absl."""
+  """TensorBoard scalars and images via tensorboardX, which writes event files without
+  TensorFlow (clu's and flax's writers import TensorFlow). Only process 0 writes; event files
+  under a URL logdir (gs://...) go through etils.epath (``_EpathEventFile``)."""
 
   def __init__(self, logdir: str):
     self._writer = None
     if is_main_process():
       import tensorboardX  # Imported lazily: heavy, and unused off process 0.
-      self._writer = tensorboardX.SummaryWriter(logdir)
+      from tensorboardX import record_writer
+      if files.is_url(logdir):
+        files.check_reachable(logdir)
+        record_writer.register_writer_factory(logdir.split(':')[0], _EpathEventFiles())
+      self._writer = tensorboardX.SummaryWriter(logdir, flush_secs=30)
 
   def write(self, step: int, scalars: dict[str, float], prefix: str = '') -> None:
     if self._writer is None:
@@ -274,17 +433,99 @@ class ScalarWriter:
     for name, value in scalars.items():
       self._writer.add_scalar(f'{prefix}{name}', float(value), step)
 
+  def write_images(self, step: int, images: dict[str, Any], prefix: str = '') -> None:
+    """``images[name]``: (H, W, 3) or (H, W, 1) floats in [0, 1]."""
+    if self._writer is None:
+      return
+    for name, image in images.items():
+      self._writer.add_image(f'{prefix}{name}', image, step, dataformats='HWC')
+
   def close(self) -> None:
     if self._writer is not None:
       self._writer.close()
 
 
-def log_progress(tag: str, step: int, total: int, scalars: dict[str, float]) -> None:
-  """One absl log line: '[tag] step 100/500  loss=0.0012  psnr=31.20' (process 0 only)."""
+class _EpathEventFile:
+  """One tensorboardX event file written through etils.epath. Object stores cannot append, so
+  each flush rewrites the current part (as tensorboardX's own GCS writer does); past
+  ``PART_BYTES`` the next records go to a new part, '<name>.0001', ..., which TensorBoard
+  reads in name order, so a long run never rewrites more than one part."""
+
+  PART_BYTES = 4 << 20
+
+  def __init__(self, path: str):
+    self._path = path
+    self._part = 0
+    self._buffer = bytearray()
+    self._flushed = 0
+
+  def _name(self) -> str:
+    return self._path if self._part == 0 else f'{self._path}.{self._part:04d}'
+
+  def write(self, data: bytes) -> None:
+    self._buffer += data
+
+  def flush(self) -> None:
+    if len(self._buffer) != self._flushed:
+      files.write_bytes(self._name(), bytes(self._buffer))
+      self._flushed = len(self._buffer)
+    if self._flushed >= self.PART_BYTES:
+      self._part += 1
+      self._buffer, self._flushed = bytearray(), 0
+
+  def close(self) -> None:
+    self.flush()
+
+
+class _EpathEventFiles:
+  """tensorboardX's writer factory interface (``record_writer.register_writer_factory``)."""
+
+  def open(self, path: str) -> _EpathEventFile:
+    return _EpathEventFile(path)
+
+  def directory_check(self, path: str) -> None:
+    files.make_dirs(path)
+
+
+def log_progress(tag: str, step: int, total: int, scalars: dict[str, float],
+                 eta_seconds: float | None = None) -> None:
+  """One absl log line: '[tag] step 100/500  loss=0.0012  psnr=31.20  eta 2m05s' (process 0
+  only)."""
   if not is_main_process():
     return
   parts = '  '.join(f'{k}={v:.4g}' for k, v in scalars.items())
-  logging.info('[%s] step %d/%d  %s', tag, step, total, parts)
+  eta = '' if eta_seconds is None or not math.isfinite(eta_seconds) else (
+      f'  eta {format_duration(eta_seconds)}')
+  logging.info('[%s] step %d/%d  %s%s', tag, step, total, parts, eta)
+
+
+def format_duration(seconds: float) -> str:
+  """3725.2 -> '1h02m05s', 65 -> '1m05s', 4.2 -> '4s'."""
+  whole = max(0, int(round(seconds)))
+  hours, rest = divmod(whole, 3600)
+  minutes, secs = divmod(rest, 60)
+  if hours:
+    return f'{hours}h{minutes:02d}m{secs:02d}s'
+  return f'{minutes}m{secs:02d}s' if minutes else f'{secs}s'
+
+
+class Eta:
+  """Time left to ``total`` steps, from the wall time per step since the first progress line
+  (evaluations and checkpoints included; the compilation before it left out) -- or, at the
+  first line, from that interval's steps_per_sec."""
+
+  def __init__(self, total: int, clock: Callable[[], float] = time.monotonic):
+    self._total = total
+    self._clock = clock
+    self._first: tuple[int, float] | None = None
+
+  def __call__(self, step: int, steps_per_sec: float | None = None) -> float | None:
+    now = self._clock()
+    if self._first is None or step <= self._first[0]:
+      self._first = (step, now) if self._first is None else self._first
+      return (self._total - step) / steps_per_sec if steps_per_sec else None
+    first_step, first_time = self._first
+    return (self._total - step) * (now - first_time) / (step - first_step)
 
 
 class _DropLibraryInfo:
@@ -313,12 +554,18 @@ def machine() -> str:
           f'{jax.device_count()} x {device.device_kind} ({device.platform}), load average {load}')
 
 
-def versions() -> str:
-  """Python and the installed ``VERSIONED_PACKAGES`` with their versions, in one line."""
-  found = []
+def package_versions() -> dict[str, str | None]:
+  """``VERSIONED_PACKAGES`` -> installed version (None: not installed)."""
+  found: dict[str, str | None] = {}
   for name in VERSIONED_PACKAGES:
     try:
-      found.append(f'{name} {importlib.metadata.version(name)}')
+      found[name] = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-      pass
-  return ', '.join([f'Python {platform.python_version()}', *found])
+      found[name] = None
+  return found
+
+
+def versions() -> str:
+  """Python and the installed ``VERSIONED_PACKAGES`` with their versions, in one line."""
+  installed = [f'{name} {v}' for name, v in package_versions().items() if v is not None]
+  return ', '.join([f'Python {platform.python_version()}', *installed])

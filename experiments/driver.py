@@ -23,6 +23,7 @@ import functools
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -34,10 +35,14 @@ from etils import epath
 
 from experiments import common, figures
 from siren_jax import checkpoints as ckpt
-from siren_jax import errors, metrics, models, optimizers, render, sampling, sharding, tiling, training
+from siren_jax import (errors, fast_sine, files, fitting, grids, images, metrics, models,
+                       optimizers, preemption, render, sampling, sharding, tiling, training)
 from siren_jax.models import fields
 
 EvalFn = Callable[[training.TrainState], dict[str, float]]
+# Host-params state -> TensorBoard images {name: (H, W, 1 or 3) in [0, 1]}, at each evaluation.
+ImageFn = Callable[[training.TrainState], dict[str, np.ndarray]]
+PROFILE_DIR = 'profile'  # WORKDIR/profile/<tag>/: jax.profiler traces (config.profile_steps).
 RUN_FILE = 'run.json'  # The fingerprint of the run whose checkpoints sit beside it.
 # The library's advice on a diverged run and on checkpoints it cannot resume, in config terms.
 DIVERGENCE_ADVICE = ('lower config.optimizer.learning_rate, or set config.nan_policy=skip to drop '
@@ -74,7 +79,8 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
         process_local_batches: bool = True,
         progress: Callable[[int], str] | None = None,
         fingerprint: dict[str, Any] | None = None, resume: bool = True,
-        nan_policy: str = 'stop', target_psnr: float = 0.0) -> training.LoopResult:
+        nan_policy: str = 'stop', target_psnr: float = 0.0,
+        image_fn: ImageFn | None = None, profile_steps: str = '') -> training.LoopResult:
   """Trains ``state`` under ``loss_fn`` to ``schedule.num_steps``, resuming from
   ``workdir/checkpoints/<tag>`` when a checkpoint is there.
 
@@ -95,6 +101,13 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
     fingerprint: what defines the run (module docstring); None: not checked.
     resume: False deletes the tag's checkpoints first (logged) instead of resuming them.
     nan_policy: 'stop' or 'skip' (``siren_jax.training``).
+    image_fn: with ``eval_fn``, images for TensorBoard (``<tag>/images/*``) at every evaluation.
+    profile_steps: 'A,B' (``parse_profile_steps``): a jax.profiler trace of steps A to B in
+      ``WORKDIR/profile/<tag>/``; '' none.
+
+  A preemption notice (``siren_jax.preemption``, installed by the entry point) stops the loop at
+  the next step boundary with a checkpoint there (``training.Preempted``). Progress lines carry
+  an ETA; the state's parameter count goes into WORKDIR/config.json.
 
   Raises:
     ValueError: the checkpoints belong to another run or none can be restored;
@@ -111,31 +124,77 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
         jax.tree.map(lambda x: x[rows], batch) if process_local_batches else batch)
     batch_fn = lambda step: placed  # noqa: E731
 
+  eta = common.Eta(schedule.num_steps)
+
   def log_fn(step: int, scalars: dict[str, float]) -> None:
-    common.log_progress(progress(step) if progress else tag, step, schedule.num_steps, scalars)
+    common.log_progress(progress(step) if progress else tag, step, schedule.num_steps, scalars,
+                        eta(step, scalars.get('steps_per_sec')))
     writer.write(step, scalars, prefix=f'{tag}/train/')
 
   def eval_and_write(state: training.TrainState) -> dict[str, float]:
     scalars = eval_fn(state)
     writer.write(int(state.step), scalars, prefix=f'{tag}/eval/')
+    if image_fn is not None:
+      writer.write_images(int(state.step), image_fn(state), prefix=f'{tag}/images/')
     return scalars
 
+  profile = parse_profile_steps(profile_steps)
+  common.record_parameters(workdir, tag, parameter_count(state.params))
   claim_checkpoints(checkpoint_dir(workdir, tag), fingerprint, resume)
   manager = ckpt.make_manager(checkpoint_dir(workdir, tag))
+  trace_dir = tempfile.mkdtemp(prefix='siren_jax_profile_') if profile else None
   try:
     return training.train_loop(
         state, step_fn, batch_fn, num_steps=schedule.num_steps,
         eval_every=schedule.eval_every, eval_fn=eval_and_write if eval_fn else None,
         log_every=schedule.log_every, log_fn=log_fn, checkpoint_manager=manager,
         checkpoint_every=schedule.checkpoint_every,
-        stop_fn=_target_reached(target_psnr, tag) if target_psnr > 0 else None)
+        stop_fn=_target_reached(target_psnr, tag) if target_psnr > 0 else None,
+        preempt_fn=preemption.installed(), profile_steps=profile, profile_dir=trace_dir)
   except training.DivergenceError as e:
     raise training.DivergenceError(f'[{tag}] {e.diagnosis}', e.step, e.loss,
                                    DIVERGENCE_ADVICE) from None
   except ckpt.RestoreError as e:
     raise ckpt.RestoreError(e.diagnosis, RESTORE_ADVICE) from None
+  except training.Preempted as e:
+    raise training.Preempted(f'[{tag}] {e} in {checkpoint_dir(workdir, tag)}', e.step) from None
   finally:
     manager.close()  # Waits for pending saves: the last good checkpoint is complete on disk.
+    if trace_dir is not None:
+      copy_tree(trace_dir, os.path.join(workdir, PROFILE_DIR, tag))
+
+
+def parameter_count(params: Any) -> int:
+  """Number of scalars in a parameter pytree."""
+  return int(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
+
+
+def parse_profile_steps(text: str) -> tuple[int, int] | None:
+  """config.profile_steps 'A,B' -> (A, B) with 0 <= A < B; '' -> None. Raises ValueError (one
+  line) otherwise."""
+  if not text:
+    return None
+  try:
+    first, last = (int(p) for p in str(text).split(','))
+    training.check_profile_steps((first, last))
+  except ValueError:
+    raise ValueError(f'config.profile_steps must be FIRST,LAST with 0 <= FIRST < LAST (the '
+                     f'optimiser steps to trace), got {text!r}') from None
+  return first, last
+
+
+def copy_tree(source: str, target: str) -> None:
+  """Copies local directory ``source`` into ``target`` (a local path or a URL) through epath,
+  then deletes ``source``."""
+  for directory, _, names in os.walk(source):
+    for name in sorted(names):
+      path = os.path.join(directory, name)
+      with open(path, 'rb') as f:
+        files.write_bytes(os.path.join(target, os.path.relpath(path, source)), f.read())
+  epath.Path(source).rmtree()
+  if common.is_main_process():
+    logging.info('Profile trace in %s (TensorBoard: --logdir %s, Profile tab; or open its '
+                 '*.trace.json.gz in ui.perfetto.dev).', target, os.path.dirname(target))
 
 
 @functools.lru_cache(maxsize=8)
@@ -283,10 +342,13 @@ def check_optimizer(config: ml_collections.ConfigDict) -> None:
 
 
 def check_run_fields(config: ml_collections.ConfigDict) -> None:
-  """One-line errors for the fields every trained experiment shares: nan_policy, resume."""
+  """One-line errors for the fields every trained experiment shares: nan_policy, resume,
+  profile_steps, sine."""
   common.check_choice(config, 'nan_policy', training.NAN_POLICIES)
   if not isinstance(config.resume, bool):
     raise ValueError(f'config.resume must be True or False, got {config.resume!r}')
+  parse_profile_steps(config.profile_steps)
+  common.check_choice(config, 'sine', fast_sine.SINES)
 
 
 def check_ssim_size(height: int, width: int) -> None:
@@ -319,7 +381,7 @@ def model_spec(config: ml_collections.ConfigDict, name: str, out_features: int,
 def field_state(config: ml_collections.ConfigDict, spec: dict[str, Any],
                 num_tiles: int = 0) -> training.TrainState:
   """Initial state of the spec's model (``num_tiles`` > 0: that many stacked copies)."""
-  model = fields.make_field_model(**spec)
+  model = fields.make_field_model(**spec, sine=config.sine)
   apply_fn = models.apply_fn(model)
   return training.TrainState.create(
       apply_fn=tiling.stacked_apply(apply_fn) if num_tiles else apply_fn,
@@ -356,11 +418,13 @@ def minibatch_rows(config: ml_collections.ConfigDict, batch: Any, num_tiles: int
 def train_field(config: ml_collections.ConfigDict, workdir: str, *, tag: str,
                 spec: dict[str, Any], loss_fn: training.LossFn, batch: Any,
                 eval_fn: EvalFn | None, writer: common.ScalarWriter,
-                num_tiles: int = 0, source: Any = None) -> training.LoopResult:
+                num_tiles: int = 0, source: Any = None,
+                image_fn: ImageFn | None = None) -> training.LoopResult:
   """Fits the spec's model to ``loss_fn`` on the full ``batch`` (rows along axis 0: every
   per-pixel array, e.g. coords, values, gradient targets) for ``config.steps`` steps
   (``num_tiles`` > 0: a tiled fit, see ``siren_jax.tiling``); ``source`` names the data in the
-  run's fingerprint (``field_fingerprint``).
+  run's fingerprint (``field_fingerprint``); ``image_fn`` (e.g. ``field_images``) adds
+  TensorBoard images at every evaluation.
 
   With ``config.batch_pixels`` selecting minibatches (``minibatch_rows``), each step trains
   on rows drawn on the device by ``sampling.minibatch_fn`` (a pure function of (seed, step),
@@ -386,7 +450,8 @@ def train_field(config: ml_collections.ConfigDict, workdir: str, *, tag: str,
              eval_fn=eval_fn, param_sharding=config.param_sharding,
              process_local_batches=batch_fn is None, fingerprint=fingerprint,
              resume=config.resume, nan_policy=config.nan_policy,
-             target_psnr=config.target_psnr)
+             target_psnr=config.target_psnr, image_fn=image_fn,
+             profile_steps=config.profile_steps)
 
 
 def write_psnr_vs_time(path: str, results: dict[str, training.LoopResult],
@@ -410,3 +475,46 @@ def image_fit_eval(config: ml_collections.ConfigDict, image: Any,
 
   return eval_fn
 
+
+# TensorBoard shows the fitted image at most this large, and its derivatives on a grid at most
+# this large (an autodiff Laplacian of every pixel at every evaluation would cost more than the
+# training between evaluations).
+TB_IMAGE_SIDE = 512
+TB_DERIVATIVE_SIDE = 128
+
+
+def field_images(config: ml_collections.ConfigDict, height: int, width: int,
+                 field: Callable[[Any, Any], jax.Array] | None = None,
+                 transform: Callable[[np.ndarray], np.ndarray] | None = None) -> ImageFn:
+  """An ImageFn for a field fit: the field rendered for a (height, width) image at most
+  TB_IMAGE_SIDE a side (with ``transform``, e.g. matching its constant to a reference, at the
+  full size first, then shrunk) and its autodiff |grad| and Laplacian on a grid of at most
+  TB_DERIVATIVE_SIDE a side (channels averaged), as in fit_image's figure. ``field`` defaults
+  to the state's own apply_fn."""
+
+  def fitted(side: int) -> tuple[int, int]:
+    scale = min(1.0, side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+  grid_shape = fitted(TB_DERIVATIVE_SIDE)
+  coords = grids.make_grid(*grid_shape).reshape(-1, 2)
+
+  def image_fn(state: training.TrainState) -> dict[str, np.ndarray]:
+    apply_fn = field or state.apply_fn
+    shape = (height, width) if transform is not None else fitted(TB_IMAGE_SIDE)
+    fit = render.render(apply_fn, state.params, *shape,
+                        max_chunk_points=config.render_chunk_points, max_pixels=None)
+    if transform is not None:
+      fit = transform(fit)
+    # One point at a time, as (1, 2): a tiled field takes (N, 2) batches only.
+    point_fn = lambda params, x: apply_fn(params, x[None])[0]  # noqa: E731
+    grad, lap = jax.device_get(fitting.derivatives(point_fn, state.params, coords,
+                                                   config.derivative_chunk_points))
+    channels = fit.shape[-1]
+    grad = np.asarray(grad).reshape(*grid_shape, channels, 2).mean(axis=2)
+    lap = np.asarray(lap).reshape(*grid_shape, channels).mean(axis=2)
+    return {'fit': figures.to_unit(images.shrink(fit, TB_IMAGE_SIDE)),
+            'grad_magnitude': images.magnitude_to_rgb(grad),
+            'laplacian': images.laplacian_to_rgb(lap)}
+
+  return image_fn

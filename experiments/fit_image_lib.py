@@ -1,8 +1,10 @@
 """Image fitting (paper Fig. 1): SIREN vs ReLU, ReLU+PE and tanh MLPs on one image.
 
-Writes to the workdir: figure.png (fits with autodiff |grad| and Laplacian, next to the ground
-truth's finite differences), psnr.png (PSNR vs step), psnr_vs_time.png (PSNR vs training time), metrics.json, TensorBoard scalars under
-tb/ and checkpoints under checkpoints/<model>/.
+Writes to the workdir: config.json (at the start), figure.png (fits with autodiff |grad| and
+Laplacian, next to the ground truth's finite differences), <model>.png and <model>.inr (each
+model's fitted image and its network, ``siren_jax.inr_file``), psnr.png (PSNR vs step),
+psnr_vs_time.png (PSNR vs training time), metrics.json, TensorBoard scalars and images under tb/
+and checkpoints under checkpoints/<model>/.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import numpy as np
 from absl import logging
 
 from experiments import common, driver, figures
-from siren_jax import finite_differences, fitting, grids, images, metrics, render
+from siren_jax import finite_differences, fitting, grids, images, inr_file, metrics, render
 
 
 def check_config(config: ml_collections.ConfigDict) -> list[str]:
   """Validates the config; returns the model names."""
-  common.check_non_negative(config, ('image_size',))
+  common.check_image_size(config)
   common.check_positive(config, ('figure_max_side',))
   common.check_choice(config, 'mode', images.MODES)
   return driver.check_model_fields(config, 'models')
@@ -38,7 +40,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   names = check_config(config)
   image = images.load_image(config.image, mode=config.mode, size=config.image_size or None)
   driver.check_ssim_size(*image.shape[:2])  # Before anything is written to the workdir.
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   height, width, channels = image.shape
   coords, values = grids.image_to_samples(image)
   logging.info('Fitting %s (%dx%dx%d) with %s for %d steps on %d %s device(s), %d process(es).',
@@ -58,11 +60,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
   try:
     for name in names:
+      spec = driver.model_spec(config, name, channels, max(height, width))
       result = driver.train_field(
-          config, workdir, tag=name, spec=driver.model_spec(config, name, channels,
-                                                            max(height, width)),
-          loss_fn=fitting.image_loss, batch={'coords': coords, 'values': values},
-          eval_fn=driver.image_fit_eval(config, image), writer=writer, source=config.image)
+          config, workdir, tag=name, spec=spec, loss_fn=fitting.image_loss,
+          batch={'coords': coords, 'values': values},
+          eval_fn=driver.image_fit_eval(config, image), writer=writer, source=config.image,
+          image_fn=driver.field_images(config, height, width))
       apply_fn = result.state.apply_fn
       fit = render.render(apply_fn, result.params, height, width,
                           max_chunk_points=config.render_chunk_points, max_pixels=None)
@@ -71,6 +74,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       grad = np.asarray(grad).reshape(*shown.shape, 2)
       lap = np.asarray(lap).reshape(shown.shape)
       psnr = float(metrics.psnr(fit, image))
+      if common.is_main_process():
+        images.save_png(os.path.join(workdir, f'{name}.png'), fit)
+        inr_file.save(os.path.join(workdir, f'{name}.inr'), result.params, model=spec,
+                      height=height, width=width, channels=channels,
+                      extra={'source': config.image, 'steps': int(result.state.step),
+                             'psnr': psnr})
       shown_fit = images.shrink(fit, max(shown.shape[:2]))
       rows.append([(f'{name}: {psnr:.1f} dB', figures.to_unit(shown_fit)),
                    *zip(('|grad| (autodiff)', 'Laplacian (autodiff)'),

@@ -47,6 +47,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if config.task == 'compare':
     factors(config)
     common.check_positive(config, ('image_size', 'crop_size'))
+    common.check_image_size(config, max_pixels=config.max_pixels)
     if not (0 <= config.crop_top and 0 <= config.crop_left and
             config.crop_top + config.crop_size <= 1 and config.crop_left + config.crop_size <= 1):
       raise ValueError('config.crop_top/crop_left/crop_size must describe a square inside the '
@@ -112,7 +113,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
       config, workdir, tag=tag, spec=spec, loss_fn=fitting.image_loss, batch=batch,
       eval_fn=driver.image_fit_eval(config, image, field), writer=writer,
       num_tiles=layout.num_tiles if layout else 0,
-      source=config.image if config.task == 'compare' else config.input)
+      source=config.image if config.task == 'compare' else config.input,
+      image_fn=driver.field_images(config, *image.shape[:2], field))
   return spec, field or result.state.apply_fn, result
 
 
@@ -126,7 +128,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   grad = finite_differences.sobel_gradient(truth)
   magnitude = np.sqrt((np.asarray(grad) ** 2).sum(axis=(-1, -2)))
   edges = magnitude > np.quantile(magnitude, EDGE_QUANTILE)
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   top, left = round(config.crop_top * height), round(config.crop_left * width)
   side = max(1, round(config.crop_size * min(height, width)))
   crop = (slice(top, top + side), slice(left, left + side))
@@ -239,7 +241,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
     field, params = fitted.field, fitted.params
     height, width = fitted.height, fitted.width
     output_size(config, height, width)
-    workdir = common.require_workdir(workdir)
+    workdir = common.require_workdir(workdir, config)
     network_path = config.input
   else:
     image = images.load_image(config.input, mode=config.mode or None)
@@ -248,7 +250,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
     output_size(config, height, width)  # Bad sizes fail before the fit, not after.
     layout = (tiling.make_layout(height, width, config.tile_size, config.tile_overlap)
               if config.tile_size else None)
-    workdir = common.require_workdir(workdir)
+    workdir = common.require_workdir(workdir, config)
     network_path = config.network_output or os.path.join(workdir, 'fitted.inr')
     writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
     try:

@@ -10,7 +10,8 @@ usage: launch/tpu_vm.sh [options] COMMAND [ARGS...]
 Commands:
   create             Create the TPU VM (one host, e.g. v4-8, or a pod slice, e.g. v4-32).
   install            Copy this checkout (git HEAD, as a tarball) to every worker and
-                     pip install it there with jax[tpu] and the gs:// extras.
+                     pip install it there with its [gcs] extra (gs:// workdirs) and
+                     jax[tpu].
   run -- CMD...      Run CMD in the project directory on all workers at once, with the
                      same flags, e.g.  run -- python3 -m experiments.fit_image --distributed
                      --config=experiments/configs/fit_image.py:paper --workdir=gs://B/fit
@@ -108,7 +109,7 @@ case "$COMMAND" in
       --worker=all
     on_all_workers "rm -rf ~/$REMOTE_DIR && mkdir -p ~/$REMOTE_DIR \
 && tar -xzf ~/siren_jax.tar.gz -C ~/$REMOTE_DIR \
-&& python3 -m pip install -q -e ~/$REMOTE_DIR 'jax[tpu]' gcsfs google-cloud-storage"
+&& python3 -m pip install -q -e ~/$REMOTE_DIR'[gcs]' 'jax[tpu]'"
     ;;
   run)
     if [[ $# -gt 0 && "$1" == "--" ]]; then

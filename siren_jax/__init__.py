@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = '0.1.0'  # setup.py reads this line; the one place the version lives.
+__version__ = '0.2.0'  # setup.py reads this line; the one place the version lives.
 
 # Public name -> 'submodule' (same name there) or 'submodule:name' (renamed here). Grouped and
 # ordered as docs/api.md lists them.

@@ -9,6 +9,12 @@ multiply-adds that XLA vectorises, and is as accurate as float32 allows for SIRE
 ``sin``/``cos`` carry ``custom_jvp`` rules (d sin = cos, d cos = -sin), so gradients, Laplacians
 and any higher derivative are the derivatives of sine, not of the polynomial. Other dtypes
 (float64, bfloat16, ...) fall back to ``jnp.sin``/``jnp.cos`` unchanged.
+
+Per platform (``sine``, what the SIREN layers call): the polynomial was measured faster only on
+the CPU (bench/RESULTS.md), where XLA's own sine is a slow routine; GPUs and TPUs have fast
+hardware sines, so ``'auto'`` picks the polynomial on the CPU and ``jnp.sin`` elsewhere, at
+lowering time (``jax.lax.platform_dependent``: one jitted function serves every backend).
+``'fast_sine'`` and ``'jnp'`` force either.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from siren_jax import names
+
 Array = jax.Array
+SINES = names.SINES
 
 # Cody-Waite split of pi: PI_A has 8 significant bits, so k * PI_A is exact for |k| < 2^16.
 _PI_A = np.float32(3.140625)
@@ -79,3 +88,16 @@ def _sin_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Arra
 def _cos_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
   (x,), (t,) = primals, tangents
   return cos(x), -sin(x) * t
+
+
+def sine(x: Array, impl: str = 'auto') -> Array:
+  """Elementwise sine by ``impl``: 'auto' (``sin`` above on the CPU, ``jnp.sin`` on every other
+  platform, chosen when the computation is lowered), 'fast_sine' (``sin`` above everywhere) or
+  'jnp' (``jnp.sin`` everywhere). Derivatives are those of sine in every case."""
+  if impl == 'auto':
+    return jax.lax.platform_dependent(x, cpu=sin, default=jnp.sin)
+  if impl == 'fast_sine':
+    return sin(x)
+  if impl == 'jnp':
+    return jnp.sin(x)
+  raise ValueError(f'unknown sine {impl!r}; choose from {", ".join(SINES)}')

@@ -6,7 +6,7 @@ Pixel convention: value v in [-1, 1] <-> 8-bit (v / 2 + 0.5) * 255, as in the SI
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Sequence
 
 import imageio.v3 as iio
@@ -16,6 +16,8 @@ import PIL.Image
 import skimage.color
 import skimage.data
 import skimage.transform
+
+from siren_jax import files
 
 # Images that ship inside scikit-image (no download), by the name of their skimage.data function.
 BUILTIN_IMAGES = (
@@ -61,19 +63,20 @@ def _to_hwc(array: np.ndarray, source: str) -> np.ndarray:
 
 
 def read_image(source: str) -> np.ndarray:
-  """A built-in name or a file path (PNG/JPEG/TIFF/..., 8/16-bit, grey/RGB/RGBA) -> (H, W, C)
-  float32 in [0, 1] with C = 1 or 3, alpha dropped."""
-  if source in BUILTIN_IMAGES and not os.path.exists(source):
+  """A built-in name, a file path or a URL (``gs://...``; PNG/JPEG/TIFF/..., 8/16-bit,
+  grey/RGB/RGBA) -> (H, W, C) float32 in [0, 1] with C = 1 or 3, alpha dropped."""
+  if source in BUILTIN_IMAGES and not files.exists(source):
     array = getattr(skimage.data, source)()
   else:
-    if not os.path.exists(source):
+    if not files.exists(source):
       raise FileNotFoundError(
           f'image not found: {source!r} is neither a file nor a built-in image '
           f'({", ".join(BUILTIN_IMAGES)})')
-    if os.path.isdir(source):
+    if files.is_dir(source):
       raise ValueError(f'{source!r} is a directory, expected an image file')
-    try:
-      array = np.asarray(iio.imread(source))
+    data = files.read_bytes(source)
+    try:  # imageio tells the format from the bytes themselves.
+      array = np.asarray(iio.imread(data))
     except Exception as e:  # imageio raises many types for undecodable files.
       raise ValueError(f'cannot read image {source!r}: {type(e).__name__}: {e}') from None
   return pixels_to_unit(np.asarray(array), source)
@@ -153,10 +156,17 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
   return np.round((np.clip(image, -1.0, 1.0) / 2.0 + 0.5) * 255.0).astype(np.uint8)
 
 
+def png_bytes(image: np.ndarray) -> bytes:
+  """An image in [-1, 1] (H, W), (H, W, 1) or (H, W, 3) encoded as 8-bit PNG."""
+  buffer = io.BytesIO()
+  iio.imwrite(buffer, to_uint8(image), extension='.png')
+  return buffer.getvalue()
+
+
 def save_png(path: str, image: np.ndarray) -> None:
-  """Writes an image in [-1, 1] (H, W), (H, W, 1) or (H, W, 3) as an 8-bit PNG."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  iio.imwrite(path, to_uint8(image), extension='.png')
+  """Writes an image in [-1, 1] (H, W), (H, W, 1) or (H, W, 3) as an 8-bit PNG to a local path
+  or a URL (``gs://...``), creating parent directories."""
+  files.write_bytes(path, png_bytes(image))
 
 
 def gradient_to_rgb(grad: np.ndarray, percentile: float = 99.0) -> np.ndarray:

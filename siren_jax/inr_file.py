@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 from typing import Any
 
 import jax
@@ -24,7 +23,7 @@ import numpy as np
 from flax import serialization
 
 from siren_jax import render as render_lib
-from siren_jax import errors, models, tiling
+from siren_jax import errors, files, models, tiling
 from siren_jax.models import fields
 
 Array = jax.Array
@@ -66,7 +65,7 @@ def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: i
   """Writes a fitted image to ``path``; returns the file size in bytes.
 
   Args:
-    path: output file (parent directories are created).
+    path: output file, local or a URL (``gs://...``); parent directories are created.
     params: the field's parameters (stacked over tiles when ``layout`` is given).
     model: the spec (``fields.field_spec``) of the network that ``params`` belong to.
     height, width, channels: the fitted image's size (its native rendering size).
@@ -86,19 +85,16 @@ def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: i
                        serialization.to_state_dict(jax.device_get(params)))
   payload = serialization.msgpack_serialize(
       {'format': FORMAT, 'version': VERSION, 'metadata': json.dumps(metadata), 'params': state})
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, 'wb') as f:
-    f.write(payload)
+  files.write_bytes(path, payload)
   return len(payload)
 
 
 def load(path: str) -> FittedImage:
-  """Reads a file written by ``save``; raises FileNotFoundError / one-line ValueError for a
+  """Reads a file written by ``save`` (a local path or a URL); raises FileNotFoundError / one-line ValueError for a
   missing, foreign, corrupt or inconsistent file."""
-  if not os.path.isfile(path):
+  if not files.exists(path) or files.is_dir(path):
     raise FileNotFoundError(f'fitted-image file not found: {path!r}')
-  with open(path, 'rb') as f:
-    payload = f.read()
+  payload = files.read_bytes(path)
   try:
     contents = serialization.msgpack_restore(payload)
   except Exception:  # msgpack raises several types on foreign bytes.

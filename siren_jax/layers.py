@@ -165,14 +165,16 @@ def sine_layer_init(key: Array, fan_in: int, fan_out: int, *, omega0: float = DE
 
 
 def sine_layer_apply(params: LayerParams, x: Array, omega0: float = DEFAULT_OMEGA0,
-                     compute_dtype: str = 'float32') -> Array:
+                     compute_dtype: str = 'float32', sine: str = 'auto') -> Array:
   """sin(omega0 * (x @ kernel + bias)); x: (..., fan_in) -> (..., fan_out) in [-1, 1].
 
-  The sine is ``fast_sine.sin`` (a float32 polynomial XLA vectorises; exact derivative rules),
-  which makes a CPU train step several times faster than ``jnp.sin`` at float32 accuracy.
+  ``sine`` picks how sin is computed (``fast_sine.sine``): 'auto' is ``fast_sine.sin`` (a
+  float32 polynomial XLA vectorises, several times faster in a CPU train step) on the CPU and
+  ``jnp.sin`` on other platforms; 'fast_sine' or 'jnp' force either. Derivatives are exact.
   ``compute_dtype`` applies to the matmul only (``matmul``); bias, omega0 and sine are float32.
   """
-  return fast_sine.sin(omega0 * (matmul(x, params['kernel'], compute_dtype) + params['bias']))
+  return fast_sine.sine(
+      omega0 * (matmul(x, params['kernel'], compute_dtype) + params['bias']), sine)
 
 
 def siren_init(key: Array, sizes: Sequence[int], *, hidden_omega0: float = DEFAULT_OMEGA0,
@@ -204,7 +206,7 @@ def siren_init(key: Array, sizes: Sequence[int], *, hidden_omega0: float = DEFAU
 
 def siren_apply(params: MLPParams, x: Array, *, first_omega0: float = DEFAULT_OMEGA0,
                 hidden_omega0: float = DEFAULT_OMEGA0, outermost_linear: bool = True,
-                compute_dtype: str = 'float32') -> Array:
+                compute_dtype: str = 'float32', sine: str = 'auto') -> Array:
   """Evaluates a SIREN MLP.
 
   Args:
@@ -215,6 +217,7 @@ def siren_apply(params: MLPParams, x: Array, *, first_omega0: float = DEFAULT_OM
     outermost_linear: the last layer is linear (images) instead of a sine layer.
     compute_dtype: of the hidden layers' matmuls (module docstring); the first and the last
       layer compute in float32.
+    sine: how sin is computed (``sine_layer_apply``): 'auto', 'fast_sine' or 'jnp'.
 
   Returns:
     (..., out) outputs, float32.
@@ -226,7 +229,7 @@ def siren_apply(params: MLPParams, x: Array, *, first_omega0: float = DEFAULT_OM
       return x @ layer['kernel'] + layer['bias']
     hidden = 0 < i and not is_last
     x = sine_layer_apply(layer, x, first_omega0 if i == 0 else hidden_omega0,
-                         compute_dtype if hidden else 'float32')
+                         compute_dtype=compute_dtype if hidden else 'float32', sine=sine)
   return x
 
 
@@ -242,6 +245,7 @@ class SineDense(nn.Module):
   is_first: bool = False
   zero_bias: bool = False
   compute_dtype: str = 'float32'  # Of the matmul (``matmul``); parameters are float32.
+  sine: str = 'auto'  # How sin is computed (``sine_layer_apply``).
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -250,7 +254,7 @@ class SineDense(nn.Module):
                         (fan_in, self.features))
     bias = self.param('bias', _bias_init(fan_in, self.zero_bias), (self.features,))
     return sine_layer_apply({'kernel': kernel, 'bias': bias}, x, self.omega0,
-                            self.compute_dtype)
+                            compute_dtype=self.compute_dtype, sine=self.sine)
 
 
 class Siren(nn.Module):
@@ -268,19 +272,20 @@ class Siren(nn.Module):
   outermost_linear: bool = True
   zero_bias: bool = False
   compute_dtype: str = 'float32'
+  sine: str = 'auto'  # How sin is computed (``sine_layer_apply``): 'auto', 'fast_sine', 'jnp'.
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
     check_compute_dtype(self.compute_dtype)
     x = SineDense(self.hidden_features, self.first_omega0, is_first=True,
-                  zero_bias=self.zero_bias, name='layer_0')(x)
+                  zero_bias=self.zero_bias, sine=self.sine, name='layer_0')(x)
     for i in range(1, self.hidden_layers + 1):
       x = SineDense(self.hidden_features, self.hidden_omega0, zero_bias=self.zero_bias,
-                    compute_dtype=self.compute_dtype, name=f'layer_{i}')(x)
+                    compute_dtype=self.compute_dtype, sine=self.sine, name=f'layer_{i}')(x)
     last = f'layer_{self.hidden_layers + 1}'
     if not self.outermost_linear:
       return SineDense(self.out_features, self.hidden_omega0, zero_bias=self.zero_bias,
-                       name=last)(x)
+                       sine=self.sine, name=last)(x)
     return nn.Dense(self.out_features, kernel_init=siren_hidden_init(self.hidden_omega0),
                     bias_init=_bias_init(self.hidden_features, self.zero_bias), name=last)(x)
 

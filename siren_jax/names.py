@@ -11,3 +11,5 @@ COLORIZER_MODELS = (*COLORIZER_SCHEDULES, 'FC')
 PARAM_SHARDINGS = ('replicate', 'shard_kernels')
 # Compute dtypes of a field model's hidden-layer matmuls (``siren_jax.layers.matmul``).
 COMPUTE_DTYPES = ('float32', 'bfloat16')
+# How sine layers compute sin (``siren_jax.fast_sine.sine``): per platform, or forced.
+SINES = ('auto', 'fast_sine', 'jnp')

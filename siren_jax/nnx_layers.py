@@ -33,17 +33,18 @@ class SineLinear(nnx.Module):
   """
 
   def __init__(self, in_features: int, out_features: int, *, omega0: float = DEFAULT_OMEGA0,
-               is_first: bool = False, zero_bias: bool = False,
+               is_first: bool = False, zero_bias: bool = False, sine: str = 'auto',
                param_dtype: Any = jnp.float32, rngs: nnx.Rngs):
     params = layers.sine_layer_init(rngs.params(), in_features, out_features, omega0=omega0,
                                     is_first=is_first, zero_bias=zero_bias, dtype=param_dtype)
     self.kernel = nnx.Param(params['kernel'])
     self.bias = nnx.Param(params['bias'])
     self.omega0 = omega0
+    self.sine = sine  # How sin is computed (``layers.sine_layer_apply``).
 
   def __call__(self, x: Array) -> Array:
     return layers.sine_layer_apply({'kernel': self.kernel[...], 'bias': self.bias[...]}, x,
-                                   self.omega0)
+                                   self.omega0, sine=self.sine)
 
 
 class Siren(nnx.Module):
@@ -56,18 +57,19 @@ class Siren(nnx.Module):
   def __init__(self, in_features: int, out_features: int = 1, hidden_features: int = 256,
                hidden_layers: int = 3, *, first_omega0: float = DEFAULT_OMEGA0,
                hidden_omega0: float = DEFAULT_OMEGA0, outermost_linear: bool = True,
-               zero_bias: bool = False, param_dtype: Any = jnp.float32, rngs: nnx.Rngs):
+               zero_bias: bool = False, sine: str = 'auto', param_dtype: Any = jnp.float32,
+               rngs: nnx.Rngs):
     if min(in_features, out_features, hidden_features) < 1 or hidden_layers < 0:
       raise ValueError('Siren needs positive widths and hidden_layers >= 0, got '
                        f'in={in_features} out={out_features} hidden={hidden_features} '
                        f'hidden_layers={hidden_layers}')
     self.num_layers = hidden_layers + 2
     self.layer_0 = SineLinear(in_features, hidden_features, omega0=first_omega0, is_first=True,
-                              zero_bias=zero_bias, param_dtype=param_dtype, rngs=rngs)
+                              zero_bias=zero_bias, sine=sine, param_dtype=param_dtype, rngs=rngs)
     for i in range(1, hidden_layers + 1):
       setattr(self, f'layer_{i}', SineLinear(
           hidden_features, hidden_features, omega0=hidden_omega0, zero_bias=zero_bias,
-          param_dtype=param_dtype, rngs=rngs))
+          sine=sine, param_dtype=param_dtype, rngs=rngs))
     last: nnx.Module
     if outermost_linear:
       bias_init = (jax.nn.initializers.zeros if zero_bias
@@ -77,7 +79,7 @@ class Siren(nnx.Module):
                         param_dtype=param_dtype, rngs=rngs)
     else:
       last = SineLinear(hidden_features, out_features, omega0=hidden_omega0,
-                        zero_bias=zero_bias, param_dtype=param_dtype, rngs=rngs)
+                        zero_bias=zero_bias, sine=sine, param_dtype=param_dtype, rngs=rngs)
     setattr(self, f'layer_{hidden_layers + 1}', last)
 
   def __call__(self, x: Array) -> Array:

@@ -47,6 +47,15 @@ FIRST_NONFINITE = 'first_nonfinite'
 GUARD_METRICS = (NONFINITE_STEPS, FIRST_NONFINITE)
 
 
+class Preempted(Exception):
+  """``train_loop`` stopped on a preemption notice (``preempt_fn``) at ``step`` (None: before
+  any step), after saving a checkpoint there; running the same loop again resumes there."""
+
+  def __init__(self, message: str, step: int | None):
+    super().__init__(message)
+    self.step = step
+
+
 class DivergenceError(errors.AdvisedError):
   """Training produced a non-finite loss or parameters (nan_policy 'stop'). A ValueError, so
   entry points report it as one line and exit 2."""
@@ -224,7 +233,10 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
                eval_fn: Callable[[TrainState], dict[str, float]] | None = None,
                log_every: int = 0, log_fn: Callable[[int, dict[str, float]], None] | None = None,
                checkpoint_manager=None, checkpoint_every: int = 0,
-               stop_fn: Callable[[dict[str, float]], bool] | None = None) -> LoopResult:
+               stop_fn: Callable[[dict[str, float]], bool] | None = None,
+               preempt_fn: Callable[[int], bool] | None = None,
+               profile_steps: tuple[int, int] | None = None,
+               profile_dir: str | None = None) -> LoopResult:
   """Runs ``train_step`` from the latest checkpoint (or ``state``) to ``num_steps``.
 
   Args:
@@ -243,6 +255,12 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
     checkpoint_every: save every this many steps (0: only at the end).
     stop_fn: evaluation record -> stop now (e.g. a target PSNR reached); checked after every
       evaluation and on resuming, so a resumed run stops where the first one did.
+    preempt_fn: step -> stop for a preemption now (``siren_jax.preemption``); called at every
+      step boundary before the next call of ``train_step``, and must answer the same on every
+      process. True: the loop saves a checkpoint at that step (waiting for it) and raises
+      ``Preempted``; running the loop again resumes there bit-identically.
+    profile_steps: (first, last): a ``jax.profiler`` trace of the steps from ``first`` to
+      ``last`` (0 <= first < last), written to the local directory ``profile_dir``.
 
   ``LoopResult.train_seconds`` gives, for each evaluation record, the wall time spent stepping
   since step 0 (evaluations excluded, carried over a resume) for time-to-quality curves; it is
@@ -251,8 +269,13 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
   Raises:
     DivergenceError: with ``train_step.nan_policy`` 'stop', at the first host sync after a
       non-finite step; the bad state is neither evaluated nor saved.
+    Preempted: ``preempt_fn`` said so, after the checkpoint at that step is complete.
   """
   steps_per_call = train_step.steps_per_call
+  if profile_steps is not None:
+    check_profile_steps(profile_steps)
+    if not profile_dir:
+      raise ValueError('profile_steps needs a profile_dir')
   for name, value in (('eval_every', eval_every), ('log_every', log_every),
                       ('checkpoint_every', checkpoint_every), ('num_steps', num_steps)):
     if value < 0 or value % steps_per_call:
@@ -332,11 +355,35 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
   stopped = stop_requested()
   interval_times = []  # Seconds per step over each interval between host syncs.
   interval_start, interval_steps = time.perf_counter(), 0
+
+  def preempted() -> None:
+    """Saves this step (unless saved, or nothing was trained) and raises Preempted."""
+    if step != last_saved and step > 0:
+      check_guard(jax.device_get(guard))
+      save(wait=True)
+    elif checkpoint_manager is not None:
+      checkpoint_manager.wait_until_finished()
+    where = (f'saved a checkpoint at step {step}' if step > 0 and checkpoint_manager is not None
+             else 'nothing to save yet' if step == 0 else 'no checkpoint manager: not saved')
+    raise Preempted(f'preempted at step {step}: {where}', step if step > 0 else None)
+
+  profiling = False
   while step < num_steps and not stopped:
+    if preempt_fn is not None and preempt_fn(step):
+      if profiling:
+        jax.profiler.stop_trace()
+      preempted()
+    if profile_steps is not None and not profiling and profile_steps[0] <= step < profile_steps[1]:
+      jax.profiler.start_trace(str(profile_dir))
+      profiling = True
     state, metrics = train_step(state, batch_fn(step))
     guard = _track_nonfinite(guard, metrics, step)
     step += steps_per_call
     interval_steps += steps_per_call
+    if profiling and (step >= profile_steps[1] or step >= num_steps):  # type: ignore[index]
+      jax.block_until_ready(state)  # The trace holds the device's work, not only its dispatch.
+      jax.profiler.stop_trace()
+      profiling = False
     do_log = bool(log_fn is not None and log_every and step % log_every == 0)
     do_eval = bool(eval_every and step % eval_every == 0) or step == num_steps
     do_save = bool(checkpoint_every and step % checkpoint_every == 0) and step < num_steps
@@ -354,9 +401,19 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
     if do_save and not stopped:
       save(wait=False)
     interval_start, interval_steps = time.perf_counter(), 0
+  if profiling:  # Stopped early (stop_fn) inside the traced steps.
+    jax.profiler.stop_trace()
   if step != resumed_from:  # A finished run restarted has nothing new (orbax refuses a resave).
     save(wait=True)  # The loop always ends on a checked sync (step == num_steps evaluates).
   timed = sorted(interval_times[1:])  # The first interval includes compilation.
   seconds = float(timed[len(timed) // 2]) if timed else None
   return LoopResult(state, train_step.to_host(state.params), history, seconds, resumed_from,
                     skipped + checked['count'], train_seconds)
+
+
+def check_profile_steps(profile_steps: tuple[int, int]) -> None:
+  """Raises ValueError unless ``profile_steps`` is (first, last) with 0 <= first < last."""
+  if (len(profile_steps) != 2 or not all(isinstance(s, int) for s in profile_steps)
+      or not 0 <= profile_steps[0] < profile_steps[1]):
+    raise ValueError(f'profile steps must be two integers FIRST < LAST, FIRST >= 0, got '
+                     f'{tuple(profile_steps)}')

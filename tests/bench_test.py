@@ -23,9 +23,10 @@ HAS_TORCH = common.try_import_torch() is not None
 def test_fit_step_runs_both_and_reaches_the_same_psnr(tmp_path):
   results = str(tmp_path / 'RESULTS.md')
   rows = fit_step.run(size=16, width=16, hidden_layers=1, steps=4, steps_per_call=2,
-                      results_path=results)
+                      results_path=results, sines=('fast_sine', 'jnp'))
   names = [r['implementation'] for r in rows]
-  assert names[:2] == ['siren_jax, 1 step/call', 'siren_jax, 2 steps/call']
+  assert names[:4] == ['siren_jax, 1 step/call', 'siren_jax, 2 steps/call',
+                       'siren_jax, 2 steps/call, sine=fast_sine', 'siren_jax, 2 steps/call, sine=jnp']
   psnrs = [r['psnr'] for r in rows]
   # Same initial weights, same data and optimiser: the fits must agree (float32 round-off).
   np.testing.assert_allclose(psnrs, psnrs[0], atol=0.05)

@@ -70,7 +70,7 @@ def test_install_copies_the_checkout_to_every_worker_and_pip_installs_it():
                          '--worker=all', install[8]]
   remote = install[8].removeprefix('--command=')
   assert 'tar -xzf ~/siren_jax.tar.gz -C ~/siren_jax' in remote
-  assert "pip install -q -e ~/siren_jax 'jax[tpu]'" in remote
+  assert "pip install -q -e ~/siren_jax'[gcs]' 'jax[tpu]'" in remote  # gs:// workdirs.
 
 
 def test_run_sends_the_same_words_to_all_workers():

@@ -7,8 +7,9 @@ import os
 from tests.helpers import REPO_ROOT
 
 # Tests named for what they cover rather than after one module.
-CROSS_CUTTING = ('api', 'bench', 'docs_commands', 'failures', 'precision', 'import_graph', 'large_image', 'launch', 'layout',
-                 'properties', 'readme', 'readme_modules', 'repository_paths', 'scale_out',
+CROSS_CUTTING = ('api', 'bench', 'docs_commands', 'entry_points', 'failures', 'gcs_workdir',
+                 'import_graph', 'large_image', 'launch', 'layout', 'precision', 'properties',
+                 'readme', 'readme_modules', 'release', 'repository_paths', 'scale_out',
                  'typecheck', 'using_siren_jax', 'wheel')
 
 

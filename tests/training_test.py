@@ -7,6 +7,8 @@ s + 1 seconds) or ``eval_fn`` runs (10 s, which must not count as training time)
 number the loop reports can be worked out by hand.
 """
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -315,3 +317,21 @@ def test_stop_fn_stops_at_the_first_evaluation_that_asks_and_a_rerun_stays_stopp
   again = run()
   assert again.resumed_from == 4 and int(again.state.step) == 4
   assert [r['step'] for r in again.history] == [0, 2, 4]
+
+
+def test_profile_steps_write_one_jax_profiler_trace(tmp_path):
+  state, batch = _tiny()
+  training.train_loop(state, training.make_train_step(fitting.image_loss), lambda s: batch,
+                      num_steps=5, profile_steps=(1, 3), profile_dir=str(tmp_path))
+  traces = [n for _, _, names in os.walk(tmp_path) for n in names if n.endswith('.xplane.pb')]
+  assert len(traces) == 1
+
+
+def test_profile_steps_must_be_increasing_and_need_a_directory():
+  state, batch = _tiny()
+  step = training.make_train_step(fitting.image_loss)
+  with pytest.raises(ValueError, match=r'two integers FIRST < LAST, FIRST >= 0, got \(5, 2\)'):
+    training.train_loop(state, step, lambda s: batch, num_steps=5, profile_steps=(5, 2),
+                        profile_dir='/tmp')
+  with pytest.raises(ValueError, match='profile_steps needs a profile_dir'):
+    training.train_loop(state, step, lambda s: batch, num_steps=5, profile_steps=(1, 2))

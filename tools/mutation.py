@@ -92,6 +92,10 @@ MODULE_TESTS: dict[str, list[str]] = {
     'siren_jax/fast_sine.py': ['tests/fast_sine_test.py'],
     'siren_jax/images.py': ['tests/images_test.py'],
     'siren_jax/inr_file.py': ['tests/inr_file_test.py'],
+    # The fake-bucket tests of files; the entry points on a fake bucket are slow and left out.
+    'siren_jax/files.py': ['tests/gcs_workdir_test.py', 'tests/images_test.py',
+                           'tests/inr_file_test.py'],
+    'siren_jax/preemption.py': ['tests/preemption_test.py'],
     'siren_jax/colorize/colorizers.py': [
         'tests/colorize_colorizers_test.py',
         '-m', 'slow or not slow'],  # The FR and S130 training smoke tests are marked slow.

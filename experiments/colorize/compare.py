@@ -35,7 +35,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       raise ValueError(f'config.compare_models: {name!r} is not one of FR, SRS, S130')
   if len(set(names)) != len(names):
     raise ValueError(f'config.compare_models lists a model twice: {config.compare_models!r}')
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   runs = {}
   for name in names:
     run_config = ml_collections.ConfigDict(config.to_dict())

@@ -185,7 +185,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   entries = parse_models(config.heldout_models)
   if config.heldout_seeds < 1 or config.heldout_eval_side < 8:
     raise ValueError('config.heldout_seeds must be >= 1 and heldout_eval_side >= 8')
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   natural = [n for fold in folds for n in fold]
   test_views = {n: _test_views(n, config.heldout_eval_side) for n in natural}
   results: dict[str, Any] = {'baselines': {}, 'models': {}}

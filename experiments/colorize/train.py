@@ -46,6 +46,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                                  'eval_every_epochs'))
   common.check_non_negative(config, ('checkpoint_every_epochs', 'num_figure_examples'))
   common.check_choice(config, 'param_sharding', sharding.PARAM_SHARDINGS)
+  common.check_image_size(config)
   if config.model.name != 'FC' and config.image_size % colorizers.DOWNSAMPLING:
     raise ValueError(f'config.image_size={config.image_size} must be a multiple of '
                      f'{colorizers.DOWNSAMPLING} for the conv colouriser')
@@ -76,7 +77,7 @@ def build_model(config: ml_collections.ConfigDict):
     return colorizers.FCColorizer(height=config.image_size, width=config.image_size,
                                   sine_layers=model.fc_sine_layers,
                                   first_omega0=model.fc_first_omega0,
-                                  hidden_omega0=model.fc_hidden_omega0)
+                                  hidden_omega0=model.fc_hidden_omega0, sine=config.sine)
   embedding = colorizers.fusion_embedding(model.fusion)
   global_features = (colorizers.GLOBAL_FUSION_FEATURES
                      if model.fusion == colorizers.GLOBAL_FUSION else 0)
@@ -84,7 +85,7 @@ def build_model(config: ml_collections.ConfigDict):
                               hidden_omega0=model.hidden_omega0, sine_init=model.sine_init,
                               width_scale=model.width_scale,
                               fusion_features=embedding[1] if embedding else 0,
-                              global_features=global_features)
+                              global_features=global_features, sine=config.sine)
 
 
 def model_inputs(config: ml_collections.ConfigDict, grey: jax.Array,
@@ -206,7 +207,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """Trains the colouriser of config.model; returns the metrics written to metrics.json."""
   check_config(config)
   pipeline = make_pipeline(config)  # Before the workdir: a data error writes nothing.
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   steps_per_epoch = pipeline.steps_per_epoch
   num_steps = config.epochs * steps_per_epoch
   tag = config.model.name
@@ -246,7 +247,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         process_local_batches=config.shard_data_by_process,
         progress=lambda step: f'{tag} epoch {step / steps_per_epoch:g}/{config.epochs}',
         fingerprint=run_fingerprint(config, pipeline), resume=config.resume,
-        nan_policy=config.nan_policy)
+        nan_policy=config.nan_policy, profile_steps=config.profile_steps)
   finally:
     writer.close()
   params = result.params

@@ -208,12 +208,17 @@ def add_field_fit_fields(config: ml_collections.ConfigDict, model: str | None) -
 
 def add_run_fields(config: ml_collections.ConfigDict) -> None:
   """What every trained experiment does on a non-finite step and with old checkpoints
-  (docs/failures.md)."""
+  (docs/failures.md), which steps it profiles, and which sine it computes."""
   # 'stop': a non-finite loss or update ends the run with an error, saving nothing bad;
   # 'skip': such steps are dropped (params kept) and counted.
   config.nan_policy = 'stop'
   # False: delete this run's checkpoints in the workdir (logged) and start over.
   config.resume = True
+  # 'A,B': a jax.profiler trace of optimiser steps A to B, into WORKDIR/profile/ (README).
+  config.profile_steps = ''
+  # How sine layers compute sin: 'auto' (fast_sine's polynomial on the CPU, jnp.sin on GPU and
+  # TPU; bench/RESULTS.md), or 'fast_sine' / 'jnp' on every platform.
+  config.sine = 'auto'
 
 
 # Scale overrides shared by the field experiments (an experiment may add to them).

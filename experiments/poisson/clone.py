@@ -331,7 +331,7 @@ def local_edit(config, dest, placement, rows, outputs) -> dict:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Mode 'clone': writes the files listed in the module docstring; returns metrics.json."""
   color, rules = check_config(config)
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   dest, source, mask, position = load_inputs(config, color)
   # float64 throughout: the residual then shows the solver's tolerance, not float32 rounding;
   # float32 -> float64 is exact, so off Omega the result still is the destination bit for bit.

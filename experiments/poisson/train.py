@@ -40,7 +40,7 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[list[str], list[str
     if not rules or any(r not in poisson.RULES for r in rules):
       raise ValueError(f'config.rules must list some of {", ".join(poisson.RULES)}, got '
                        f'{config.rules!r}')
-  common.check_non_negative(config, ('image_size',))
+  common.check_image_size(config)
   if config.mask in ('ellipse', 'rectangle'):
     for name in ('mask_height', 'mask_width'):
       if not 0.0 < config[name] <= 1.0:
@@ -129,7 +129,10 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
                                                        max(height, width)),
       loss_fn=loss_fn, batch=batch, eval_fn=eval_fn, writer=writer,
       source=(config.image if config.mode in ('grad', 'laplacian')
-              else [config.image, config.image_b]))
+              else [config.image, config.image_b]),
+      image_fn=driver.field_images(
+          config, height, width,
+          transform=lambda field: poisson.match_mean(field, reference, where)))
   seconds = time.time() - start
   apply_fn = result.state.apply_fn
   field = poisson.match_mean(render_image(apply_fn, result.params), reference, where)
@@ -239,7 +242,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return clone.run(config, workdir)
   colors, rules = check_config(config)
   check_inputs(config, colors)
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   logging.info('Poisson %s with %s, %d steps per fit, on %s.', config.mode, config.model.name,
                config.steps, jax.devices()[0].platform)
   results, rows = {}, []

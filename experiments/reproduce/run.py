@@ -79,7 +79,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   | 'failed: ...'} and writes WORKDIR/REPORT.md after each part (only the report with
   ``config.report_only``)."""
   selected = check_config(config)
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   if config.report_only:
     report.write(config, workdir, current_command(config, workdir), {})
     return {}

@@ -41,6 +41,7 @@ What differs from the original, on purpose:
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -51,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from siren_jax import fast_sine, layers, names
+from siren_jax import fast_sine, files, layers, names
 
 Array = jax.Array
 
@@ -81,6 +82,7 @@ class ColorConv(nn.Module):
   omega0: float = 1.0  # Sine layers only: sin(omega0 * (W x + b)).
   is_first: bool = False  # Sine layers only: use the first-layer initialiser.
   sine_init: str = 'report'
+  sine: str = 'auto'  # Sine layers only: how sin is computed (``fast_sine.sine``).
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -98,7 +100,7 @@ class ColorConv(nn.Module):
     y = nn.Conv(self.features, (self.kernel_size,) * 2, strides=self.stride, padding='SAME',
                 kernel_init=kernel_init, bias_init=bias_init)(x)
     if self.activation == 'sine':
-      return fast_sine.sin(self.omega0 * y)
+      return fast_sine.sine(self.omega0 * y, self.sine)
     if self.activation == 'relu':
       return nn.relu(y)
     if self.activation == 'tanh':
@@ -123,6 +125,7 @@ class Colorizer(nn.Module):
   width_scale: float = 1.0
   fusion_features: int = 0  # D of an external fusion embedding; 0 = none.
   global_features: int = 0  # Width of Iizuka's jointly trained global branch; 0 = none.
+  sine: str = 'auto'  # How sine layers compute sin (``fast_sine.sine``).
 
   def _activation(self, index: int, num_layers: int) -> str:
     is_last = index == num_layers - 1
@@ -155,7 +158,7 @@ class Colorizer(nn.Module):
       activation = self._activation(index, num_layers)
       y = ColorConv(features, activation, stride, kernel_size,
                     self.first_omega0 if index == 0 else self.hidden_omega0, index == 0,
-                    self.sine_init, name=name)(x)
+                    self.sine_init, self.sine, name=name)(x)
       index += 1
       return y
 
@@ -251,7 +254,7 @@ GLOBAL_FUSION_FEATURES = 256
 
 
 def load_embedding(path: str) -> tuple[Callable[[Array], Array], int]:
-  """A pretrained global embedding from a local file, for fusion: (fn, D) with fn: grey
+  """A pretrained global embedding from a file (local or a URL), for fusion: (fn, D) with fn: grey
   (B, H, W, 1) -> (B, D).
 
   The file holds a linear projection of a side x side thumbnail of the grey image (any
@@ -263,13 +266,12 @@ def load_embedding(path: str) -> tuple[Callable[[Array], Array], int]:
   not multiples of side), flattened row-major.
   """
   import flax.serialization  # Local: only .msgpack embeddings need it.
-  if not os.path.isfile(path):
+  if not files.exists(path) or files.is_dir(path):
     raise FileNotFoundError(f'embedding file not found: {path!r}')
   if path.endswith('.npy'):
-    kernel, bias = np.load(path), None
+    kernel, bias = np.load(io.BytesIO(files.read_bytes(path))), None
   elif path.endswith('.msgpack'):
-    with open(path, 'rb') as f:
-      tree = flax.serialization.msgpack_restore(f.read())
+    tree = flax.serialization.msgpack_restore(files.read_bytes(path))
     if not isinstance(tree, dict) or 'kernel' not in tree:
       raise ValueError(f'{path}: expected a msgpack dict with "kernel" (and optional "bias")')
     kernel, bias = np.asarray(tree['kernel']), tree.get('bias')
@@ -321,6 +323,7 @@ class FCColorizer(nn.Module):
   sine_layers: int = 3
   first_omega0: float = layers.DEFAULT_OMEGA0
   hidden_omega0: float = layers.DEFAULT_OMEGA0
+  sine: str = 'auto'  # How sin is computed (``fast_sine.sine``).
 
   @nn.compact
   def __call__(self, grey: Array) -> Array:
@@ -332,6 +335,7 @@ class FCColorizer(nn.Module):
     pixels = self.height * self.width
     rgb = layers.Siren(out_features=3 * pixels, hidden_features=3 * pixels,
                        hidden_layers=self.sine_layers - 1, first_omega0=self.first_omega0,
-                       hidden_omega0=self.hidden_omega0, name='siren')(grey.reshape(-1, pixels))
+                       hidden_omega0=self.hidden_omega0, sine=self.sine,
+                       name='siren')(grey.reshape(-1, pixels))
     return rgb.reshape(-1, self.height, self.width, 3)
 

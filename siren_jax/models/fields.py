@@ -20,7 +20,8 @@ SPEC_DEFAULTS = {'compute_dtype': 'float32'}
 def make_field_model(name: str, *, out_features: int, hidden_features: int = 256,
                      hidden_layers: int = 3, first_omega0: float = layers.DEFAULT_OMEGA0,
                      hidden_omega0: float = layers.DEFAULT_OMEGA0, num_frequencies: int = 6,
-                     zero_bias: bool = False, compute_dtype: str = 'float32') -> nn.Module:
+                     zero_bias: bool = False, compute_dtype: str = 'float32',
+                     sine: str = 'auto') -> nn.Module:
   """Builds a coordinate network; every model maps (..., d) coordinates to (..., out_features).
 
   Args:
@@ -32,13 +33,15 @@ def make_field_model(name: str, *, out_features: int, hidden_features: int = 256
     num_frequencies: ReLU+PE only: frequencies of the positional encoding.
     compute_dtype: 'float32' or 'bfloat16': the hidden layers' matmuls from bfloat16 operands
       with float32 accumulation (``layers`` module docstring); parameters stay float32.
+    sine: SIREN only: how sin is computed ('auto', 'fast_sine', 'jnp';
+      ``layers.sine_layer_apply``). Not part of a spec: it changes speed, not the model.
   """
   layers.check_compute_dtype(compute_dtype)
   if name == 'siren':
     return layers.Siren(out_features=out_features, hidden_features=hidden_features,
                         hidden_layers=hidden_layers, first_omega0=first_omega0,
                         hidden_omega0=hidden_omega0, zero_bias=zero_bias,
-                        compute_dtype=compute_dtype)
+                        compute_dtype=compute_dtype, sine=sine)
   if name == 'relu':
     return baselines.ReluMLP(out_features, hidden_features, hidden_layers, compute_dtype)
   if name == 'tanh':
