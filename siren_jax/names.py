@@ -9,3 +9,5 @@ COLORIZER_SCHEDULES = ('FR', 'SRS', 'S130')
 COLORIZER_MODELS = (*COLORIZER_SCHEDULES, 'FC')
 # Parameter layouts on a device mesh (``siren_jax.sharding``).
 PARAM_SHARDINGS = ('replicate', 'shard_kernels')
+# Ways to colourise from hints (``siren_jax.colorize.levin``, ``siren_jax.colorize.hint_field``).
+HINT_METHODS = ('levin', 'siren')
