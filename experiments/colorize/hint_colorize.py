@@ -35,6 +35,9 @@ def check_config(hints_config: ml_collections.ConfigDict) -> None:
   if not 0 <= hints_config.overlap <= hints_config.tile // 2:
     raise ValueError(f'config.hints.overlap must be in [0, tile / 2] = '
                      f'[0, {hints_config.tile // 2}], got {hints_config.overlap!r}')
+  if hints_config.form not in levin.FORMS:
+    raise ValueError(f'config.hints.form must be one of {", ".join(levin.FORMS)}, got '
+                     f'{hints_config.form!r}')
   for name in ('learning_rate', 'smoothness_weight'):
     if not hints_config[name] > 0:
       raise ValueError(f'config.hints.{name} must be positive, got {hints_config[name]!r}')
@@ -54,6 +57,17 @@ def read_lightness(path: str) -> np.ndarray:
   return lightness.astype(np.float32)
 
 
+def fit_field(hints_config: ml_collections.ConfigDict, lightness: np.ndarray,
+              hints: hints_lib.Hints) -> hint_field.FieldFit:
+  """The SIREN of ``config.hints`` fitted to Levin's problem (of ``config.hints.form``) on this
+  lightness's grid."""
+  return hint_field.fit(
+      lightness, hints, steps=hints_config.steps, learning_rate=hints_config.learning_rate,
+      seed=hints_config.seed, smoothness_weight=hints_config.smoothness_weight,
+      steps_per_call=math.gcd(hints_config.steps, STEPS_PER_CALL),
+      model=hints_config.model.to_dict(), form=hints_config.form)
+
+
 def colorize_ab(hints_config: ml_collections.ConfigDict, lightness: np.ndarray,
                 hints: hints_lib.Hints) -> tuple[np.ndarray, dict[str, Any]]:
   """Chroma (H, W, 2) ab / 128 of a photo from its lightness (H, W, 1) and hints, by
@@ -69,12 +83,7 @@ def colorize_ab(hints_config: ml_collections.ConfigDict, lightness: np.ndarray,
   else:
     fit_shape = photo_colorize.model_scale_size(height, width, hints_config.fit_side)
     small = images.resize(lightness, fit_shape)
-    field = hint_field.fit(
-        small, hints_lib.rescale(hints, *fit_shape), steps=hints_config.steps,
-        learning_rate=hints_config.learning_rate, seed=hints_config.seed,
-        smoothness_weight=hints_config.smoothness_weight,
-        steps_per_call=math.gcd(hints_config.steps, STEPS_PER_CALL),
-        model=hints_config.model.to_dict())
+    field = fit_field(hints_config, small, hints_lib.rescale(hints, *fit_shape))
     ab = hint_field.colourise(field, height, width, hints)
     info.update({'fit_size': list(fit_shape), 'fit_seconds': field.seconds,
                  'final_loss': float(field.history[-1]['loss'])})

@@ -112,8 +112,10 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       # levin: a photo over tile x tile pixels is solved in overlapping tiles, the whole problem
       # first at a short side of coarse_side (its border values for the tiles).
       'tile': 256, 'overlap': 32, 'coarse_side': 512,
-      # siren: fitted at a short side of at most fit_side, rendered at the photo's size.
-      'fit_side': 256, 'steps': 150, 'learning_rate': 1e-3, 'smoothness_weight': 1.0, 'seed': 0,
+      # siren: fitted at a short side of at most fit_side, rendered at the photo's size, to the
+      # gradient-domain form of Levin's problem ('gradient') or Levin's own ('levin').
+      'form': 'gradient', 'fit_side': 256, 'steps': 100, 'learning_rate': 1e-3,
+      'smoothness_weight': 1.0, 'seed': 0,
       'model': {'hidden_features': 32, 'hidden_layers': 2, 'first_omega0': 10.0,
                 'hidden_omega0': 30.0},
       # Evaluation (experiments.colorize_hints): photos 'natural', 'A,B,...' (offline photos)

@@ -1,13 +1,14 @@
 """The SIREN version of hint colourisation: a coordinate field ab = phi(y, x) over the photo,
 fitted to Levin et al.'s problem (``levin.make_network_loss``), rendered at any size.
 
-The loss is Levin's own energy, J(U) = sum over free pixels of (U_r - sum_s w_rs U_s)^2 with
-U = the hints at hinted pixels and phi elsewhere, plus a term pulling phi to the hints where they
-are. Its minimiser is the direct solve's solution (``levin.solve`` makes J zero), so the field
-and the direct solver solve one problem and can be compared pixel for pixel. (The first-order
-form, sum of w_rs (U_r - U_s)^2 over neighbour pairs, is better conditioned for gradient descent
-but its minimiser differs from Levin's, whose weights are not symmetric: w_rs uses pixel r's
-window.)
+The loss, by default, is the gradient-domain form of Levin's problem: E(U) = sum over pixels r
+and their 8 neighbours s of w_rs (U_r - U_s)^2 with Levin's weights w_rs, U = the hints at hinted
+pixels and phi elsewhere, plus a term pulling phi to the hints where they are. Its minimiser is
+``levin.solve(..., form='gradient')``, so the field and that direct solve solve one problem and
+are compared pixel for pixel (tests/hint_field_test.py). Levin's own energy (``form='levin'``,
+whose minimiser is getColorExact.m's solution) is available too, but gradient descent on it is
+slow: it penalises second differences only, so on the way a field lets colours ramp across
+uniform regions and bleed over edges (docs/colorization.md has the numbers).
 
 The field is fitted on the photo's pixel grid (or a downscaled copy: ``fit`` takes any
 lightness) with every pixel in every step, and renders at any size through
@@ -57,10 +58,12 @@ def model_spec(height: int, width: int, **model: Any) -> dict[str, Any]:
                            **settings)
 
 
-def fit(lightness: np.ndarray, hints: hints_lib.Hints, *, steps: int = 150,
+def fit(lightness: np.ndarray, hints: hints_lib.Hints, *, steps: int = 100,
         learning_rate: float = 1e-3, seed: int = 0, smoothness_weight: float = 1.0,
-        steps_per_call: int = 25, model: dict[str, Any] | None = None) -> FieldFit:
-  """Fits a field to Levin's problem on the lightness's pixel grid.
+        steps_per_call: int = 25, model: dict[str, Any] | None = None,
+        form: str = 'gradient') -> FieldFit:
+  """Fits a field to Levin's problem (of ``form``, ``levin.FORMS``) on the lightness's pixel
+  grid.
 
   Args:
     lightness: (H, W, 1) = L / 50 - 1. hints: for an H x W photo, at least one.
@@ -70,6 +73,7 @@ def fit(lightness: np.ndarray, hints: hints_lib.Hints, *, steps: int = 150,
     smoothness_weight: lambda of ``levin.make_network_loss``.
     steps_per_call: optimiser steps per jitted call (``training.make_train_step``).
     model: overrides of ``DEFAULT_MODEL`` (fields.make_field_model's arguments).
+    form: the problem's form: 'gradient' (default) or 'levin' (``levin.make_network_loss``).
   Returns:
     the ``FieldFit``.
   """
@@ -79,14 +83,15 @@ def fit(lightness: np.ndarray, hints: hints_lib.Hints, *, steps: int = 150,
   height, width = np.shape(lightness)[:2]
   spec = model_spec(height, width, **(model or {}))
   network = fields.make_field_model(**spec)
-  batch = {k: jnp.asarray(v) for k, v in levin.network_batch(lightness, hints).items()}
+  batch = {k: jnp.asarray(v) for k, v in levin.network_batch(lightness, hints, form).items()}
   batch['coords'] = grids.make_grid(height, width).reshape(-1, 2)
   state = training.TrainState.create(
       apply_fn=models.apply_fn(network),
       params=fields.init_params(network, jax.random.PRNGKey(seed)),
       tx=optax.adam(learning_rate))
-  step = training.make_train_step(levin.make_network_loss(height, width, smoothness_weight),
-                                  steps_per_call=steps_per_call)
+  step = training.make_train_step(
+      levin.make_network_loss(height, width, smoothness_weight, form),
+      steps_per_call=steps_per_call)
   history: list[dict[str, Any]] = []
   start = time.perf_counter()
   result = training.train_loop(
