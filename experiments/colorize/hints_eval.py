@@ -260,17 +260,20 @@ def table(output: dict[str, Any]) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def hints_overlay(lightness: np.ndarray, hints: hints_lib.Hints, radius: int = 2) -> np.ndarray:
+def hints_overlay(lightness: np.ndarray, hints: hints_lib.Hints, radius: int = 4) -> np.ndarray:
   """The grey photo (H, W, 3) in [0, 1] with each hint drawn as a (2 radius + 1)^2 square of its
-  colour (at the photo's lightness, raised to at least L = 50 so that it shows)."""
+  colour (at the photo's lightness, raised to at least L = 50 so that it shows) in a black
+  frame."""
   shown = np.repeat(np.clip((lightness + 1.0) / 2.0, 0.0, 1.0), 3, -1)
   h, w = lightness.shape[:2]
-  for dy in range(-radius, radius + 1):
-    for dx in range(-radius, radius + 1):
-      rows = np.clip(hints.rows + dy, 0, h - 1)
-      cols = np.clip(hints.cols + dx, 0, w - 1)
-      bright = np.maximum(lightness[hints.rows, hints.cols], 0.0)
-      shown[rows, cols] = colour.scaled_lab_to_rgb(bright, hints.ab, rgb_range='unit')
+  bright = np.maximum(lightness[hints.rows, hints.cols], 0.0)
+  colours = colour.scaled_lab_to_rgb(bright, hints.ab, rgb_range='unit')
+  for size, value in ((radius + 1, None), (radius, colours)):
+    for dy in range(-size, size + 1):
+      for dx in range(-size, size + 1):
+        rows = np.clip(hints.rows + dy, 0, h - 1)
+        cols = np.clip(hints.cols + dx, 0, w - 1)
+        shown[rows, cols] = 0.0 if value is None else value
   return shown
 
 
@@ -287,4 +290,4 @@ def _figure(path: str, rows_data, setting: str) -> None:
       row.append((f'SIREN {psnr(siren):.1f} dB', unit(siren)))
     row.append(('truth', unit(view['ab'])))
     rows.append(row)
-  figures.image_grid(path, rows, cell_inches=1.7, dpi=72)
+  figures.image_grid(path, rows, cell_inches=1.6, dpi=64)
