@@ -1,16 +1,17 @@
 """Colourising a 12-megapixel photo from hints in bounded memory: time and peak RSS.
 
-The photo is a ``--photo_height`` x ``--photo_width`` crop of ``bench.large_image.canvas`` (scikit-image's
-natural photos at native resolution, never upsampled); its lightness is the input and hints are
-``--strokes`` strokes of ``--stroke_length`` pixels sampled from its colours
+The photo is a ``--photo_height`` x ``--photo_width`` crop of ``bench.large_image.canvas``
+(scikit-image's natural photos at native resolution, never upsampled); its lightness is the
+input and hints are ``--strokes`` strokes of ``--stroke_length`` pixels sampled from its colours
 (``hints.sample``). Each method runs through the entry point's code
 (``experiments.colorize.hint_colorize.colorize_ab``) in a fresh process, so that its peak RSS
 (VmHWM) is its own:
   levin  Levin et al.'s direct solve by tiles (``levin.solve_tiled``): a coarse solve at short
          side --coarse_side, then --tile tiles overlapping by --overlap;
   siren  the SIREN fitted at short side --fit_side and rendered at full size in chunks.
-The levin child also measures what tiling costs: on a --check_side crop it compares the tiled
-solve (coarse solve at the same ratio of sizes as on the full photo) with the whole solve.
+The levin child also measures what tiling costs: on a --check_side crop with --check_strokes
+strokes of its own it compares the tiled solve (coarse solve at the same ratio of sizes as on the
+full photo) with the whole solve.
 
   python -m bench.hint_colorize                                 # 3000x4000, both methods
   python -m bench.hint_colorize --photo_height=600 --photo_width=800 --methods=levin --results=
@@ -42,10 +43,11 @@ flags.DEFINE_list('methods', list(names.HINT_METHODS), 'Methods, one fresh proce
 flags.DEFINE_string('method', '', 'Run this one method in this process (the children).')
 flags.DEFINE_integer('strokes', 100, 'Hint strokes sampled from the photo.')
 flags.DEFINE_integer('stroke_length', 41, 'Pixels per stroke.')
-flags.DEFINE_integer('tile', 256, 'levin: tile side.')
-flags.DEFINE_integer('overlap', 32, 'levin: minimum tile overlap.')
+flags.DEFINE_integer('tile', 384, 'levin: tile side.')
+flags.DEFINE_integer('overlap', 96, 'levin: minimum tile overlap.')
 flags.DEFINE_integer('coarse_side', 512, 'levin: short side of the coarse solve.')
 flags.DEFINE_integer('check_side', 512, 'levin: short side of the crop for the tiling check.')
+flags.DEFINE_integer('check_strokes', 20, 'levin: strokes of 9 pixels on the tiling check\'s crop.')
 flags.DEFINE_integer('fit_side', 256, 'siren: short side of the fit.')
 flags.DEFINE_integer('steps', 100, 'siren: steps.')
 FLAGS = flags.FLAGS
@@ -73,14 +75,12 @@ def rgb_psnr(lightness: np.ndarray, ab: np.ndarray, truth_ab: np.ndarray) -> flo
   return float(10 * np.log10(3 * lightness.shape[0] * lightness.shape[1] / total))
 
 
-def tiling_check(lightness: np.ndarray, hints: hints_lib.Hints) -> dict[str, float]:
-  """Tiled vs whole solve on a check_side x (4/3 check_side) crop, with the coarse solve at the
-  full photo's ratio coarse_side / short side."""
+def tiling_check(lightness: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+  """Tiled vs whole solve on a check_side x (4/3 check_side) crop with --check_strokes strokes
+  of 9 pixels of its own, the coarse solve at the full photo's ratio coarse_side / short side."""
   side = FLAGS.check_side
   crop_h, crop_w = side, min(lightness.shape[1], round(side * 4 / 3))
-  crop = hints.crop(0, 0, crop_h, crop_w)
-  if not len(crop):
-    return {'crop': f'{crop_h}x{crop_w}', 'skipped': 'no hints in the crop'}
+  crop = hints_lib.sample(1, truth[:crop_h, :crop_w], FLAGS.check_strokes, 'strokes')
   ratio = FLAGS.coarse_side / min(lightness.shape[:2])
   coarse_side = max(8, round(side * ratio))
   start = time.perf_counter()
@@ -88,9 +88,13 @@ def tiling_check(lightness: np.ndarray, hints: hints_lib.Hints) -> dict[str, flo
   whole_s = time.perf_counter() - start
   tiled = levin.solve_tiled(lightness[:crop_h, :crop_w], crop, tile=FLAGS.tile,
                             overlap=FLAGS.overlap, coarse_side=coarse_side)
-  return {'crop': f'{crop_h}x{crop_w}', 'coarse_side': coarse_side, 'whole_seconds': whole_s,
+  return {'crop': f'{crop_h}x{crop_w}', 'strokes': FLAGS.check_strokes,
+          'coarse_side': coarse_side, 'whole_seconds': whole_s,
           'ab_psnr_tiled_vs_whole': colour_metrics.ab_psnr(tiled, whole),
-          'rms_ab_units': float(np.sqrt(np.mean((tiled - whole) ** 2)) * colour.AB_SCALE)}
+          'rms_ab_units': float(np.sqrt(np.mean((tiled - whole) ** 2)) * colour.AB_SCALE),
+          'rgb_psnr_tiled_vs_whole': colour_metrics.rgb_psnr(
+              colour.scaled_lab_to_rgb(lightness[:crop_h, :crop_w], tiled),
+              colour.scaled_lab_to_rgb(lightness[:crop_h, :crop_w], whole))}
 
 
 def run_method(method: str) -> dict:
@@ -106,14 +110,15 @@ def run_method(method: str) -> dict:
   ab, info = hint_colorize.colorize_ab(config.hints, lightness, hints)
   seconds = time.perf_counter() - start
   peak = large_image._peak_rss()  # pylint: disable=protected-access
-  row = {'method': method, 'size': f'{FLAGS.photo_height}x{FLAGS.photo_width}', 'hinted_pixels': len(hints),
+  row = {'method': method, 'size': f'{FLAGS.photo_height}x{FLAGS.photo_width}',
+         'hinted_pixels': len(hints),
          'seconds': seconds, 'peak_rss_gib': peak / 2**30,
          'peak_rss_before_gib': before / 2**30,
          'rgb_psnr': rgb_psnr(lightness, ab, truth),
          'grey_rgb_psnr': rgb_psnr(lightness, np.zeros_like(truth), truth),
          'info': {k: v for k, v in info.items() if k != 'size'}}
   if method == 'levin':
-    row['tiling_check'] = tiling_check(lightness, hints)
+    row['tiling_check'] = tiling_check(lightness, truth)
   return row
 
 

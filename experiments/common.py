@@ -99,13 +99,15 @@ def _flag_error_message(error: Exception, argv: list[str]) -> str:
     name = arg.lstrip('-').split('=', 1)[0]
     if not name.startswith('config.'):
       continue
-    field = name[len('config.'):].split('.')[0]
+    path = name[len('config.'):].split('.')
     if config is not None:
-      unknown = field not in config
-      close = difflib.get_close_matches(field, list(config.keys()), n=1)
+      field, unknown, close = _unknown_field(config, path)
     else:  # Raised while the config loads: ml_collections names the field (and a guess).
-      unknown = re.search(rf'\b{re.escape(field)}\b', text) is not None
-      close = re.findall(r'Did you mean \W*"(\w+)"', text)
+      named = [i for i, part in enumerate(path) if re.search(rf'\b{re.escape(part)}\b', text)]
+      unknown = bool(named)
+      field = '.'.join(path[:named[-1] + 1]) if named else path[0]
+      prefix = field.rpartition('.')[0] + '.' if '.' in field else ''
+      close = [prefix + c for c in re.findall(r'Did you mean \W*"(\w+)"', text)]
     if unknown:
       hint = f" (did you mean '{close[0]}'?)" if close else ''
       return f"unknown config field '{field}'{hint}"
@@ -116,6 +118,21 @@ def _flag_error_message(error: Exception, argv: list[str]) -> str:
       root = root.__cause__ or root.__context__
     text = f'{text} {errors.first_line(root)}'
   return text
+
+
+def _unknown_field(config: ml_collections.ConfigDict, path: list[str]
+                   ) -> tuple[str, bool, list[str]]:
+  """(dotted field, whether it is unknown, the closest known name) for a --config.A.B... path,
+  descending into nested ConfigDicts."""
+  node, prefix = config, ''
+  for part in path:
+    if part not in node:
+      close = difflib.get_close_matches(part, list(node.keys()), n=1)
+      return prefix + part, True, [prefix + c for c in close]
+    if not isinstance(node[part], ml_collections.ConfigDict):
+      break
+    node, prefix = node[part], f'{prefix}{part}.'
+  return prefix + path[0] if not prefix else prefix.rstrip('.'), False, []
 
 
 def _loaded_config() -> ml_collections.ConfigDict | None:

@@ -13,6 +13,7 @@ import skimage.data
 from absl import logging
 
 from conftest import REPO_ROOT, subprocess_env
+from experiments import common
 from experiments.colorize import hint_colorize, hints_eval
 from experiments.configs import colorize as colorize_config
 from siren_jax import images
@@ -58,6 +59,15 @@ def test_bad_hint_configs_are_one_line_errors():
     hints_eval.parse_settings('points:ten', 'settings')
   with pytest.raises(ValueError, match='config.hints.photos'):
     hints_eval.photo_names('astronaut,nowhere.png')
+
+
+def test_a_misspelt_nested_field_is_named_with_a_suggestion():
+  config = colorize_config.get_config()
+  unknown_field = common._unknown_field  # pylint: disable=protected-access
+  assert unknown_field(config, ['hints', 'metod']) == ('hints.metod', True, ['hints.method'])
+  assert unknown_field(config, ['hints', 'model', 'width'])[:2] == ('hints.model.width', True)
+  assert not unknown_field(config, ['hints', 'steps'])[1]
+  assert unknown_field(config, ['seeed']) == ('seeed', True, ['seed'])
 
 
 def test_levin_file_path_matches_the_library_solve(files):
@@ -118,6 +128,15 @@ def test_entry_point_refuses_bad_hints_in_one_line_and_writes_nothing(files, hin
   assert lines[-1].startswith('error: ') and message in lines[-1]
   assert sum(line.startswith('error: ') for line in lines) == 1
   assert not (files / 'out.png').exists()
+
+
+@pytest.mark.slow
+def test_entry_point_names_a_misspelt_nested_config_field(files):
+  process = _photo_cli(f'--input={files}/grey.png', f'--hints={files}/points.json',
+                       f'--output={files}/out.png', '--config.hints.metod=siren')
+  assert process.returncode == 2
+  assert process.stderr.strip().splitlines() == [
+      "error: unknown config field 'hints.metod' (did you mean 'hints.method'?)"]
 
 
 @pytest.mark.slow

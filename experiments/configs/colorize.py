@@ -111,7 +111,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       'method': 'levin',  # 'levin': Levin et al.'s direct solve; 'siren': a field fitted to it.
       # levin: a photo over tile x tile pixels is solved in overlapping tiles, the whole problem
       # first at a short side of coarse_side (its border values for the tiles).
-      'tile': 256, 'overlap': 32, 'coarse_side': 512,
+      'tile': 384, 'overlap': 96, 'coarse_side': 512,
       # siren: fitted at a short side of at most fit_side, rendered at the photo's size, to the
       # gradient-domain form of Levin's problem ('gradient') or Levin's own ('levin').
       'form': 'gradient', 'fit_side': 256, 'steps': 100, 'learning_rate': 1e-3,

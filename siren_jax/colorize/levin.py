@@ -201,8 +201,8 @@ def _axis_blend(size: int, starts: tuple[int, ...], tile: int) -> np.ndarray:
   return np.asarray(tiling.blend_weights(jnp.asarray(coords), layout, 'cosine'), np.float64)
 
 
-def solve_tiled(lightness: np.ndarray, hints: hints_lib.Hints, *, tile: int = 256,
-                overlap: int = 32, coarse_side: int = 512, form: str = 'levin') -> np.ndarray:
+def solve_tiled(lightness: np.ndarray, hints: hints_lib.Hints, *, tile: int = 384,
+                overlap: int = 96, coarse_side: int = 512, form: str = 'levin') -> np.ndarray:
   """Levin's colourisation of a photo of any size in bounded memory.
 
   A photo of at most tile x tile pixels is solved whole (``solve`` of ``form``). A larger one:
