@@ -123,7 +123,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       # hints sampled from the truth, KIND:COUNT with KIND points or strokes.
       'photos': 'natural', 'eval_side': 256, 'seeds': 3, 'stroke_length': 9,
       'settings': 'points:1,points:10,points:100,strokes:10',
-      'siren_settings': 'points:10',  # The SIREN costs ~100x the direct solve on the CPU.
+      'siren_settings': 'points:10',  # The SIREN costs ~20x the direct solve on the CPU.
       'figure_setting': 'points:10', 'figure_photos': 3,
   })
 

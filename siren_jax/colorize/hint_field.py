@@ -33,8 +33,8 @@ from siren_jax.colorize import levin
 from siren_jax.models import fields
 
 # A small SIREN: chroma is smooth except at lightness edges. Width 32 with 2 hidden layers was
-# as close to the direct solve at 256x256 as width 64 (docs/colorization.md), at a quarter of
-# the cost; a first-layer omega0 of 10 (not 30) starts from a smoother field.
+# as close to the direct solve at 256x256 as width 64 (docs/colorization.md), at half the cost;
+# a first-layer omega0 of 10 (not 30) starts from a smoother field.
 DEFAULT_MODEL = {'name': 'siren', 'hidden_features': 32, 'hidden_layers': 2,
                  'first_omega0': 10.0, 'hidden_omega0': 30.0, 'zero_bias': False}
 
