@@ -13,3 +13,5 @@ PARAM_SHARDINGS = ('replicate', 'shard_kernels')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
 # How sine layers compute sin (``siren_jax.fast_sine.sine``): per platform, or forced.
 SINES = ('auto', 'fast_sine', 'jnp')
+# Ways to colourise from hints (``siren_jax.colorize.levin``, ``siren_jax.colorize.hint_field``).
+HINT_METHODS = ('levin', 'siren')

@@ -143,3 +143,16 @@ def test_accelerator_script_passes_shellcheck():
   result = subprocess.run([shellcheck, os.path.join(REPO_ROOT, 'bench', 'accelerator.sh')],
                           capture_output=True, text=True)
   assert result.returncode == 0, result.stdout
+@pytest.mark.slow
+def test_hint_colorize_runs_both_methods_in_their_own_processes(tmp_path):
+  results = tmp_path / 'RESULTS.md'
+  subprocess.run([sys.executable, '-m', 'bench.hint_colorize', '--photo_height=48',
+                  '--photo_width=64',
+                  '--strokes=10', '--stroke_length=5', '--tile=24', '--overlap=4',
+                  '--coarse_side=16', '--check_side=24', '--fit_side=16', '--steps=25',
+                  f'--results={results}'], check=True, capture_output=True, timeout=600,
+                 cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  text = results.read_text()
+  assert 'Hint colourisation of a 48x64 photo' in text
+  assert '| levin | 48x64 |' in text and '| siren | 48x64 |' in text
+  assert 'Tiling check' in text

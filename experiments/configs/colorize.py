@@ -109,5 +109,27 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.heldout_fc_image_size = 16
   config.heldout_fc_learning_rate = 3e-5  # FC's config.optimizer.learning_rate.
 
+  # Colourising from colour hints, no trained model (experiments.colorize_photo --hints=PATH,
+  # and the evaluation experiments.colorize_hints; docs/colorization.md).
+  config.hints = ml_collections.ConfigDict({
+      'method': 'levin',  # 'levin': Levin et al.'s direct solve; 'siren': a field fitted to it.
+      # levin: a photo over tile x tile pixels is solved in overlapping tiles, the whole problem
+      # first at a short side of coarse_side (its border values for the tiles).
+      'tile': 384, 'overlap': 96, 'coarse_side': 512,
+      # siren: fitted at a short side of at most fit_side, rendered at the photo's size, to the
+      # gradient-domain form of Levin's problem ('gradient') or Levin's own ('levin').
+      'form': 'gradient', 'fit_side': 256, 'steps': 100, 'learning_rate': 1e-3,
+      'smoothness_weight': 1.0, 'seed': 0,
+      'model': {'hidden_features': 32, 'hidden_layers': 2, 'first_omega0': 10.0,
+                'hidden_omega0': 30.0},
+      # Evaluation (experiments.colorize_hints): photos 'natural', 'A,B,...' (offline photos)
+      # or 'folder:/path' (its test/ subfolder if it has one), at a short side of eval_side;
+      # hints sampled from the truth, KIND:COUNT with KIND points or strokes.
+      'photos': 'natural', 'eval_side': 256, 'seeds': 3, 'stroke_length': 9,
+      'settings': 'points:1,points:10,points:100,strokes:10',
+      'siren_settings': 'points:10',  # The SIREN costs ~20x the direct solve on the CPU.
+      'figure_setting': 'points:10', 'figure_photos': 3,
+  })
+
   common.add_run_fields(config)  # nan_policy, resume.
   return common.finish(config, scale, scales(fc), assignments)
