@@ -34,7 +34,7 @@ from etils import epath
 
 from experiments import common, figures
 from siren_jax import checkpoints as ckpt
-from siren_jax import metrics, models, render, sampling, sharding, tiling, training
+from siren_jax import grids, images, metrics, models, render, sampling, sharding, tiling, training
 from siren_jax.models import fields
 
 EvalFn = Callable[[training.TrainState], dict[str, float]]
@@ -245,6 +245,14 @@ def check_model_fields(config: ml_collections.ConfigDict, field: str = 'model') 
   return model_names
 
 
+def check_data_fields(config: ml_collections.ConfigDict) -> None:
+  """One-line errors for ``config.data``, the image preparation of a field experiment."""
+  for name, choices in (('resize', images.RESIZE_METHODS), ('grid', grids.GRIDS)):
+    if config.data[name] not in choices:
+      raise ValueError(f'config.data.{name} must be one of {", ".join(choices)}, got '
+                       f'{config.data[name]!r}')
+
+
 def check_run_fields(config: ml_collections.ConfigDict) -> None:
   """One-line errors for the fields every trained experiment shares: nan_policy, resume."""
   common.check_choice(config, 'nan_policy', training.NAN_POLICIES)
@@ -355,10 +363,12 @@ def write_psnr_vs_time(path: str, results: dict[str, training.LoopResult],
 
 def image_fit_eval(config: ml_collections.ConfigDict, image: Any,
                    field: Callable[[Any, Any], jax.Array] | None = None) -> EvalFn:
-  """An eval_fn: PSNR of the rendered field (default the state's own) vs ``image`` (H, W, C)."""
+  """An eval_fn: PSNR of the rendered field (default the state's own) on the config's grid
+  (``config.data.grid``) vs ``image`` (H, W, C)."""
   def eval_fn(state: training.TrainState) -> dict[str, float]:
     rendered = render.render(field or state.apply_fn, state.params, *image.shape[:2],
-                             max_chunk_points=config.render_chunk_points, max_pixels=None)
+                             max_chunk_points=config.render_chunk_points, max_pixels=None,
+                             grid=config.data.grid)
     return {'psnr': float(metrics.psnr(rendered, image))}
 
   return eval_fn

@@ -41,7 +41,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   common.check_choice(config, 'mode', (*images.MODES, ''))
   common.check_positive(config, ('max_pixels',))
   driver.check_model_fields(config)
+  driver.check_data_fields(config)
   if config.task == 'compare':
+    if config.data.grid != 'half_pixel':
+      raise ValueError(f'config.data.grid must be half_pixel for the compare task (its inputs '
+                       f'are box averages, which sit on that grid), got {config.data.grid!r}')
     factors(config)
     common.check_positive(config, ('image_size', 'crop_size'))
     if not (0 <= config.crop_top and 0 <= config.crop_left and
@@ -53,6 +57,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError('config.input is empty: give an image path, a built-in image name or a '
                        '.inr file')
     common.check_non_negative(config, ('tile_size', 'tile_overlap'))
+    if config.tile_size and config.data.grid != 'half_pixel':
+      raise ValueError(f'config.data.grid must be half_pixel for a tiled fit (config.tile_size '
+                       f'> 0), got {config.data.grid!r}')
     common.check_choice(config, 'tile_ramp', tiling.RAMPS)
     common.check_choice(config, 'param_dtype', inr_file.PARAM_DTYPES)
 
@@ -101,7 +108,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
   (model spec, the fitted image's field, loop result)."""
   spec = driver.model_spec(config, config.model, image.shape[-1], max(image.shape[:2]))
   if layout is None:
-    coords, values = grids.image_to_samples(image)
+    coords, values = grids.image_to_samples(image, config.data.grid)
     batch, field = {'coords': coords, 'values': values}, None
   else:
     batch = tiling.tile_samples(image, layout)
@@ -118,7 +125,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
 def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Downsamples the ground truth by each factor, upsamples it back with every method and
   SIREN, and measures them against the ground truth."""
-  truth = images.load_image(config.image, mode=config.mode or None, size=config.image_size)
+  truth = images.load_image(config.image, mode=config.mode or None, size=config.image_size,
+                            resize_method=config.data.resize)
   height, width, channels = truth.shape
   render.check_size(height, width, config.max_pixels)
   metrics.check_ssim_size(height, width)
@@ -200,7 +208,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
   info = {'task': 'upscale', 'input': config.input}
   if config.input.endswith('.inr'):
     fitted = inr_file.load(config.input)
-    field, params = fitted.field, fitted.params
+    field, params, grid = fitted.field, fitted.params, fitted.grid
     height, width = fitted.height, fitted.width
     output_size(config, height, width)
     workdir = common.require_workdir(workdir)
@@ -208,6 +216,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
   else:
     image = images.load_image(config.input, mode=config.mode or None)
     height, width, channels = image.shape
+    grid = config.data.grid
     render.check_size(height, width, config.max_pixels)
     output_size(config, height, width)  # Bad sizes fail before the fit, not after.
     layout = (tiling.make_layout(height, width, config.tile_size, config.tile_overlap)
@@ -233,15 +242,15 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                 title=f'{config.input} {height}x{width}')
     info['fit_psnr'] = float(metrics.psnr(
         render.render(field, params, height, width,
-                      max_chunk_points=config.render_chunk_points), image))
+                      max_chunk_points=config.render_chunk_points, grid=grid), image))
     info['network_bytes'] = inr_file.save(
         network_path, params, model=spec, height=height, width=width, channels=channels,
-        layout=layout, ramp=config.tile_ramp, param_dtype=config.param_dtype,
+        layout=layout, ramp=config.tile_ramp, param_dtype=config.param_dtype, grid=grid,
         extra={'source': config.input, 'steps': config.steps})
   out_height, out_width = output_size(config, height, width)
   upscaled = render.render(field, params, out_height, out_width,
                            max_chunk_points=config.render_chunk_points,
-                           max_pixels=config.max_pixels)
+                           max_pixels=config.max_pixels, grid=grid)
   output_path = config.output or os.path.join(workdir, 'upscaled.png')
   images.save_png(output_path, upscaled)
   logging.info('Wrote %s (%dx%d from %dx%d) and %s.', output_path, out_height, out_width,

@@ -9,3 +9,8 @@ COLORIZER_SCHEDULES = ('FR', 'SRS', 'S130')
 COLORIZER_MODELS = (*COLORIZER_SCHEDULES, 'FC')
 # Parameter layouts on a device mesh (``siren_jax.sharding``).
 PARAM_SHARDINGS = ('replicate', 'shard_kernels')
+# Grid conventions: where the pixel centres of an image sit in [-1, 1]^2 (``siren_jax.grids``).
+GRIDS = ('half_pixel', 'linspace')
+# Resize methods of ``siren_jax.images.resize``: scikit-image bicubic with Gaussian
+# anti-aliasing, or the SIREN reference's preparation (PIL bilinear, as torchvision's Resize).
+RESIZE_METHODS = ('bicubic', 'reference')

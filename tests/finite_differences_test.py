@@ -50,3 +50,19 @@ def test_gradients_converge_to_the_analytic_gradient():
                  finite_differences.central_gradient(image)):
       errors.append(np.abs(grad[4:-4, 4:-4, 0, 1] - exact_dx[4:-4, 4:-4]).max())
   assert errors[2] < errors[0] / 3 and errors[3] < errors[1] / 3  # Second-order convergence.
+
+
+def test_derivatives_on_the_linspace_grid_are_in_its_coordinate_units():
+  # a y + b x and y^2 + 2 x^2 sampled at linspace(-1, 1, n): slopes and Laplacian 6 exactly
+  # when the spacing is 2 / (n - 1); the half_pixel spacing 2 / n would scale them by
+  # (n - 1) / n (and its square).
+  ys, xs = np.meshgrid(np.linspace(-1, 1, 16), np.linspace(-1, 1, 12), indexing='ij')
+  plane = (0.7 * ys - 1.3 * xs)[..., None]
+  for gradient in (finite_differences.sobel_gradient(plane, grid='linspace'),
+                   finite_differences.central_gradient(plane, grid='linspace')):
+    np.testing.assert_allclose(gradient[2:-2, 2:-2, 0], np.broadcast_to([0.7, -1.3], (12, 8, 2)),
+                               rtol=1e-9)
+  quadratic = (ys**2 + 2 * xs**2)[..., None]
+  np.testing.assert_allclose(finite_differences.laplacian(quadratic, grid='linspace')[1:-1, 1:-1],
+                             6.0, rtol=1e-9)
+  assert finite_differences.pixel_spacing(16, 12, 'linspace') == (2 / 15, 2 / 11)

@@ -64,6 +64,25 @@ def test_spectral_solvers_recover_a_band_limited_field_from_exact_derivatives():
   np.testing.assert_allclose(poisson.solve_from_laplacian(lap), expected, atol=1e-5)
 
 
+def test_solvers_take_targets_in_the_units_of_either_grid():
+  # The same pixels on the linspace grid: pixel spacing 2/(n - 1) instead of 2/n, so the
+  # derivatives in its coordinate units are the half_pixel ones times (n - 1)/n per axis
+  # (squared for the second derivatives of the Laplacian); the solution is the same image.
+  height, width = 12, 10
+  field, grad, _ = _cosine_field(height, width, channels=2)
+  ratio = np.array([(height - 1) / height, (width - 1) / width])
+  expected = field - field.mean(axis=(0, 1))
+  np.testing.assert_allclose(poisson.solve_from_gradient(grad * ratio, grid='linspace'),
+                             expected, atol=1e-5)
+  for stencil in poisson.STENCILS[1:]:
+    for target, solve in ((poisson.gradient_target, poisson.solve_from_gradient),
+                          (poisson.laplacian_target, poisson.solve_from_laplacian)):
+      solved = solve(target(field, 'linspace'), stencil, 'linspace')
+      np.testing.assert_allclose(solved, expected, atol=1e-5)
+      # Given the half_pixel grid instead, the linspace target's units are off.
+      assert np.abs(solve(target(field, 'linspace'), stencil) - expected).max() > 1e-2
+
+
 def test_solve_from_gradient_handles_every_rgb_channel_independently():
   image = np.random.default_rng(1).uniform(-1, 1, size=(8, 8, 3))
   together = poisson.solve_from_gradient(poisson.gradient_target(image))

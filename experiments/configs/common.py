@@ -8,7 +8,8 @@ is a comma-separated list of
   * at most one SCALE: ``paper`` (the paper's or report's sizes, for a GPU/TPU) or ``tiny``
     (seconds, for tests) -- without one, the CPU-sized default,
   * ``key=value`` assignments to config fields, applied last (value: a Python literal, else a
-    string), e.g. ``poisson.py:grad,tiny,steps=40``.
+    string), e.g. ``poisson.py:grad,tiny,steps=40``; a field of a sub-config is dotted:
+    ``fit_image.py:data.resize=reference``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from siren_jax import names
 SCALES = ('paper', 'tiny')
 FIELD_MODELS = names.FIELD_MODELS
 PARAM_SHARDINGS = names.PARAM_SHARDINGS
+GRIDS = names.GRIDS
+RESIZE_METHODS = names.RESIZE_METHODS
 
 
 def parse_variant(variant: str, *, experiment: str, modes: Sequence[str] = (),
@@ -61,12 +64,17 @@ def _literal(text: str) -> Any:
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Mapping[str, Any],
                     origin: str) -> ml_collections.ConfigDict:
-  """Sets each existing field of ``config`` from ``overrides``; an unknown field is an error
-  naming ``origin`` (the variant or scale it came from)."""
+  """Sets each existing field of ``config`` from ``overrides`` (a field of a sub-config by its
+  dotted path, 'data.grid'); an unknown field is an error naming ``origin`` (the variant or
+  scale it came from)."""
   for key, value in overrides.items():
-    if key not in config:
+    *parents, leaf = key.split('.')
+    node = config
+    for parent in parents:
+      node = node.get(parent) if isinstance(node, ml_collections.ConfigDict) else None
+    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
       raise ValueError(f'{origin}: unknown config field {key!r}')
-    config[key] = value
+    node[leaf] = value
   return config
 
 
@@ -109,6 +117,19 @@ def add_field_model_fields(config: ml_collections.ConfigDict) -> None:
   add_run_fields(config)
 
 
+def add_data_fields(config: ml_collections.ConfigDict) -> None:
+  """``config.data``: how a field experiment prepares its image (the CPU defaults; the
+  ``paper`` scales use ``REFERENCE_DATA``)."""
+  config.data = ml_collections.ConfigDict()
+  # Resizing (siren_jax.images.RESIZE_METHODS): 'bicubic' (scikit-image, Gaussian
+  # anti-aliasing) or 'reference' (the SIREN reference code's: PIL bilinear, as torchvision's
+  # Resize).
+  config.data.resize = 'bicubic'
+  # Where pixel centres sit (siren_jax.grids.GRIDS): 'half_pixel' (cells covering [-1, 1]) or
+  # 'linspace' (the reference's linspace(-1, 1, N): centres on the borders).
+  config.data.grid = 'half_pixel'
+
+
 def add_run_fields(config: ml_collections.ConfigDict) -> None:
   """What every trained experiment does on a non-finite step and with old checkpoints
   (docs/failures.md)."""
@@ -119,6 +140,8 @@ def add_run_fields(config: ml_collections.ConfigDict) -> None:
   config.resume = True
 
 
+# The SIREN reference code's image preparation, for the paper's figures (docs/reproduction.md).
+REFERENCE_DATA = {'data.resize': 'reference', 'data.grid': 'linspace'}
 # Scale overrides shared by the field experiments (an experiment may add to them).
 FIELD_PAPER = {'hidden_features': 256, 'steps': 10_000, 'eval_every': 100, 'log_every': 500,
                'checkpoint_every': 1000, 'steps_per_call': 10}

@@ -88,9 +88,11 @@ def _fmt(value: Any, spec: str = '.2f') -> str:
 
 
 def _steps_line(config: dict) -> str:
+  data = config.get('data') or {}
   return (f'{config.get("image_size")}x{config.get("image_size")}, width '
           f'{config.get("hidden_features")} x {config.get("hidden_layers")} hidden layers, '
-          f'{config.get("steps")} steps, lr {config.get("learning_rate")}')
+          f'{config.get("steps")} steps, lr {config.get("learning_rate")}, image resized by '
+          f'{data.get("resize", "bicubic")} on the {data.get("grid", "half_pixel")} grid')
 
 
 # --- Fig. 1: image fitting. ------------------------------------------------------------------
