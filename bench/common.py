@@ -77,12 +77,24 @@ def load_average() -> str:
     return 'n/a'
 
 
+def cpu_model() -> str:
+  """The CPU's model name as ``lscpu`` shows it (from /proc/cpuinfo), else the architecture."""
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.partition(':')[2].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, str]:
   """Cores, accelerator kind and current load of this machine."""
   device = jax.devices()[0]
   return {'cores': str(os.cpu_count()), 'platform': device.platform,
           'device': f'{device.device_kind} x{jax.device_count()}',
-          'cpu': platform.processor() or platform.machine(), 'load average': load_average()}
+          'cpu': cpu_model(), 'load average': load_average()}
 
 
 def block(tree: Any) -> Any:

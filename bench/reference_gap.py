@@ -148,7 +148,8 @@ def tables(runs: dict[str, dict], seeds: list[int], steps: int, same_init: bool)
     rows.append([name, resize, grid, len(done),
                  *[_summary([r['psnr'][str(s)] for r in done]) for s in shown],
                  '-' if gap is None else f'{gap:+.2f}',
-                 '-' if not done else f'{statistics.fmean(r["seconds"] for r in done) / max(steps - 1, 1):.3g}'])
+                 '-' if not done else
+                 f'{statistics.fmean(r["seconds"] for r in done) / max(steps - 1, 1):.3g}'])
   body = common.table(['fit', 'resize', 'grid', 'seeds',
                        *[f'PSNR after {s} steps (dB)' for s in shown],
                        f'mean minus PyTorch at {steps}', 's/step'], rows)
