@@ -211,27 +211,29 @@ def run(*, seeds: int = 3, steps: int = 500, size: int = 256, width: int = 256,
       os.replace(state_path + '.tmp', state_path)
 
   hyper = dict(steps=steps, learning_rate=learning_rate)
-  # Per seed the reference preparation and PyTorch first: a run cut short has the headline.
+  def fit_jax(name: str, seed: int) -> None:
+    if f'{name} {seed}' not in runs:
+      resize, grid = PREPARATIONS[name]
+      save(f'{name} {seed}', jax_fit(prepared[resize], grid, seed, width=width,
+                                     hidden_layers=hidden_layers,
+                                     keep_initial=name == 'reference', **hyper))
+
+  # Seed by seed, in the order of what each fit tells (a run cut short has the most of it): the
+  # reference preparation, PyTorch from its weights (chance or arithmetic?), the parts of the
+  # preparation and today's, and last PyTorch from its own initialisation.
   for seed in range(seeds):
-    if f'reference {seed}' not in runs:
-      save(f'reference {seed}', jax_fit(prepared['reference'], 'linspace', seed, width=width,
-                                        hidden_layers=hidden_layers, keep_initial=True,
-                                        **hyper))
-    if torch is not None:
-      if f'{TORCH} {seed}' not in runs:
-        torch.manual_seed(seed)
-        net = common.torch_reference_siren(2, width, hidden_layers, 1)
-        save(f'{TORCH} {seed}', torch_fit(torch, net, coords, pixels, **hyper))
-      if same_init and f'{SAME_INIT} {seed}' not in runs:
-        initial = runs[f'reference {seed}']['initial']
-        net = common.torch_siren([{k: np.asarray(v, np.float32) for k, v in layer.items()}
-                                  for layer in initial])
-        save(f'{SAME_INIT} {seed}', torch_fit(torch, net, coords, pixels, **hyper))
-    for name in (n for n in PREPARATIONS if n != 'reference'):
-      if f'{name} {seed}' not in runs:
-        resize, grid = PREPARATIONS[name]
-        save(f'{name} {seed}', jax_fit(prepared[resize], grid, seed, width=width,
-                                       hidden_layers=hidden_layers, **hyper))
+    fit_jax('reference', seed)
+    if torch is not None and same_init and f'{SAME_INIT} {seed}' not in runs:
+      initial = runs[f'reference {seed}']['initial']
+      net = common.torch_siren([{k: np.asarray(v, np.float32) for k, v in layer.items()}
+                                for layer in initial])
+      save(f'{SAME_INIT} {seed}', torch_fit(torch, net, coords, pixels, **hyper))
+    for name in ('resize only', 'grid only', 'today'):
+      fit_jax(name, seed)
+    if torch is not None and f'{TORCH} {seed}' not in runs:
+      torch.manual_seed(seed)
+      net = common.torch_reference_siren(2, width, hidden_layers, 1)
+      save(f'{TORCH} {seed}', torch_fit(torch, net, coords, pixels, **hyper))
   body = tables(runs, list(range(seeds)), steps, same_init and torch is not None)
   common.report(f'Reference gap: {size}x{size} cameraman, {steps} steps', body, results_path,
                 notes)
