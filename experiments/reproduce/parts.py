@@ -326,7 +326,8 @@ def resize_partial(workdir: str) -> str:
 
 def resize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
   config = next(iter(metrics['images'].values()))['config']
-  lines = [f'Photos: {", ".join(metrics["images"])} (grey, resized to '
+  resize = (config.get('data') or {}).get('resize', 'bicubic')
+  lines = [f'Photos: {", ".join(metrics["images"])} (grey, resized by {resize} to '
            f'{config["image_size"]}x{config["image_size"]} ground truth, aspect not kept; '
            f'stereo_motorcycle: left view), box-downsampled by each factor; SIREN width '
            f'{config["hidden_features"]}, {config["steps"]} steps per fit.', '',
