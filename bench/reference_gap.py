@@ -18,7 +18,8 @@ preparation): the per-step PSNR gap (from the losses before every step) between 
 frameworks on the same start says whether a remaining difference is chance (the initial
 weights) or arithmetic (the optimiser, float32 summation order).
 
-Each finished fit is kept in ``--state`` (JSON), so a run cut short resumes where it stopped.
+Each finished fit is kept in ``--state`` (JSON), so a run cut short resumes where it stopped;
+``--report_only`` tables what the state holds without fitting.
 
   nice -n 10 python -m bench.reference_gap --seeds=3 --same_init --state=/tmp/gap.json
 """
@@ -135,7 +136,7 @@ def _loss_psnr(losses: list[float]) -> np.ndarray:
 def tables(runs: dict[str, dict], seeds: list[int], steps: int, same_init: bool) -> str:
   """The Markdown of the report: PSNR per preparation, and the same-init per-step gap."""
   shown = sorted({s for s in REPORT_STEPS if s <= steps} | {steps})
-  names = [*PREPARATIONS, TORCH]
+  names = [*PREPARATIONS, SAME_INIT, TORCH]
   rows = []
   reference_final = [runs[f'{TORCH} {s}']['psnr'][str(steps)] for s in seeds
                      if f'{TORCH} {s}' in runs]
@@ -173,10 +174,10 @@ def tables(runs: dict[str, dict], seeds: list[int], steps: int, same_init: bool)
 
 def run(*, seeds: int = 3, steps: int = 500, size: int = 256, width: int = 256,
         hidden_layers: int = 3, learning_rate: float = 1e-4, same_init: bool = True,
-        use_torch: bool = True, state_path: str = '',
+        use_torch: bool = True, state_path: str = '', report_only: bool = False,
         results_path: str | None = common.DEFAULT_RESULTS) -> dict[str, dict]:
-  """Runs every fit not yet in ``state_path``, prints the tables and appends them to
-  ``results_path``; returns the fits by '<name> <seed>'."""
+  """Runs every fit not yet in ``state_path`` (none with ``report_only``), prints the tables
+  and appends them to ``results_path``; returns the fits by '<name> <seed>'."""
   for name, value in (('seeds', seeds), ('steps', steps), ('size', size), ('width', width)):
     if value < 1:
       raise ValueError(f'--{name} must be >= 1, got {value}')
@@ -221,7 +222,7 @@ def run(*, seeds: int = 3, steps: int = 500, size: int = 256, width: int = 256,
   # Seed by seed, in the order of what each fit tells (a run cut short has the most of it): the
   # reference preparation, PyTorch from its weights (chance or arithmetic?), the parts of the
   # preparation and today's, and last PyTorch from its own initialisation.
-  for seed in range(seeds):
+  for seed in range(0 if report_only else seeds):
     fit_jax('reference', seed)
     if torch is not None and same_init and f'{SAME_INIT} {seed}' not in runs:
       initial = runs[f'reference {seed}']['initial']
@@ -250,6 +251,7 @@ if __name__ == '__main__':
   flags.DEFINE_bool('same_init', True, 'Also fit PyTorch from siren_jax\'s initial weights.')
   flags.DEFINE_bool('torch', True, 'Run the PyTorch reference when it is installed.')
   flags.DEFINE_string('state', '', 'JSON file keeping finished fits (a rerun resumes).')
+  flags.DEFINE_bool('report_only', False, 'Only table the fits in --state.')
   common.define_results_flag()
 
   @main_with_clean_errors
@@ -258,6 +260,7 @@ if __name__ == '__main__':
     f = flags.FLAGS
     run(seeds=f.seeds, steps=f.steps, size=f.size, width=f.width,
         hidden_layers=f.hidden_layers, learning_rate=f.learning_rate, same_init=f.same_init,
-        use_torch=f.torch, state_path=f.state, results_path=f.results or None)
+        use_torch=f.torch, state_path=f.state, report_only=f.report_only,
+        results_path=f.results or None)
 
   app.run(main)
