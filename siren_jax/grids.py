@@ -19,9 +19,8 @@ default (-1, 1) -- is the grid convention, one of ``GRIDS``:
 Every piece that maps pixels to coordinates takes the convention by name (``grid``): the
 samples of a fit (``image_to_samples``), ``render``, the finite differences and Poisson
 targets (their pixel spacing, ``pixel_spacing``), and the fitted-image file, which records
-the convention its field was fitted on. The two differ by a scale of (n - 1) / n: it barely
-matters for fitting one image, but resizing, derivative targets and re-rendering must use the
-convention of the fit.
+the convention its field was fitted on. The two differ by a scale of (n - 1) / n, so resizing,
+derivative targets and re-rendering must use the convention of the fit.
 """
 
 from __future__ import annotations
