@@ -67,7 +67,8 @@ setup(
                  'opencv-python-headless', 'scikit-learn'],
         # scikit-learn ships two of the photo corpus's photos (siren_jax/data/corpus.py).
         'corpus': ['scikit-learn'],
-        # The PyTorch reference of the bench/ scripts and OpenCV; never needed by the library.
+        # The PyTorch reference of the bench/ scripts and of tests/torch_fidelity_test.py (a CPU
+        # build is enough), and OpenCV; never needed by the library.
         'bench': ['torch', 'opencv-python-headless'],
         # gs:// workdirs and files: gcsfs for etils.epath (every file but checkpoint arrays,
         # which orbax hands to TensorStore's built-in GCS driver), and google-cloud-storage,

@@ -136,18 +136,17 @@ def _module_name() -> str:
 # The PyTorch reference.
 
 
-def torch_siren(params: list[dict[str, Any]], *, first_omega0: float = 30.0,
-                hidden_omega0: float = 30.0):
-  """A PyTorch SIREN as the reference code builds it, holding a copy of siren_jax weights.
+def torch_reference_siren(in_features: int = 2, hidden_features: int = 256,
+                          hidden_layers: int = 3, out_features: int = 1, *,
+                          first_omega0: float = 30.0, hidden_omega0: float = 30.0):
+  """The reference's image SIREN with its own initialisation, as ``explore_siren.ipynb`` builds
+  it (``Siren(..., outermost_linear=True)``), drawing from torch's global generator in the
+  notebook's order (seed it with ``torch.manual_seed`` first).
 
-  Layers are ``nn.Linear`` and a sine layer is ``sin(omega0 * linear(x))``, the last layer
-  linear, exactly as ``modules.py``/``explore_siren.ipynb`` of the reference. The reference's
-  own init (first U(-1/fan_in, 1/fan_in), hidden U(+-sqrt(6/fan_in)/omega0), nn.Linear's default
-  bias) is the one siren_jax uses; copying the weights makes both start from the same point, so
-  their PSNR after equal steps and their derivatives can be compared one to one.
-
-  Args:
-    params: ``layers.flax_params_to_list`` layout, kernels (in, out).
+  Layers are ``nn.Linear`` (whose default init draws first, then is overwritten) and a sine
+  layer is ``sin(omega0 * linear(x))``; first layer weights U(-1/fan_in, 1/fan_in), the others
+  U(+-sqrt(6/fan_in)/omega0), biases nn.Linear's default; the last layer linear. The notebook's
+  ``coords.requires_grad_(True)`` is left out: it only adds a gradient for the coordinates.
   """
   torch = try_import_torch()
   if torch is None:
@@ -156,25 +155,51 @@ def torch_siren(params: list[dict[str, Any]], *, first_omega0: float = 30.0,
 
   class SineLayer(nn.Module):
 
-    def __init__(self, fan_in: int, fan_out: int, omega0: float):
+    def __init__(self, fan_in: int, fan_out: int, omega0: float, is_first: bool):
       super().__init__()
       self.omega_0 = omega0
       self.linear = nn.Linear(fan_in, fan_out)
+      bound = 1 / fan_in if is_first else math.sqrt(6 / fan_in) / omega0
+      with torch.no_grad():
+        self.linear.weight.uniform_(-bound, bound)
 
     def forward(self, x):
       return torch.sin(self.omega_0 * self.linear(x))
 
-  modules = []
-  for i, layer in enumerate(params):
-    fan_in, fan_out = np.shape(layer['kernel'])
-    if i == len(params) - 1:
-      modules.append(nn.Linear(fan_in, fan_out))
-    else:
-      modules.append(SineLayer(fan_in, fan_out, first_omega0 if i == 0 else hidden_omega0))
-  net = nn.Sequential(*modules)
+  modules = [SineLayer(in_features, hidden_features, first_omega0, True)]
+  modules += [SineLayer(hidden_features, hidden_features, hidden_omega0, False)
+              for _ in range(hidden_layers)]
+  final = nn.Linear(hidden_features, out_features)
+  bound = math.sqrt(6 / hidden_features) / hidden_omega0
+  with torch.no_grad():
+    final.weight.uniform_(-bound, bound)
+  return nn.Sequential(*modules, final)
+
+
+def torch_siren(params: list[dict[str, Any]], *, first_omega0: float = 30.0,
+                hidden_omega0: float = 30.0):
+  """A PyTorch SIREN as the reference code builds it (``torch_reference_siren``), holding a
+  copy of siren_jax weights.
+
+  The reference's own init (first U(-1/fan_in, 1/fan_in), hidden U(+-sqrt(6/fan_in)/omega0),
+  nn.Linear's default bias) is the one siren_jax uses; copying the weights makes both start
+  from the same point, so their PSNR after equal steps and their derivatives can be compared
+  one to one.
+
+  Args:
+    params: ``layers.flax_params_to_list`` layout, kernels (in, out); at least 2 layers, the
+      hidden ones square.
+  """
+  torch = try_import_torch()
+  if torch is None:
+    raise ImportError(NO_TORCH)
+  in_features, hidden_features = np.shape(params[0]['kernel'])
+  out_features = np.shape(params[-1]['kernel'])[1]
+  net = torch_reference_siren(in_features, hidden_features, len(params) - 2, out_features,
+                              first_omega0=first_omega0, hidden_omega0=hidden_omega0)
   with torch.no_grad():
     for module, layer in zip(net, params):
-      linear = module if isinstance(module, nn.Linear) else module.linear
+      linear = module if isinstance(module, torch.nn.Linear) else module.linear
       linear.weight.copy_(torch.from_numpy(np.asarray(layer['kernel']).T.copy()))
       linear.bias.copy_(torch.from_numpy(np.asarray(layer['bias']).copy()))
   return net

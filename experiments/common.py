@@ -542,15 +542,27 @@ def quiet_library_logs() -> None:
   absl_logging.get_absl_handler().addFilter(_DropLibraryInfo())
 
 
+def cpu_model() -> str:
+  """The CPU's model name as ``lscpu`` shows it (from /proc/cpuinfo), else the architecture."""
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.partition(':')[2].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
 def machine() -> str:
-  """This machine in one line: OS, CPU, cores, JAX devices and the 1/5/15-minute load averages
-  (other users' jobs slow every timing)."""
+  """This machine in one line: OS, CPU model, cores, JAX devices and the 1/5/15-minute load
+  averages (other users' jobs slow every timing)."""
   device = jax.devices()[0]
   try:
     load = ' / '.join(f'{x:.2f}' for x in os.getloadavg())
   except OSError:
     load = 'n/a'
-  return (f'{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, '
+  return (f'{platform.system()} {platform.machine()} ({cpu_model()}), {os.cpu_count()} CPU cores, '
           f'{jax.device_count()} x {device.device_kind} ({device.platform}), load average {load}')
 
 

@@ -339,6 +339,12 @@ def check_optimizer(config: ml_collections.ConfigDict) -> None:
     optimizers.make_optimizer(**config.optimizer)
   except ValueError as e:  # Every message starts with the argument's name.
     raise ValueError(f'config.optimizer.{e}') from None
+def check_data_fields(config: ml_collections.ConfigDict) -> None:
+  """One-line errors for ``config.data``, the image preparation of a field experiment."""
+  for name, choices in (('resize', images.RESIZE_METHODS), ('grid', grids.GRIDS)):
+    if config.data[name] not in choices:
+      raise ValueError(f'config.data.{name} must be one of {", ".join(choices)}, got '
+                       f'{config.data[name]!r}')
 
 
 def check_run_fields(config: ml_collections.ConfigDict) -> None:
@@ -467,10 +473,12 @@ def write_psnr_vs_time(path: str, results: dict[str, training.LoopResult],
 
 def image_fit_eval(config: ml_collections.ConfigDict, image: Any,
                    field: Callable[[Any, Any], jax.Array] | None = None) -> EvalFn:
-  """An eval_fn: PSNR of the rendered field (default the state's own) vs ``image`` (H, W, C)."""
+  """An eval_fn: PSNR of the rendered field (default the state's own) on the config's grid
+  (``config.data.grid``) vs ``image`` (H, W, C)."""
   def eval_fn(state: training.TrainState) -> dict[str, float]:
     rendered = render.render(field or state.apply_fn, state.params, *image.shape[:2],
-                             max_chunk_points=config.render_chunk_points, max_pixels=None)
+                             max_chunk_points=config.render_chunk_points, max_pixels=None,
+                             grid=config.data.grid)
     return {'psnr': float(metrics.psnr(rendered, image))}
 
   return eval_fn

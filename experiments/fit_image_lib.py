@@ -25,6 +25,7 @@ def check_config(config: ml_collections.ConfigDict) -> list[str]:
   common.check_image_size(config)
   common.check_positive(config, ('figure_max_side',))
   common.check_choice(config, 'mode', images.MODES)
+  driver.check_data_fields(config)
   return driver.check_model_fields(config, 'models')
 
 
@@ -38,11 +39,13 @@ def display_derivatives(grad: np.ndarray, lap: np.ndarray) -> tuple[np.ndarray, 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Fits every model in ``config.models``; returns the metrics written to metrics.json."""
   names = check_config(config)
-  image = images.load_image(config.image, mode=config.mode, size=config.image_size or None)
+  image = images.load_image(config.image, mode=config.mode, size=config.image_size or None,
+                            resize_method=config.data.resize)
   driver.check_ssim_size(*image.shape[:2])  # Before anything is written to the workdir.
   workdir = common.require_workdir(workdir, config)
   height, width, channels = image.shape
-  coords, values = grids.image_to_samples(image)
+  grid = config.data.grid
+  coords, values = grids.image_to_samples(image, grid)
   logging.info('Fitting %s (%dx%dx%d) with %s for %d steps on %d %s device(s), %d process(es).',
                config.image, height, width, channels, ', '.join(names), config.steps,
                jax.device_count(), jax.devices()[0].platform, jax.process_count())
@@ -51,9 +54,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # fitted fields' derivatives on that grid, so a 12-megapixel photo needs no full-size
   # derivative arrays; finite differences are in coordinate units, so both grids agree.
   shown = images.shrink(image, config.figure_max_side)
-  shown_coords = grids.make_grid(*shown.shape[:2]).reshape(-1, 2)
-  gt_grad = finite_differences.sobel_gradient(shown)
-  gt_lap = finite_differences.laplacian(shown)
+  shown_coords = grids.make_grid(*shown.shape[:2], grid=grid).reshape(-1, 2)
+  gt_grad = finite_differences.sobel_gradient(shown, grid=grid)
+  gt_lap = finite_differences.laplacian(shown, grid=grid)
   rows = [[('ground truth', figures.to_unit(shown)),
            *zip(('|grad| (Sobel)', 'Laplacian (FD)'), display_derivatives(gt_grad, gt_lap))]]
   curves, summary, results = {}, {}, {}
@@ -68,7 +71,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           image_fn=driver.field_images(config, height, width))
       apply_fn = result.state.apply_fn
       fit = render.render(apply_fn, result.params, height, width,
-                          max_chunk_points=config.render_chunk_points, max_pixels=None)
+                          max_chunk_points=config.render_chunk_points, max_pixels=None,
+                          grid=grid)
       grad, lap = jax.device_get(fitting.derivatives(apply_fn, result.params, shown_coords,
                                                      config.derivative_chunk_points))
       grad = np.asarray(grad).reshape(*shown.shape, 2)

@@ -44,7 +44,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   common.check_choice(config, 'mode', (*images.MODES, ''))
   common.check_positive(config, ('max_pixels',))
   driver.check_model_fields(config)
+  driver.check_data_fields(config)
   if config.task == 'compare':
+    if config.data.grid != 'half_pixel':
+      raise ValueError(f'config.data.grid must be half_pixel for the compare task (its inputs '
+                       f'are box averages, which sit on that grid), got {config.data.grid!r}')
     factors(config)
     common.check_positive(config, ('image_size', 'crop_size'))
     common.check_image_size(config, max_pixels=config.max_pixels)
@@ -61,6 +65,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if config.method == 'learned' and not config.model_file:
       raise ValueError('config.method=learned needs config.model_file (a model trained by '
                        'python -m experiments.sr)')
+    if config.tile_size and config.data.grid != 'half_pixel':
+      raise ValueError(f'config.data.grid must be half_pixel for a tiled fit (config.tile_size '
+                       f'> 0), got {config.data.grid!r}')
     common.check_choice(config, 'tile_ramp', tiling.RAMPS)
     common.check_choice(config, 'param_dtype', inr_file.PARAM_DTYPES)
 
@@ -103,7 +110,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
   (model spec, the fitted image's field, loop result)."""
   spec = driver.model_spec(config, config.model.name, image.shape[-1], max(image.shape[:2]))
   if layout is None:
-    coords, values = grids.image_to_samples(image)
+    coords, values = grids.image_to_samples(image, config.data.grid)
     batch, field = {'coords': coords, 'values': values}, None
   else:
     batch = tiling.tile_samples(image, layout)
@@ -121,7 +128,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
 def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Downsamples the ground truth by each factor, upsamples it back with every method and
   SIREN, and measures them against the ground truth."""
-  truth = images.load_image(config.image, mode=config.mode or None, size=config.image_size)
+  truth = images.load_image(config.image, mode=config.mode or None, size=config.image_size,
+                            resize_method=config.data.resize)
   height, width, channels = truth.shape
   render.check_size(height, width, config.max_pixels)
   driver.check_ssim_size(height, width)
@@ -238,7 +246,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
   info = {'task': 'upscale', 'input': config.input}
   if config.input.endswith('.inr'):
     fitted = inr_file.load(config.input)
-    field, params = fitted.field, fitted.params
+    field, params, grid = fitted.field, fitted.params, fitted.grid
     height, width = fitted.height, fitted.width
     output_size(config, height, width)
     workdir = common.require_workdir(workdir, config)
@@ -246,6 +254,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
   else:
     image = images.load_image(config.input, mode=config.mode or None)
     height, width, channels = image.shape
+    grid = config.data.grid
     render.check_size(height, width, config.max_pixels)
     output_size(config, height, width)  # Bad sizes fail before the fit, not after.
     layout = (tiling.make_layout(height, width, config.tile_size, config.tile_overlap)
@@ -271,15 +280,15 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                 title=f'{config.input} {height}x{width}')
     info['fit_psnr'] = float(metrics.psnr(
         render.render(field, params, height, width,
-                      max_chunk_points=config.render_chunk_points), image))
+                      max_chunk_points=config.render_chunk_points, grid=grid), image))
     info['network_bytes'] = inr_file.save(
         network_path, params, model=spec, height=height, width=width, channels=channels,
-        layout=layout, ramp=config.tile_ramp, param_dtype=config.param_dtype,
+        layout=layout, ramp=config.tile_ramp, param_dtype=config.param_dtype, grid=grid,
         extra={'source': config.input, 'steps': config.steps})
   out_height, out_width = output_size(config, height, width)
   upscaled = render.render(field, params, out_height, out_width,
                            max_chunk_points=config.render_chunk_points,
-                           max_pixels=config.max_pixels)
+                           max_pixels=config.max_pixels, grid=grid)
   output_path = config.output or os.path.join(workdir, 'upscaled.png')
   images.save_png(output_path, upscaled)
   logging.info('Wrote %s (%dx%d from %dx%d) and %s.', output_path, out_height, out_width,

@@ -4,8 +4,10 @@ any size.
 File format (msgpack, via ``flax.serialization``): a map with
   'format':   ``FORMAT`` (identifies the file), 'version': ``VERSION``,
   'metadata': JSON text -- model name and hyperparameters (``models.fields.make_field_model``
-              keyword arguments), the fitted image's height, width and channels, the grid
-              convention, the value range, and the tile layout and blending ramp if tiled,
+              keyword arguments), the fitted image's height, width and channels, 'grid': the
+              name of the grid convention the field was fitted on (``grids.GRIDS``; version 1
+              files, written before there was a choice, were all 'half_pixel'), the value
+              range, and the tile layout and blending ramp if tiled,
   'params':   the parameters' state dict (float32, or float16 to halve the size; loaded back as
               float32). Tiled fits store params stacked over tiles (leading axis T).
 """
@@ -23,13 +25,13 @@ import numpy as np
 from flax import serialization
 
 from siren_jax import render as render_lib
-from siren_jax import errors, files, models, tiling
+from siren_jax import errors, files, grids, models, tiling
 from siren_jax.models import fields
 
 Array = jax.Array
 FORMAT = 'siren_jax.fitted_image'
-VERSION = 1
-GRID_CONVENTION = 'pixel-centre, image covers [-1, 1]^2, coords (y, x)'
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 VALUE_RANGE = (-1.0, 1.0)
 PARAM_DTYPES = ('float32', 'float16')
 
@@ -54,14 +56,21 @@ class FittedImage:
   def channels(self) -> int:
     return int(self.metadata['channels'])
 
+  @property
+  def grid(self) -> str:
+    """The grid convention the field was fitted on (``grids.GRIDS``)."""
+    return str(self.metadata['grid'])
+
   def render(self, height: int, width: int, **kwargs) -> np.ndarray:
-    """(height, width, C) image in [-1, 1]-ish; kwargs go to ``render.render`` (crops, ...)."""
-    return render_lib.render(self.field, self.params, height, width, **kwargs)
+    """(height, width, C) image in [-1, 1]-ish on the fit's grid convention; kwargs go to
+    ``render.render`` (crops, ...)."""
+    return render_lib.render(self.field, self.params, height, width, grid=self.grid, **kwargs)
 
 
 def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: int,
          channels: int, layout: tiling.TileLayout | None = None, ramp: str = 'cosine',
-         param_dtype: str = 'float32', extra: dict[str, Any] | None = None) -> int:
+         param_dtype: str = 'float32', grid: str = grids.HALF_PIXEL,
+         extra: dict[str, Any] | None = None) -> int:
   """Writes a fitted image to ``path``; returns the file size in bytes.
 
   Args:
@@ -71,13 +80,18 @@ def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: i
     height, width, channels: the fitted image's size (its native rendering size).
     layout, ramp: the tile layout and blending ramp for a tiled fit; None for one network.
     param_dtype: 'float32' or 'float16' (half the size, ~1e-3 relative rounding of weights).
+    grid: the grid convention the field was fitted on (``grids.GRIDS``); tiled fits are
+      half_pixel (``tiling`` places its tiles on that grid).
     extra: more JSON-serialisable metadata (e.g. the source image, training steps).
   """
   if param_dtype not in PARAM_DTYPES:
     raise ValueError(f'param_dtype must be one of {", ".join(PARAM_DTYPES)}, got {param_dtype!r}')
   render_lib.check_size(height, width, None)
+  grids.check_grid(grid)
+  if layout is not None and grid != grids.HALF_PIXEL:
+    raise ValueError(f'a tiled fit is on the half_pixel grid, got grid={grid!r}')
   metadata = {'model': dict(model), 'height': int(height), 'width': int(width),
-              'channels': int(channels), 'grid': GRID_CONVENTION, 'value_range': VALUE_RANGE,
+              'channels': int(channels), 'grid': grid, 'value_range': VALUE_RANGE,
               'param_dtype': param_dtype,
               'tiling': None if layout is None else {**layout.to_dict(), 'ramp': ramp},
               **(extra or {})}
@@ -101,12 +115,16 @@ def load(path: str) -> FittedImage:
     contents = None
   if not isinstance(contents, dict) or contents.get('format') != FORMAT:
     raise ValueError(f'{path!r} is not a siren_jax fitted-image file')
-  if contents.get('version') != VERSION:
-    raise ValueError(f'{path!r} has fitted-image format version {contents.get("version")!r}; '
-                     f'this siren_jax reads version {VERSION}')
+  version = contents.get('version')
+  if version not in READABLE_VERSIONS:
+    raise ValueError(f'{path!r} has fitted-image format version {version!r}; this siren_jax '
+                     f'reads versions {", ".join(map(str, READABLE_VERSIONS))}')
   try:
     metadata = json.loads(contents['metadata'])
     metadata['model'] = fields.read_spec(metadata['model'])
+    if version == 1:  # Its 'grid' was a description of the only convention there was.
+      metadata['grid'] = grids.HALF_PIXEL
+    grids.check_grid(metadata['grid'])
     model = fields.make_field_model(**metadata['model'])
     tiled = metadata.get('tiling')
     layout = tiling.TileLayout.from_dict(tiled) if tiled else None

@@ -15,3 +15,8 @@ COMPUTE_DTYPES = ('float32', 'bfloat16')
 SINES = ('auto', 'fast_sine', 'jnp')
 # Ways to colourise from hints (``siren_jax.colorize.levin``, ``siren_jax.colorize.hint_field``).
 HINT_METHODS = ('levin', 'siren')
+# Grid conventions: where the pixel centres of an image sit in [-1, 1]^2 (``siren_jax.grids``).
+GRIDS = ('half_pixel', 'linspace')
+# Resize methods of ``siren_jax.images.resize``: scikit-image bicubic with Gaussian
+# anti-aliasing, or the SIREN reference's preparation (PIL bilinear, as torchvision's Resize).
+RESIZE_METHODS = ('bicubic', 'reference')

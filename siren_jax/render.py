@@ -1,8 +1,9 @@
 """Rendering a fitted coordinate field on any pixel grid, in bounded device memory.
 
-A field ``apply_fn(params, coords (N, 2)) -> (N, C)`` on the ``grids`` convention is an image at
-every resolution: sampling it on an H' x W' pixel-centre grid resizes it (aspect kept or not),
-and sampling it on a grid over a sub-rectangle of [-1, 1]^2 crops or zooms into it.
+A field ``apply_fn(params, coords (N, 2)) -> (N, C)`` is an image at every resolution: sampling
+it on an H' x W' pixel-centre grid of the convention it was fitted on (``grid``, see ``grids``)
+resizes it (aspect kept or not), and sampling it on a grid over a sub-rectangle of [-1, 1]^2
+crops or zooms into it.
 
 ``render`` streams the output through one jitted block function: each block of rows x cols
 pixels computes its own coordinates on the device (no full (H*W, 2) coordinate array is ever
@@ -77,29 +78,37 @@ def target_size(height: int, width: int, *, factor: float = 0.0, out_height: int
 
 
 def pixel_box_to_ranges(top: float, left: float, bottom: float, right: float, height: int,
-                        width: int) -> tuple[Range, Range]:
+                        width: int, *, grid: str = grids.HALF_PIXEL) -> tuple[Range, Range]:
   """Coordinate ranges (y_range, x_range) of the pixel rectangle rows [top, bottom) x columns
   [left, right) of a height x width image (fractional pixels allowed): the rectangle to give
-  ``render`` for a crop or zoom."""
+  ``render`` (with the same ``grid``) for a crop or zoom. Rendered at (bottom - top) x
+  (right - left) pixels it gives the image's own pixels of the box: half_pixel ranges are the
+  box's edges, linspace ranges the centres of its first and last pixels."""
   if not (0 <= top < bottom <= height and 0 <= left < right <= width):
     raise ValueError(f'crop box rows [{top}, {bottom}) x columns [{left}, {right}) is empty or '
                      f'outside the {height}x{width} image')
-  return ((-1.0 + 2.0 * top / height, -1.0 + 2.0 * bottom / height),
-          (-1.0 + 2.0 * left / width, -1.0 + 2.0 * right / width))
+
+  def edges(start: float, stop: float, n: int) -> Range:
+    _, steps = grids.axis_steps(n, grid)
+    last = stop if grid == grids.HALF_PIXEL else stop - 1
+    return -1.0 + 2.0 * start / steps, -1.0 + 2.0 * last / steps
+
+  return edges(top, bottom, height), edges(left, right, width)
 
 
 @functools.partial(jax.jit, static_argnames=('apply_fn', 'rows', 'cols'))
-def _render_block(apply_fn: ApplyFn, params: Any, row0: Array, col0: Array, grid: Array, *,
+def _render_block(apply_fn: ApplyFn, params: Any, row0: Array, col0: Array, spec: Array, *,
                   rows: int, cols: int) -> Array:
   """Field on the rows x cols block of a pixel-centre grid whose top-left pixel is (row0, col0).
 
-  ``grid`` = [height, width, y_lo, y_extent, x_lo, x_extent] as float32; traced, so every block
-  of every render with this block shape shares one compilation. The centre formula is
+  ``spec`` = [y_steps, x_steps, y_lo, y_extent, x_lo, x_extent, offset] as float32 (the
+  convention's ``grids.axis_steps``); traced, so every block of every render with this block
+  shape shares one compilation, whatever the convention. The centre formula is
   ``grids.pixel_centers``'s; rows/columns past the grid's end are computed and dropped later.
   """
-  height, width, y_lo, y_extent, x_lo, x_extent = (grid[i] for i in range(6))
-  ys = y_lo + y_extent * ((row0 + jnp.arange(rows)).astype(jnp.float32) + 0.5) / height
-  xs = x_lo + x_extent * ((col0 + jnp.arange(cols)).astype(jnp.float32) + 0.5) / width
+  y_steps, x_steps, y_lo, y_extent, x_lo, x_extent, offset = (spec[i] for i in range(7))
+  ys = y_lo + y_extent * ((row0 + jnp.arange(rows)).astype(jnp.float32) + offset) / y_steps
+  xs = x_lo + x_extent * ((col0 + jnp.arange(cols)).astype(jnp.float32) + offset) / x_steps
   coords = jnp.stack(jnp.meshgrid(ys, xs, indexing='ij'), axis=-1).reshape(rows * cols, 2)
   values = apply_fn(params, coords)
   return values.reshape(rows, cols, values.shape[-1])
@@ -118,7 +127,8 @@ def block_shape(height: int, width: int, max_chunk_points: int) -> tuple[int, in
 def render(apply_fn: ApplyFn, params: Any, height: int, width: int, *,
            y_range: Range = grids.FULL_RANGE, x_range: Range = grids.FULL_RANGE,
            max_chunk_points: int = 65536,
-           max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+           max_pixels: int | None = DEFAULT_MAX_PIXELS,
+           grid: str = grids.HALF_PIXEL) -> np.ndarray:
   """The field sampled on a height x width pixel-centre grid over y_range x x_range.
 
   Args:
@@ -130,15 +140,19 @@ def render(apply_fn: ApplyFn, params: Any, height: int, width: int, *,
       the whole fitted image, a sub-range a crop/zoom (see ``pixel_box_to_ranges``).
     max_chunk_points: points per device block; bounds device memory.
     max_pixels: refuse outputs larger than this (None: no limit).
+    grid: the convention of the output's pixel centres (``grids.GRIDS``): the one the field
+      was fitted on, so that the fitted size gives back the fit's samples.
 
   Returns:
     (height, width, C) numpy array on the host, in the field's value range.
   """
   check_size(height, width, max_pixels)
   rows, cols = block_shape(height, width, max_chunk_points)
-  grid = jnp.asarray([height, width, y_range[0], y_range[1] - y_range[0], x_range[0],
-                      x_range[1] - x_range[0]], jnp.float32)
-  block = functools.partial(_render_block, apply_fn, params, grid=grid, rows=rows, cols=cols)
+  offset, y_steps = grids.axis_steps(height, grid)
+  _, x_steps = grids.axis_steps(width, grid)
+  spec = jnp.asarray([y_steps, x_steps, y_range[0], y_range[1] - y_range[0], x_range[0],
+                      x_range[1] - x_range[0], offset], jnp.float32)
+  block = functools.partial(_render_block, apply_fn, params, spec=spec, rows=rows, cols=cols)
   starts = [(r, c) for r in range(0, height, rows) for c in range(0, width, cols)]
   output = None
   # One block in flight while the previous is copied out: the device never holds more than

@@ -156,3 +156,25 @@ def test_hint_colorize_runs_both_methods_in_their_own_processes(tmp_path):
   assert 'Hint colourisation of a 48x64 photo' in text
   assert '| levin | 48x64 |' in text and '| siren | 48x64 |' in text
   assert 'Tiling check' in text
+@pytest.mark.slow
+def test_reference_gap_fits_every_preparation_and_resumes_from_its_state(tmp_path):
+  from bench import reference_gap  # pylint: disable=g-import-not-at-top
+  state, results = str(tmp_path / 'gap.json'), str(tmp_path / 'RESULTS.md')
+  runs = reference_gap.run(seeds=2, steps=3, size=16, width=16, hidden_layers=1,
+                           state_path=state, results_path=results)
+  expected = {f'{name} {seed}' for name in reference_gap.PREPARATIONS for seed in (0, 1)}
+  if HAS_TORCH:
+    expected |= {f'{name} {seed}' for name in (reference_gap.TORCH, reference_gap.SAME_INIT)
+                 for seed in (0, 1)}
+    # From the same weights the two frameworks agree to float32 round-off over 3 steps.
+    for seed in (0, 1):
+      np.testing.assert_allclose(runs[f'{reference_gap.SAME_INIT} {seed}']['losses'],
+                                 runs[f'reference {seed}']['losses'], rtol=1e-4)
+  assert set(runs) == expected
+  assert all(len(r['losses']) == 3 for r in runs.values())
+  text = open(results).read()
+  assert 'Reference gap: 16x16 cameraman, 3 steps' in text and '| grid only | bicubic |' in text
+  # A rerun finds every fit in the state file and only reports.
+  again = reference_gap.run(seeds=2, steps=3, size=16, width=16, hidden_layers=1,
+                            state_path=state, results_path=None)
+  assert again == runs

@@ -80,3 +80,17 @@ def test_gradients_of_a_plane_on_a_non_square_image():
                finite_differences.central_gradient(image)):
     np.testing.assert_allclose(grad[1:-1, 1:-1, 0, 0], 2.0, rtol=1e-9)
     np.testing.assert_allclose(grad[1:-1, 1:-1, 0, 1], -5.0, rtol=1e-9)
+def test_derivatives_on_the_linspace_grid_are_in_its_coordinate_units():
+  # a y + b x and y^2 + 2 x^2 sampled at linspace(-1, 1, n): slopes and Laplacian 6 exactly
+  # when the spacing is 2 / (n - 1); the half_pixel spacing 2 / n would scale them by
+  # (n - 1) / n (and its square).
+  ys, xs = np.meshgrid(np.linspace(-1, 1, 16), np.linspace(-1, 1, 12), indexing='ij')
+  plane = (0.7 * ys - 1.3 * xs)[..., None]
+  for gradient in (finite_differences.sobel_gradient(plane, grid='linspace'),
+                   finite_differences.central_gradient(plane, grid='linspace')):
+    np.testing.assert_allclose(gradient[2:-2, 2:-2, 0], np.broadcast_to([0.7, -1.3], (12, 8, 2)),
+                               rtol=1e-9)
+  quadratic = (ys**2 + 2 * xs**2)[..., None]
+  np.testing.assert_allclose(finite_differences.laplacian(quadratic, grid='linspace')[1:-1, 1:-1],
+                             6.0, rtol=1e-9)
+  assert finite_differences.pixel_spacing(16, 12, 'linspace') == (2 / 15, 2 / 11)

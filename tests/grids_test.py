@@ -63,3 +63,37 @@ def test_a_one_pixel_axis_has_its_centre_in_the_middle_of_the_extent():
   np.testing.assert_array_equal(grids.pixel_centers(1), [0.0])
   np.testing.assert_array_equal(grids.pixel_centers(1, (0.0, 1.0)), [0.5])
   np.testing.assert_array_equal(grids.make_grid(1, 2), [[[0.0, -0.5], [0.0, 0.5]]])
+
+
+@pytest.mark.parametrize('n', [1, 2, 5, 256])
+def test_linspace_grid_is_np_linspace_on_every_axis(n):
+  # Float32 rounds i / (n - 1) (by at most 2**-24, doubled: 2**-23) and then -1 + 2 i / (n - 1)
+  # (2**-24): at most 1.5 float32 steps at magnitude 1 (2**-23 each) from np.linspace.
+  tolerance = 1.5 * 2**-23
+  grid = np.asarray(grids.make_grid(n, n + 3, grid='linspace'))
+  np.testing.assert_allclose(grid[:, 0, 0], np.linspace(-1, 1, n), rtol=0, atol=tolerance)
+  np.testing.assert_allclose(grid[0, :, 1], np.linspace(-1, 1, n + 3), rtol=0, atol=tolerance)
+  crop = np.asarray(grids.pixel_centers(n, (0.25, 0.5), grid='linspace'))
+  np.testing.assert_allclose(crop, np.linspace(0.25, 0.5, n), rtol=0, atol=tolerance)
+
+
+def test_image_samples_sit_on_the_chosen_grid():
+  image = np.zeros((3, 5, 1), np.float32)
+  coords, _ = grids.image_to_samples(image, 'linspace')
+  np.testing.assert_allclose(np.asarray(coords).reshape(3, 5, 2)[:, 0, 0], [-1, 0, 1])
+  np.testing.assert_allclose(np.asarray(coords).reshape(3, 5, 2)[0, :, 1],
+                             [-1, -0.5, 0, 0.5, 1])
+
+
+def test_pixel_spacing_of_each_convention():
+  # Neighbouring centres: 2/4 apart as 4 cells over [-1, 1]; 2/3 apart as linspace(-1, 1, 4).
+  assert grids.pixel_spacing(4) == 0.5
+  assert grids.pixel_spacing(4, 'linspace') == pytest.approx(2 / 3)
+  centres = np.asarray(grids.pixel_centers(4, grid='linspace'))
+  np.testing.assert_allclose(np.diff(centres), 2 / 3, rtol=1e-6)
+
+
+def test_unknown_grid_convention_is_a_clear_error():
+  with pytest.raises(ValueError, match="unknown grid convention 'corners'; choose from "
+                     'half_pixel, linspace'):
+    grids.make_grid(2, 2, grid='corners')

@@ -149,3 +149,44 @@ def test_resize_to_a_single_row_or_column_is_allowed(size):
   np.testing.assert_allclose(out, 0.3, atol=1e-6)
   with pytest.raises(ValueError, match='image size must be positive'):
     images.resize(image, (0, 4))
+def test_reference_resize_is_pils_bilinear_reduction():
+  # The reference prepares skimage.data.camera() with torchvision's Resize(256): PIL's
+  # bilinear resize of the 8-bit image, then ToTensor (/ 255) and Normalize(0.5, 0.5).
+  import PIL.Image
+  import skimage.data
+  camera = PIL.Image.fromarray(skimage.data.camera())
+  expected = np.asarray(camera.resize((256, 256), PIL.Image.Resampling.BILINEAR),
+                        np.float32) / 255.0 * 2 - 1
+  ours = images.load_image('camera', mode='grey', size=256, resize_method='reference')
+  np.testing.assert_array_equal(ours[..., 0], expected)
+  # An RGB 8-bit image: as PIL resizes it in RGB mode.
+  rgb = np.random.default_rng(0).integers(0, 256, (9, 7, 3)).astype(np.uint8)
+  expected = np.asarray(PIL.Image.fromarray(rgb).resize((3, 4), PIL.Image.Resampling.BILINEAR))
+  np.testing.assert_array_equal(images.resize(rgb / np.float32(255), (4, 3), 'reference'),
+                                expected / np.float32(255))
+
+
+def test_reference_resize_of_4x4_to_2x2_worked_by_hand():
+  # Halving, PIL's bilinear (triangle) filter is stretched to a radius of 2 input pixels:
+  # output pixel 0 is centred at input position 1.0 (pixel j's centre is j + 0.5), so pixels
+  # 0, 1, 2 (centres 0.5, 1.5, 2.5) weigh 1 - |c - 1| / 2 = 3/4, 3/4, 1/4; pixel -1 lies outside
+  # the image and PIL renormalises: 3/7, 3/7, 1/7. Output 1 mirrors it: 1/7, 3/7, 3/7.
+  weights = np.array([[3, 3, 1, 0], [0, 1, 3, 3]]) / 7.0
+  image = (np.arange(16, dtype=np.float32).reshape(4, 4) ** 1.5 / 64.0)[..., None]  # Not 8-bit.
+  np.testing.assert_allclose(images.resize(image, 2, 'reference')[..., 0],
+                             weights @ image[..., 0] @ weights.T, rtol=1e-6)
+  # 8-bit images are resized in 8 bits, rounded: a row 0, 10, 20, 255 gives 50/7 -> 7 and
+  # 835/7 -> 119 (the rows are equal, so the vertical pass keeps them).
+  row = np.tile(np.array([0, 10, 20, 255], np.float32) / np.float32(255), (4, 1))[..., None]
+  np.testing.assert_array_equal(images.resize(row, 2, 'reference')[..., 0] * 255,
+                                [[7, 119], [7, 119]])
+
+
+def test_bicubic_stays_the_default_resize():
+  np.testing.assert_array_equal(images.load_image('camera', size=64),
+                                images.load_image('camera', size=64, resize_method='bicubic'))
+  assert not np.array_equal(images.load_image('camera', size=64),
+                            images.load_image('camera', size=64, resize_method='reference'))
+  with pytest.raises(ValueError, match="unknown resize method 'box'; choose from bicubic, "
+                     'reference'):
+    images.load_image('camera', size=64, resize_method='box')

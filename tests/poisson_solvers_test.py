@@ -120,3 +120,22 @@ def test_spectral_gradient_solve_is_the_least_squares_band_limited_field(height,
   expected = (values @ coeffs).reshape(height, width)
   expected -= expected.mean()  # The constant (k = l = 0) is free; the solver returns mean 0.
   np.testing.assert_allclose(solvers.solve_from_gradient(g)[..., 0], expected, atol=1e-9)
+
+
+def test_solvers_take_targets_in_the_units_of_either_grid():
+  # The same pixels on the linspace grid: pixel spacing 2/(n - 1) instead of 2/n, so the
+  # derivatives in its coordinate units are the half_pixel ones times (n - 1)/n per axis
+  # (squared for the second derivatives of the Laplacian); the solution is the same image.
+  height, width = 12, 10
+  field, grad, _ = cosine_field(height, width, channels=2)
+  ratio = np.array([(height - 1) / height, (width - 1) / width])
+  expected = field - field.mean(axis=(0, 1))
+  np.testing.assert_allclose(solvers.solve_from_gradient(grad * ratio, grid='linspace'),
+                             expected, atol=1e-5)
+  for stencil in solvers.STENCILS[1:]:
+    for target, solve in ((targets.gradient_target, solvers.solve_from_gradient),
+                          (targets.laplacian_target, solvers.solve_from_laplacian)):
+      solved = solve(target(field, 'linspace'), stencil, 'linspace')
+      np.testing.assert_allclose(solved, expected, atol=1e-5)
+      # Given the half_pixel grid instead, the linspace target's units are off.
+      assert np.abs(solve(target(field, 'linspace'), stencil) - expected).max() > 1e-2

@@ -14,8 +14,8 @@ is a comma-separated list of
   * at most one SCALE: ``paper`` (the paper's or report's sizes, for a GPU/TPU) or ``tiny``
     (seconds, for tests) -- without one, the CPU-sized default,
   * ``key=value`` assignments to config fields, applied last (value: a Python literal, else a
-    string; a dotted key reaches into a group), e.g. ``poisson.py:grad,tiny,steps=40`` or
-    ``fit_image.py:tiny,model.hidden_features=16``.
+    string; a dotted key reaches into a group), e.g. ``poisson.py:grad,tiny,steps=40``,
+    ``fit_image.py:tiny,model.hidden_features=16`` or ``fit_image.py:data.resize=reference``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ MOVED = {
         'fc_hidden_omega0')},
     'learning_rate': 'optimizer.learning_rate',
 }
+GRIDS = names.GRIDS
+RESIZE_METHODS = names.RESIZE_METHODS
 
 
 def parse_variant(variant: str, *, experiment: str, modes: Sequence[str] = (),
@@ -206,6 +208,19 @@ def add_field_fit_fields(config: ml_collections.ConfigDict, model: str | None) -
   add_run_fields(config)
 
 
+def add_data_fields(config: ml_collections.ConfigDict) -> None:
+  """``config.data``: how a field experiment prepares its image (the CPU defaults; the
+  ``paper`` scales use ``REFERENCE_DATA``)."""
+  config.data = ml_collections.ConfigDict()
+  # Resizing (siren_jax.images.RESIZE_METHODS): 'bicubic' (scikit-image, Gaussian
+  # anti-aliasing) or 'reference' (the SIREN reference code's: PIL bilinear, as torchvision's
+  # Resize).
+  config.data.resize = 'bicubic'
+  # Where pixel centres sit (siren_jax.grids.GRIDS): 'half_pixel' (cells covering [-1, 1]) or
+  # 'linspace' (the reference's linspace(-1, 1, N): centres on the borders).
+  config.data.grid = 'half_pixel'
+
+
 def add_run_fields(config: ml_collections.ConfigDict) -> None:
   """What every trained experiment does on a non-finite step and with old checkpoints
   (docs/failures.md), which steps it profiles, and which sine it computes."""
@@ -221,6 +236,8 @@ def add_run_fields(config: ml_collections.ConfigDict) -> None:
   config.sine = 'auto'
 
 
+# The SIREN reference code's image preparation, for the paper's figures (docs/reproduction.md).
+REFERENCE_DATA = {'data.resize': 'reference', 'data.grid': 'linspace'}
 # Scale overrides shared by the field experiments (an experiment may add to them).
 FIELD_PAPER = {'model.hidden_features': 256, 'steps': 10_000, 'eval_every': 100,
                'log_every': 500, 'checkpoint_every': 1000, 'steps_per_call': 10}

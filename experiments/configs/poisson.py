@@ -15,7 +15,9 @@ Variants ``--config=experiments/configs/poisson.py:MODE[,SCALE][,key=value...]``
   SCALE  (none)     CPU defaults: 64x64, SIREN width 128 (3 hidden layers), lr 1e-4, full-image
                     steps; minutes per mode on a 2-core CPU.
          paper      the paper's setting for a GPU/TPU: 256x256 (merge 512x512 as the paper's
-                    composite), width 256, 10,000 steps.
+                    composite), width 256, 10,000 steps, with the reference code's image
+                    preparation (``config.data``: PIL bilinear resize, linspace grid; clone,
+                    which is not the paper's, keeps the half_pixel grid).
          tiny       16x16, width 32, 2 hidden layers, 10 steps: for tests.
 """
 
@@ -47,8 +49,11 @@ def scales(mode: str) -> dict[str, dict]:
     tiny['rules'] = 'masked'
   if mode == 'clone':
     tiny['image_scale'] = 0.08
-  return {'paper': {**common.FIELD_PAPER, 'image_size': 512 if mode == 'merge' else 256},
-          'tiny': tiny}
+  paper = {**common.FIELD_PAPER, **common.REFERENCE_DATA,
+           'image_size': 512 if mode == 'merge' else 256}
+  if mode == 'clone':  # Its network loss and mask placement are written for the half_pixel grid.
+    paper['data.grid'] = 'half_pixel'
+  return {'paper': paper, 'tiny': tiny}
 
 
 def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
@@ -60,6 +65,7 @@ def get_config(variant: str = 'grad') -> ml_collections.ConfigDict:
   config.image_b = 'astronaut'  # Image B (merge, blend).
   config.colors = 'grey'  # Colour modes, comma-separated: grey and/or rgb (one for grad/laplacian).
   config.image_size = 64  # Every image is resized to this square side (0: keep; sizes must agree).
+  common.add_data_fields(config)  # config.data.resize, config.data.grid.
   config.rules = 'mean,mixed,masked'  # merge/blend: composition rules (siren_jax.poisson.RULES).
   # Region of B used by 'masked' (and by every rule in blend): 'ellipse' or 'rectangle' centred,
   # mask_height x mask_width as fractions of the image; or a mask image path (nonzero = inside),

@@ -15,6 +15,11 @@ Variants ``--config=experiments/configs/reproduce.py[:SCALE][,key=value...]`` (g
 Each ``*_variant`` field is the variant string handed to that experiment's own config file
 (``fit_image.py``, ``poisson.py``, ``resize.py``, ``colorize.py``), so any of its fields can be
 changed from here, e.g. ``--config.fit_variant=paper,steps=2000``.
+
+The parts that reproduce the paper's figures (fit: Fig. 1; reconstruct: Table 1; merge: the
+composite of Sec. 4.1) prepare their images as the SIREN reference code does at every scale
+(``REFERENCE_DATA``: PIL bilinear resizing, the linspace grid), so that their numbers can be
+set against the reference's; resize, clone and colorize are this project's own protocols.
 """
 
 import ml_collections
@@ -25,6 +30,8 @@ from experiments.configs import common
 PARTS = ('merge', 'resize', 'reconstruct', 'fit', 'colorize', 'clone')
 NATURAL_PHOTOS = 'camera,astronaut,coffee,chelsea,rocket,stereo_motorcycle'
 SCALE_NAMES = ('cpu', 'paper', 'tiny')
+REFERENCE_DATA = ','.join(f'{k}={v}' for k, v in common.REFERENCE_DATA.items())
+PAPER_FIGURE_VARIANTS = ('fit_variant', 'grad_variant', 'laplacian_variant', 'merge_variant')
 
 # Per scale: the variant of each experiment's config (its own grammar).
 VARIANTS = {
@@ -71,7 +78,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # Colourisers of the report compared under the held-out protocol (colorize_heldout's models).
   config.colorize_models = 'FR,SRS,S130'
   for key, value in VARIANTS[scale].items():
-    config[key] = value
+    config[key] = f'{value},{REFERENCE_DATA}' if key in PAPER_FIGURE_VARIANTS else value
   config.report_only = False  # Only rewrite REPORT.md from the finished parts in the workdir.
   config.max_figure_bytes = 300_000  # Figures copied into the report are shrunk below this.
   return common.apply_overrides(config, assignments, 'config variant')

@@ -13,7 +13,9 @@ Variants ``--config=experiments/configs/resize.py:[TASK][,SCALE][,key=value...]`
                   config.method=learned resizes with a trained learned-resize model instead
                   (config.model_file, from python -m experiments.sr): no fit, any size, in
                   tiles of config.tile_size input pixels (0: 192).
-  SCALE  paper    512x512 ground truth (x4: 128x128, x2: 256x256), 5,000 steps: for a GPU/TPU.
+  SCALE  paper    512x512 ground truth (x4: 128x128, x2: 256x256), 5,000 steps: for a GPU/TPU;
+                  photos resized as the reference code does (config.data.resize) but on the
+                  half_pixel grid, the geometry of the box-downsampled inputs.
          tiny     32x32 ground truth (x4: 8x8, x2: 16x16), width 32, 20 steps: for tests.
          large    (upscale only) the setting for multi-megapixel photos that bench/large_image.py
                   found best on the 2-core CPU: 64-pixel tiles (overlap 4), each a SIREN of
@@ -30,7 +32,7 @@ from experiments.configs import common
 TASKS = ('compare', 'upscale')
 SCALES = {
     'paper': {'image_size': 512, 'steps': 5000, 'eval_every': 500, 'log_every': 500,
-              'checkpoint_every': 1000},
+              'checkpoint_every': 1000, 'data.resize': common.REFERENCE_DATA['data.resize']},
     'tiny': {**common.FIELD_TINY, 'image_size': 32, 'optimizer.learning_rate': 1e-3,
              'crop_size': 0.5, 'tile_overlap': 4},
     'large': {'tile_size': 64, 'tile_overlap': 4, 'model.hidden_features': 32,
@@ -71,6 +73,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.tile_overlap = 16
   config.tile_ramp = 'cosine'  # Blending of tile overlaps: 'cosine' or 'linear'.
   # --- both ---
+  # Preparation of the images. compare needs the half_pixel grid: its inputs are box averages,
+  # whose centres are the means of the centres they cover only on that grid.
+  common.add_data_fields(config)
   config.max_pixels = 4096 * 4096  # Largest output (and input) image allowed, in pixels.
   common.add_field_fit_fields(config, model='siren')  # config.model.name: common.FIELD_MODELS.
   config.steps_per_call = 10

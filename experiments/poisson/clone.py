@@ -56,6 +56,10 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[str, list[str]]:
   if config.local_edit not in ('', *seamless.EDITS):
     raise ValueError(f'config.local_edit must be empty or one of {", ".join(seamless.EDITS)}, '
                      f'got {config.local_edit!r}')
+  driver.check_data_fields(config)
+  if config.data.grid != 'half_pixel':
+    raise ValueError(f'config.data.grid must be half_pixel for clone (its network loss and '
+                     f'renders are written for that grid), got {config.data.grid!r}')
   if config.anchor not in seamless.ANCHORS:
     raise ValueError(f'config.anchor must be one of {", ".join(seamless.ANCHORS)}, got '
                      f'{config.anchor!r}')
@@ -91,9 +95,11 @@ def load_inputs(config: ml_collections.ConfigDict, color: str):
   dest_shape = images.read_image(config.image).shape
   source_shape = images.read_image(config.image_b).shape
   dest = images.load_image(config.image, mode=color,
-                           size=_scaled_size(dest_shape, config.image_scale))
+                           size=_scaled_size(dest_shape, config.image_scale),
+                           resize_method=config.data.resize)
   source = images.load_image(config.image_b, mode=color,
-                             size=_scaled_size(source_shape, config.image_scale))
+                             size=_scaled_size(source_shape, config.image_scale),
+                             resize_method=config.data.resize)
   if config.mask in seamless.SHAPES:
     mask = seamless.shape_mask(config.mask, *source.shape[:2], config.mask_height,
                                config.mask_width)

@@ -41,6 +41,7 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[list[str], list[str
       raise ValueError(f'config.rules must list some of {", ".join(poisson.RULES)}, got '
                        f'{config.rules!r}')
   common.check_image_size(config)
+  driver.check_data_fields(config)
   if config.mask in ('ellipse', 'rectangle'):
     for name in ('mask_height', 'mask_width'):
       if not 0.0 < config[name] <= 1.0:
@@ -57,14 +58,19 @@ def check_inputs(config: ml_collections.ConfigDict, colors: list[str]) -> None:
       image_a, _ = load_pair(config, color)
       make_mask(config, *image_a.shape[:2])
     else:
-      images.load_image(config.image, mode=color, size=config.image_size or None)
+      load(config, config.image, color)
+
+
+def load(config: ml_collections.ConfigDict, source: str, color: str) -> np.ndarray:
+  """Image ``source`` (H, W, C) in [-1, 1] in colour mode ``color``, resized to
+  ``config.image_size`` (0: kept) by ``config.data.resize``."""
+  return images.load_image(source, mode=color, size=config.image_size or None,
+                           resize_method=config.data.resize)
 
 
 def load_pair(config: ml_collections.ConfigDict, color: str) -> tuple[np.ndarray, np.ndarray]:
   """Images A and B (H, W, C) in [-1, 1], resized to ``config.image_size`` (or equal sizes)."""
-  size = config.image_size or None
-  image_a = images.load_image(config.image, mode=color, size=size)
-  image_b = images.load_image(config.image_b, mode=color, size=size)
+  image_a, image_b = load(config, config.image, color), load(config, config.image_b, color)
   if image_a.shape != image_b.shape:
     raise ValueError(f'images {config.image!r} {image_a.shape[:2]} and {config.image_b!r} '
                      f'{image_b.shape[:2]} differ in size; set config.image_size to resize both')
@@ -107,7 +113,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
   a metrics dict (PSNR vs reference, steps, time) and the field's autodiff (grad, Laplacian).
   """
   height, width, channels = target.shape[:3]
-  coords = grids.make_grid(height, width).reshape(-1, 2)
+  coords = grids.make_grid(height, width, grid=config.data.grid).reshape(-1, 2)
   if kind == 'grad':
     batch = {'coords': coords, 'gradients': jnp.asarray(target.reshape(-1, channels, 2))}
     loss_fn = poisson.gradient_loss
@@ -117,7 +123,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
 
   def render_image(apply_fn, params) -> np.ndarray:
     return render.render(apply_fn, params, height, width,
-                         max_chunk_points=config.render_chunk_points, max_pixels=None)
+                         max_chunk_points=config.render_chunk_points, max_pixels=None,
+                         grid=config.data.grid)
 
   def eval_fn(state) -> dict[str, float]:
     return {'psnr': poisson.fair_psnr(render_image(state.apply_fn, state.params), reference,
@@ -155,19 +162,20 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
 def reconstruct(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWriter,
                 color: str) -> tuple[dict, list]:
   """Modes grad / laplacian: the image from its derivative, SIREN vs the direct solver."""
-  image = images.load_image(config.image, mode=color, size=config.image_size or None)
+  image = load(config, config.image, color)
+  grid = config.data.grid
   if config.mode == 'grad':
-    target = poisson.gradient_target(image)
+    target = poisson.gradient_target(image, grid)
     solve = poisson.solve_from_gradient
     target_display = ('target grad (Sobel)', _display_gradient(target))
   else:
-    target = poisson.laplacian_target(image)
+    target = poisson.laplacian_target(image, grid)
     solve = poisson.solve_from_laplacian
     target_display = ('target Laplacian', _display_laplacian(target))
   direct = {}
   for stencil in poisson.STENCILS:
     start = time.time()
-    solution = poisson.match_mean(solve(target, stencil), image)
+    solution = poisson.match_mean(solve(target, stencil, grid), image)
     seconds = time.time() - start
     direct[stencil] = (solution, {'psnr': poisson.fair_psnr(solution, image), 'seconds': seconds})
   field, summary, (grad, lap) = fit(config, workdir, writer, tag=config.mode, kind=config.mode,
@@ -196,7 +204,8 @@ def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.Scal
   image_a, image_b = load_pair(config, color)
   height, width = image_a.shape[:2]
   mask = make_mask(config, height, width)
-  grad_a, grad_b = poisson.gradient_target(image_a), poisson.gradient_target(image_b)
+  grid = config.data.grid
+  grad_a, grad_b = poisson.gradient_target(image_a, grid), poisson.gradient_target(image_b, grid)
   results, fits, directs = {}, [], []
   for rule in rules:
     # merge: mean/mixed everywhere, masked inside the mask; blend: every rule inside the mask.
@@ -206,7 +215,8 @@ def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.Scal
       reference, where = 0.5 * (image_a + image_b), None
     else:
       reference, where = image_a, ~rule_mask
-    direct = poisson.match_mean(poisson.solve_from_gradient(target), reference, where)
+    direct = poisson.match_mean(poisson.solve_from_gradient(target, grid=grid), reference,
+                                where)
     tag = f'{config.mode}_{color}_{rule}'
     field, summary, _ = fit(config, workdir, writer, tag=tag, kind='grad', target=target,
                             reference=direct)

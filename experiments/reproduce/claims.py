@@ -6,6 +6,9 @@ colourisation report) and from this project's README (earlier hand-run numbers).
 only tested at the scales where the comparison means something: absolute numbers of the paper
 need the paper's sizes and steps; orderings ("SIREN beats tanh") are tested at every scale,
 tiny included (where they may well fail: tiny runs check the machinery, not the science).
+The parts behind the paper's claims (fit, reconstruct, merge) prepare their images as the
+reference code does (``configs/reproduce.py: REFERENCE_DATA``): that changed their inputs, not
+the tolerances below.
 """
 
 from __future__ import annotations

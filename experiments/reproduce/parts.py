@@ -89,9 +89,11 @@ def _fmt(value: Any, spec: str = '.2f') -> str:
 
 def _steps_line(config: dict) -> str:
   model, optimizer = config.get('model', {}), config.get('optimizer', {})
+  data = config.get('data') or {}
   return (f'{config.get("image_size")}x{config.get("image_size")}, width '
           f'{model.get("hidden_features")} x {model.get("hidden_layers")} hidden layers, '
-          f'{config.get("steps")} steps, lr {optimizer.get("learning_rate")}')
+          f'{config.get("steps")} steps, lr {optimizer.get("learning_rate")}, image resized by '
+          f'{data.get("resize", "bicubic")} on the {data.get("grid", "half_pixel")} grid')
 
 
 # --- Fig. 1: image fitting. ------------------------------------------------------------------
@@ -325,7 +327,8 @@ def resize_partial(workdir: str) -> str:
 
 def resize_section(metrics: Metrics, workdir: str) -> tuple[str, list[Figure]]:
   config = next(iter(metrics['images'].values()))['config']
-  lines = [f'Photos: {", ".join(metrics["images"])} (grey, resized to '
+  resize = (config.get('data') or {}).get('resize', 'bicubic')
+  lines = [f'Photos: {", ".join(metrics["images"])} (grey, resized by {resize} to '
            f'{config["image_size"]}x{config["image_size"]} ground truth, aspect not kept; '
            f'stereo_motorcycle: left view), box-downsampled by each factor; SIREN width '
            f'{config["model"]["hidden_features"]}, {config["steps"]} steps per fit.', '',

@@ -106,7 +106,10 @@ def write(config: ml_collections.ConfigDict, workdir: str, command: str,
       f'- Date (UTC): {time.strftime("%Y-%m-%d %H:%M", time.gmtime())}',
       f'- Machine: {common.machine()}',
       f'- Versions: {common.versions()}; siren_jax commit {git_commit()}',
-      f'- Scale: {SCALE_NOTES[config.scale]}', '',
+      f'- Scale: {SCALE_NOTES[config.scale]}',
+      '- Image preparation: fit, reconstruct and merge prepare their images as the SIREN '
+      'reference code does (PIL bilinear resize, linspace grid) at every scale; their sections '
+      'and the resizing section say how each was prepared.', '',
       '## Claims', '',
       f'{counts[claims.HOLDS]} hold, {counts[claims.FAILS]} do not hold, '
       f'{len(rows) - sum(counts.values())} not tested. Generated from the experiments\' '

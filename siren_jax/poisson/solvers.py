@@ -19,7 +19,9 @@ Neumann, like scipy's 'reflect'). Two operators:
      from one. Sobel barely sees modes near the Nyquist frequency, so for a composed (not
      integrable) gradient field this amplifies them into a checkerboard; use it only to check
      targets.
-The constant is returned as 0 (mean-zero result).
+The constant is returned as 0 (mean-zero result). Targets and solutions are in the coordinate
+units of a grid convention (``grid``, see ``grids``): give the solver the one the target was made
+on; the solution, in image values, is then the same for either.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from siren_jax import finite_differences, metrics
+from siren_jax import finite_differences, grids, metrics
 from siren_jax.poisson.targets import check_mask
 
 
@@ -47,8 +49,8 @@ def _stencil_transfer(operator: Callable[[np.ndarray], np.ndarray], height: int,
                       width: int) -> np.ndarray:
   """FFT of a periodic (mode='wrap') operator's response to a unit impulse on the 2H x 2W grid.
 
-  ``finite_differences`` scales by the spacing of the grid it is given (2/(2H)); the caller
-  corrects to the image's spacing (2/H).
+  ``finite_differences`` scales by the half_pixel spacing of the grid it is given (2/(2H));
+  the caller corrects to the image's spacing (``_mirror_ratio``).
   """
   impulse = np.zeros((2 * height, 2 * width, 1))
   impulse[0, 0, 0] = 1.0
@@ -56,13 +58,20 @@ def _stencil_transfer(operator: Callable[[np.ndarray], np.ndarray], height: int,
   return np.fft.fft2(response, axes=(0, 1))
 
 
-def _gradient_transfer(height: int, width: int, stencil: str) -> np.ndarray:
+def _mirror_ratio(height: int, width: int, grid: str) -> np.ndarray:
+  """(2,): the spacing ``_stencil_transfer`` divides by over the image's spacing on ``grid``,
+  per axis (y, x): 1/2 on the half_pixel grid."""
+  mirrored = finite_differences.pixel_spacing(2 * height, 2 * width)
+  image = finite_differences.pixel_spacing(height, width, grid)
+  return np.asarray(mirrored) / np.asarray(image)
+
+
+def _gradient_transfer(height: int, width: int, stencil: str, grid: str) -> np.ndarray:
   """(2H, 2W, 2) complex transfer function of (d/dy, d/dx) on the mirrored grid."""
   if stencil == 'stencil':
-    # The spacing on the mirrored grid is half the image's, so its derivatives come out doubled.
-    return 0.5 * _stencil_transfer(
+    return _mirror_ratio(height, width, grid) * _stencil_transfer(
         lambda x: finite_differences.sobel_gradient(x, mode='wrap'), height, width)
-  h_y, h_x = finite_differences.pixel_spacing(height, width)
+  h_y, h_x = finite_differences.pixel_spacing(height, width, grid)
   omega_y = 2 * np.pi * np.fft.fftfreq(2 * height, d=h_y)
   omega_x = 2 * np.pi * np.fft.fftfreq(2 * width, d=h_x)
   # The Nyquist modes are not in the mirrored (even) subspace; keep their derivative real (0).
@@ -76,7 +85,8 @@ def _check_stencil(stencil: str) -> None:
     raise ValueError(f'unknown stencil {stencil!r}; choose from {", ".join(STENCILS)}')
 
 
-def solve_from_gradient(grad: np.ndarray, stencil: str = 'spectral') -> np.ndarray:
+def solve_from_gradient(grad: np.ndarray, stencil: str = 'spectral',
+                        grid: str = grids.HALF_PIXEL) -> np.ndarray:
   """Least-squares field u whose gradient is closest to ``grad`` (Neumann borders), mean zero.
 
   Args:
@@ -84,6 +94,7 @@ def solve_from_gradient(grad: np.ndarray, stencil: str = 'spectral') -> np.ndarr
       need not be a gradient (composed fields are not).
     stencil: 'spectral' (exact derivatives of the band-limited field) or 'stencil' (Sobel; see
       the module docstring).
+    grid: the grid convention whose coordinate units ``grad`` is in.
   Returns:
     (H, W, C) float64. Exact (minus the mean) for a band-limited field's exact gradient
     ('spectral') or for grad = gradient_target(image) ('stencil').
@@ -93,7 +104,7 @@ def solve_from_gradient(grad: np.ndarray, stencil: str = 'spectral') -> np.ndarr
   if grad.ndim != 4 or grad.shape[-1] != 2:
     raise ValueError(f'gradient must have shape (H, W, C, 2), got {grad.shape}')
   height, width = grad.shape[:2]
-  transfer = _gradient_transfer(height, width, stencil)  # (2H, 2W, 2)
+  transfer = _gradient_transfer(height, width, stencil, grid)  # (2H, 2W, 2)
   # d/dy of a field mirrored in y is antisymmetric in y; likewise d/dx in x.
   g_y = np.fft.fft2(_mirror(grad[..., 0], odd_y=True), axes=(0, 1))
   g_x = np.fft.fft2(_mirror(grad[..., 1], odd_x=True), axes=(0, 1))
@@ -102,12 +113,14 @@ def solve_from_gradient(grad: np.ndarray, stencil: str = 'spectral') -> np.ndarr
   return _solve_spectrum(numerator, denominator, height, width)
 
 
-def solve_from_laplacian(lap: np.ndarray, stencil: str = 'spectral') -> np.ndarray:
+def solve_from_laplacian(lap: np.ndarray, stencil: str = 'spectral',
+                         grid: str = grids.HALF_PIXEL) -> np.ndarray:
   """Field u whose Laplacian is ``lap`` (Neumann borders), mean zero.
 
   Args:
     lap: (H, W, C) target Laplacian in coordinate units (``laplacian_target``).
     stencil: 'spectral' (exact Laplacian of the band-limited field) or 'stencil' (five-point).
+    grid: the grid convention whose coordinate units ``lap`` is in.
   Returns:
     (H, W, C) float64. Exact (minus the mean) for a band-limited field's exact Laplacian
     ('spectral') or for lap = laplacian_target(image) ('stencil'). A Laplacian with non-zero
@@ -119,10 +132,14 @@ def solve_from_laplacian(lap: np.ndarray, stencil: str = 'spectral') -> np.ndarr
     raise ValueError(f'laplacian must have shape (H, W, C), got {lap.shape}')
   height, width = lap.shape[:2]
   if stencil == 'stencil':
-    eigen = 0.25 * _stencil_transfer(lambda x: finite_differences.laplacian(x, mode='wrap'),
-                                     height, width)
+    response = _stencil_transfer(lambda x: finite_differences.laplacian(x, mode='wrap'),
+                                 height, width)
+    # The five-point transfer is a sum of a y part (its column 0: the x part vanishes at x
+    # frequency 0) and an x part (row 0), each rescaled by its own axis's spacing ratio.
+    ratio_y, ratio_x = _mirror_ratio(height, width, grid) ** 2
+    eigen = ratio_y * response[:, :1] + ratio_x * response[:1, :]
   else:
-    transfer = _gradient_transfer(height, width, stencil)
+    transfer = _gradient_transfer(height, width, stencil, grid)
     eigen = np.sum(transfer**2, axis=-1)  # (i w_y)^2 + (i w_x)^2
   spectrum = np.fft.fft2(_mirror(lap), axes=(0, 1))
   return _solve_spectrum(np.conj(eigen[..., None]) * spectrum,

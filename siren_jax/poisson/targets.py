@@ -3,8 +3,9 @@ field is trained on, and composed gradient fields of two images (paper Sec. 4.1;
 "Poisson image editing"). Direct solutions of the same problems: ``siren_jax.poisson.solvers``.
 
 Units. Targets come from ``finite_differences`` in *coordinate* units: an H x W image spans
-[-1, 1]^2, so the pixel spacing is 2/H and a field whose autodiff gradient matches the target is
-the image itself (up to a constant), with no rescaling. (The reference code scales Sobel by 10 and
+[-1, 1]^2, so the pixel spacing is 2/H (2/(H - 1) on the linspace grid, ``grids``) and a field
+fitted on the same grid whose autodiff gradient matches the target is the image itself (up to a
+constant), with no rescaling. (The reference code scales Sobel by 10 and
 ``ndimage.laplace`` by 1e4 instead, so its fields are the image times a factor.)
 """
 
@@ -17,21 +18,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from siren_jax import diffops, finite_differences
+from siren_jax import diffops, finite_differences, grids
 
 Array = jax.Array
 ApplyFn = Callable[..., Array]
 RULES = ('mean', 'mixed', 'masked')
 
 
-def gradient_target(image: np.ndarray) -> np.ndarray:
-  """Sobel gradient per channel in coordinate units: (H, W, C) -> (H, W, C, 2) as (d/dy, d/dx)."""
-  return finite_differences.sobel_gradient(image).astype(np.float32)
+def gradient_target(image: np.ndarray, grid: str = grids.HALF_PIXEL) -> np.ndarray:
+  """Sobel gradient per channel in the coordinate units of ``grid``: (H, W, C) -> (H, W, C, 2)
+  as (d/dy, d/dx)."""
+  return finite_differences.sobel_gradient(image, grid=grid).astype(np.float32)
 
 
-def laplacian_target(image: np.ndarray) -> np.ndarray:
-  """Five-point Laplacian per channel in coordinate units: (H, W, C) -> (H, W, C)."""
-  return finite_differences.laplacian(image).astype(np.float32)
+def laplacian_target(image: np.ndarray, grid: str = grids.HALF_PIXEL) -> np.ndarray:
+  """Five-point Laplacian per channel in the coordinate units of ``grid``: (H, W, C) ->
+  (H, W, C)."""
+  return finite_differences.laplacian(image, grid=grid).astype(np.float32)
 
 
 def gradient_loss(params, batch: dict[str, Array], apply_fn: ApplyFn) -> tuple[Array, dict]:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from siren_jax import errors, inr_file
+from siren_jax import errors, grids, inr_file
 from siren_jax.sr import liif
 
 FORMAT = 'siren_jax.sr_model'
@@ -36,7 +36,7 @@ class TrainedModel:
 
 def save(path: str, params: Any, spec: liif.Spec, extra: dict[str, Any] | None = None) -> int:
   """Writes the model to ``path`` (parent directories created); returns its size in bytes."""
-  metadata = {'spec': spec.to_dict(), 'grid': inr_file.GRID_CONVENTION,
+  metadata = {'spec': spec.to_dict(), 'grid': grids.HALF_PIXEL,
               'value_range': inr_file.VALUE_RANGE, **(extra or {})}
   state = jax.tree.map(lambda a: np.asarray(a, np.float32),
                        serialization.to_state_dict(jax.device_get(params)))
