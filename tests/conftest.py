@@ -10,7 +10,7 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 from siren_jax import images  # noqa: E402
-from tests.helpers import fit_small_siren  # noqa: E402
+from tests.helpers import TINY_SR_SPEC, fit_small_siren  # noqa: E402
 
 # XLA on GPU and TPU multiplies float32 at TF32/bfloat16 precision unless asked otherwise (errors
 # ~1e-3 that SIREN's omega0 = 30 amplifies: on an H200, 12 tests comparing with NumPy, float64 or
@@ -38,3 +38,19 @@ def camera32():
 def camera32_fit(camera32):
   """SMALL_SIREN fitted 100 steps to ``camera32`` (~25 dB)."""
   return fit_small_siren(camera32, steps=100)
+
+
+# A learned-resize model (siren_jax.sr) and its file, for the sr_* tests.
+
+@pytest.fixture(scope='module')
+def sr_params():
+  from siren_jax.sr import liif  # noqa: PLC0415  Only the tests that ask load it.
+  return liif.init_params(TINY_SR_SPEC, jax.random.PRNGKey(0))
+
+
+@pytest.fixture(scope='module')
+def sr_model_path(tmp_path_factory, sr_params):
+  from siren_jax.sr import model_file  # noqa: PLC0415
+  path = str(tmp_path_factory.mktemp('model') / 'model.sr')
+  model_file.save(path, sr_params, TINY_SR_SPEC, extra={'steps': 0})
+  return path

@@ -11,22 +11,10 @@ from siren_jax.sr import liif, model_file
 from tests.helpers import TINY_SR_SPEC as SPEC
 
 
-@pytest.fixture(scope='module')
-def params():
-  return liif.init_params(SPEC, jax.random.PRNGKey(0))
-
-
-@pytest.fixture(scope='module')
-def model_path(tmp_path_factory, params):
-  path = str(tmp_path_factory.mktemp('model') / 'model.sr')
-  model_file.save(path, params, SPEC, extra={'steps': 0})
-  return path
-
-
-def test_model_file_round_trips_and_refuses_other_files(tmp_path, params, model_path):
-  loaded = model_file.load(model_path)
+def test_model_file_round_trips_and_refuses_other_files(tmp_path, sr_params, sr_model_path):
+  loaded = model_file.load(sr_model_path)
   assert loaded.spec == SPEC and loaded.metadata['steps'] == 0
-  for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(params)):
+  for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(sr_params)):
     np.testing.assert_array_equal(a, b)
   inr = str(tmp_path / 'fitted.inr')
   with open(inr, 'wb') as f:

@@ -20,32 +20,20 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = TINY_SR_SPEC
 
 
-@pytest.fixture(scope='module')
-def params():
-  return liif.init_params(SPEC, jax.random.PRNGKey(0))
-
-
-@pytest.fixture(scope='module')
-def model_path(tmp_path_factory, params):
-  path = str(tmp_path_factory.mktemp('model') / 'model.sr')
-  model_file.save(path, params, SPEC, extra={'steps': 0})
-  return path
-
-
-def test_tiled_upscaling_equals_one_shot(params):
+def test_tiled_upscaling_equals_one_shot(sr_params):
   image = np.random.default_rng(0).uniform(-1, 1, (30, 31, 3)).astype(np.float32)
-  whole = upscale.upscale(SPEC, params, image, 75, 62, tile_size=0)
-  tiled = upscale.upscale(SPEC, params, image, 75, 62, tile_size=12, max_queries=700)
+  whole = upscale.upscale(SPEC, sr_params, image, 75, 62, tile_size=0)
+  tiled = upscale.upscale(SPEC, sr_params, image, 75, 62, tile_size=12, max_queries=700)
   np.testing.assert_allclose(tiled, whole, atol=1e-4)
 
 
-def test_too_small_or_wrong_channel_inputs_are_refused(params):
+def test_too_small_or_wrong_channel_inputs_are_refused(sr_params):
   side = SPEC.min_input_side  # 2 * (3 + 2 * 1) + 1 = 11.
   assert side == 11
   with pytest.raises(ValueError, match='receptive field of 11x11'):
-    upscale.upscale(SPEC, params, np.zeros((10, 40, 3), np.float32), 20, 80)
+    upscale.upscale(SPEC, sr_params, np.zeros((10, 40, 3), np.float32), 20, 80)
   with pytest.raises(ValueError, match='3-channel'):
-    upscale.upscale(SPEC, params, np.zeros((20, 20, 1), np.float32), 40, 40)
+    upscale.upscale(SPEC, sr_params, np.zeros((20, 20, 1), np.float32), 40, 40)
 
 
 def _config(image, model, **fields):
@@ -66,13 +54,13 @@ def photos(tmp_path_factory):
   return folder
 
 
-def test_learned_upscale_writes_the_asked_size_and_converts_grey(photos, model_path, tmp_path):
+def test_learned_upscale_writes_the_asked_size_and_converts_grey(photos, sr_model_path, tmp_path):
   info = resize_lib.train_and_evaluate(
-      _config(str(photos / 'rgb.png'), model_path, factor=2.5), str(tmp_path / 'a'))
+      _config(str(photos / 'rgb.png'), sr_model_path, factor=2.5), str(tmp_path / 'a'))
   assert info['output_size'] == [60, 50] and not info['converted_grey_to_rgb']
   assert images.read_image(info['output']).shape[:2] == (60, 50)
   info = resize_lib.train_and_evaluate(
-      _config(str(photos / 'grey.png'), model_path, out_width=33), str(tmp_path / 'b'))
+      _config(str(photos / 'grey.png'), sr_model_path, out_width=33), str(tmp_path / 'b'))
   assert info['converted_grey_to_rgb'] and info['output_size'] == [40, 33]
   assert images.read_image(info['output']).shape == (40, 33, 1)
 
@@ -83,10 +71,10 @@ def test_learned_upscale_writes_the_asked_size_and_converts_grey(photos, model_p
     ('rgb.png', {'out_height': -1}, 'out_height must be an integer >= 0'),
     ('small.png', {}, 'smaller than the model.s receptive field'),
 ])
-def test_bad_learned_upscale_inputs_raise_one_line_errors(photos, model_path, tmp_path, name,
+def test_bad_learned_upscale_inputs_raise_one_line_errors(photos, sr_model_path, tmp_path, name,
                                                           fields, error):
   with pytest.raises(ValueError, match=error):
-    resize_lib.train_and_evaluate(_config(str(photos / name), model_path, **fields),
+    resize_lib.train_and_evaluate(_config(str(photos / name), sr_model_path, **fields),
                                   str(tmp_path))
 
 

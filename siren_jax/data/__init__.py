@@ -7,9 +7,10 @@ reads as before.
 
 from siren_jax.data.photos import (EMBEDDED_SIDE_FACTOR, IMAGE_EXTENSIONS, NATURAL_PHOTOS, PHOTOS,
                                    SPLITS, SYNTHETIC_PHOTOS, TRAIN_SIDE_FACTOR, Pipeline,
-                                   open_source, photo_short_side, photo_views, split_groups,
-                                   split_indices, to_model_arrays)
+                                   check_process_split, open_source, photo_short_side,
+                                   photo_views, split_groups, split_indices, to_model_arrays)
 
 __all__ = ['EMBEDDED_SIDE_FACTOR', 'IMAGE_EXTENSIONS', 'NATURAL_PHOTOS', 'PHOTOS', 'SPLITS',
-           'SYNTHETIC_PHOTOS', 'TRAIN_SIDE_FACTOR', 'Pipeline', 'open_source', 'photo_short_side',
-           'photo_views', 'split_groups', 'split_indices', 'to_model_arrays']
+           'SYNTHETIC_PHOTOS', 'TRAIN_SIDE_FACTOR', 'Pipeline', 'check_process_split',
+           'open_source', 'photo_short_side', 'photo_views', 'split_groups', 'split_indices',
+           'to_model_arrays']

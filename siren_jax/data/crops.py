@@ -38,6 +38,7 @@ from PIL import Image
 
 from siren_jax import images
 from siren_jax.colorize import colour
+from siren_jax.data.photos import check_process_split
 
 VIEWS = ('rgb', 'grey', 'lab')
 T = TypeVar('T')
@@ -190,12 +191,7 @@ class Crops:
     if unknown or not self.views:
       raise ValueError(f'views={tuple(self.views)} must be a non-empty choice of '
                        f'{", ".join(VIEWS)}')
-    if not 0 <= self.process_index < self.process_count:
-      raise ValueError(f'process_index={self.process_index} must be in [0, process_count='
-                       f'{self.process_count})')
-    if self.batch_size % self.process_count:
-      raise ValueError(f'batch_size={self.batch_size} must be divisible by the process count '
-                       f'{self.process_count}')
+    check_process_split(self.batch_size, self.process_index, self.process_count)
     if not len(self.photos):
       raise ValueError('photos is empty: nothing to crop')
     self._cache: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()

@@ -274,6 +274,17 @@ def open_source(dataset: str, *, image_size: int, data_dir: str | None = None,
                    f"'tfds:NAME[:SPLIT]'")
 
 
+def check_process_split(batch_size: int, process_index: int, process_count: int) -> None:
+  """Raises ValueError unless ``process_index`` is in [0, ``process_count``) and the global
+  ``batch_size`` splits evenly over the processes (each host feeds its own slice)."""
+  if not 0 <= process_index < process_count:
+    raise ValueError(f'process_index={process_index} must be in [0, process_count='
+                     f'{process_count})')
+  if batch_size % process_count:
+    raise ValueError(f'batch_size={batch_size} must be divisible by the process count '
+                     f'{process_count}')
+
+
 def split_groups(groups: Sequence[str], val_fraction: float, test_fraction: float,
                  split_seed: int = 0) -> dict[str, np.ndarray]:
   """Example indices of train/val/test such that every group (photo) lies in one split.
@@ -353,12 +364,7 @@ class Pipeline:
     if self.image_size < 1 or self.batch_size < 1:
       raise ValueError(f'image_size and batch_size must be positive, got {self.image_size} and '
                        f'{self.batch_size}')
-    if not 0 <= self.process_index < self.process_count:
-      raise ValueError(f'process_index={self.process_index} must be in [0, process_count='
-                       f'{self.process_count})')
-    if self.batch_size % self.process_count:
-      raise ValueError(f'batch_size={self.batch_size} must be divisible by the process count '
-                       f'{self.process_count}')
+    check_process_split(self.batch_size, self.process_index, self.process_count)
     self._eval_cache: dict[str, dict[str, np.ndarray]] = {}
     self.source = open_source(self.dataset, image_size=self.image_size, data_dir=self.data_dir,
                               image_key=self.image_key, photo_side=self.photo_side)
