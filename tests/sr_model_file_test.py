@@ -7,7 +7,7 @@ import pytest
 from flax import serialization
 
 from siren_jax import inr_file
-from siren_jax.sr import liif, model_file
+from siren_jax.sr import model_file
 from tests.helpers import TINY_SR_SPEC as SPEC
 
 

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 from flax import serialization
@@ -13,7 +12,7 @@ from flax import serialization
 from experiments import resize_lib
 from experiments.configs import resize as resize_config
 from siren_jax import images, inr_file
-from siren_jax.sr import liif, model_file, upscale
+from siren_jax.sr import upscale
 from tests.helpers import TINY_SR_SPEC, subprocess_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
