@@ -199,7 +199,9 @@ def test_format_duration(seconds, text):
 
 
 def test_progress_lines_end_with_the_eta(caplog):
-  with caplog.at_level(logging.INFO):
+  # The absl logger's own level too: an entry point run earlier in this process may have
+  # raised it.
+  with caplog.at_level(logging.INFO, logger='absl'):
     common.log_progress('siren', 100, 500, {'loss': 0.00123}, eta_seconds=125)
   assert caplog.records[-1].getMessage() == '[siren] step 100/500  loss=0.00123  eta 2m05s'
 

@@ -126,7 +126,7 @@ def _colorize():
   colorize_train.train_and_evaluate(config, RUN)
   images.save_png('gs://bucket/in/grey.png', np.linspace(-1, 1, 21 * 30).reshape(21, 30))
   colorize_photo.colorize_file(config, RUN, 'gs://bucket/in/grey.png', f'{RUN}/colour.png')
-  return {'config.json', 'metrics.json', 'model.json', 'loss.png', 'figure_test.png',
+  return {'config.json', 'metrics.json', 'loss.png', 'figure_test.png',
           'colour.png', 'checkpoints/SRS/run.json'}
 
 

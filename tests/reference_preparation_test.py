@@ -101,7 +101,7 @@ def test_resize_compare_and_tiled_upscale_refuse_the_linspace_grid(tmp_path):
 def test_fit_image_on_the_reference_preparation_evaluates_on_its_grid(tmp_path):
   config = fit_image_config.get_config(
       'tiny,models=siren,data.resize=reference,data.grid=linspace,steps=100,eval_every=100,'
-      'log_every=100,checkpoint_every=0,learning_rate=1e-3')
+      'log_every=100,checkpoint_every=0,optimizer.learning_rate=1e-3')
   out = fit_image_lib.train_and_evaluate(config, str(tmp_path))
   assert out['config']['data'] == REFERENCE
   # The same fit by hand: the reference-resized image, sampled on the linspace grid, the
