@@ -27,6 +27,7 @@ from typing import Any
 
 import jax
 import ml_collections
+import numpy as np
 from absl import app, flags, logging
 from etils import epath
 from ml_collections import config_flags
@@ -497,6 +498,20 @@ def log_progress(tag: str, step: int, total: int, scalars: dict[str, float],
   eta = '' if eta_seconds is None or not math.isfinite(eta_seconds) else (
       f'  eta {format_duration(eta_seconds)}')
   logging.info('[%s] step %d/%d  %s%s', tag, step, total, parts, eta)
+
+
+def mean_std(values: Iterable[float]) -> dict[str, float]:
+  """{'mean', 'std' (sample, ddof=1; 0 for one value), 'n'} of ``values`` in float64."""
+  array = np.asarray(list(values), np.float64)
+  std = float(array.std(ddof=1)) if len(array) > 1 else 0.0
+  return {'mean': float(array.mean()), 'std': std, 'n': int(len(array))}
+
+
+def format_mean_std(stats: dict[str, float] | None, spec: str = '.2f') -> str:
+  """'mean ± std' of a ``mean_std`` result in ``spec``; '-' for None."""
+  if stats is None:
+    return '-'
+  return f'{stats["mean"]:{spec}} ± {stats["std"]:{spec}}'
 
 
 def format_duration(seconds: float) -> str:

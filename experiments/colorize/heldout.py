@@ -279,13 +279,6 @@ def _mean_over_photos(photos: dict[str, dict[str, float]]) -> dict[str, float]:
   return {k: float(np.mean([m[k] for m in photos.values()])) for k in METRICS}
 
 
-def _stats(values: list[float]) -> dict[str, float]:
-  values = np.asarray(values, np.float64)
-  std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-  return {'mean': float(values.mean()), 'std': std,
-          'n': int(len(values))}
-
-
 def reference_thresholds(results: dict[str, Any]) -> tuple[str | None, dict[str, float]]:
   """Per fold, the train loss every conv model is timed to: 1.1 x the median final train loss
   of the reference (the first conv model listed, FR by default) in that fold. One loss per fold
@@ -313,20 +306,20 @@ def summarize(results: dict[str, Any], config: ml_collections.ConfigDict) -> dic
       reference_epochs[f] = float(np.median([e for e in reached if e is not None]))
   for name, per_fold in results['baselines'].items():
     fold_means = [_mean_over_photos(p) for p in per_fold.values()]
-    summary[name] = {k: _stats([m[k] for m in fold_means]) for k in METRICS}
+    summary[name] = {k: common.mean_std([m[k] for m in fold_means]) for k in METRICS}
   for label, per_fold in results['models'].items():
     runs = [r for fold in per_fold.values() for r in fold.values()]
     fold_means = [_mean_over_photos(r['photos']) for r in runs]
-    entry = {k: _stats([m[k] for m in fold_means]) for k in METRICS}
+    entry = {k: common.mean_std([m[k] for m in fold_means]) for k in METRICS}
     reached = [r['epochs_to_threshold'] for r in runs if r['epochs_to_threshold'] is not None]
-    entry['epochs_to_threshold'] = _stats(reached) if reached else None
+    entry['epochs_to_threshold'] = common.mean_std(reached) if reached else None
     entry['reached'] = f'{len(reached)}/{len(runs)}'
-    entry['final_train_loss'] = _stats([r['final_train_loss'] for r in runs])
-    entry['seconds_per_run'] = _stats([r['seconds'] for r in runs])
+    entry['final_train_loss'] = common.mean_std([r['final_train_loss'] for r in runs])
+    entry['seconds_per_run'] = common.mean_std([r['seconds'] for r in runs])
     entry['threshold'] = _threshold(config, label.partition('+')[0])
     shifts = [r['grid_shift_ab']['rms'] for fold in per_fold.values() for r in fold.values()
               if 'grid_shift_ab' in r]
-    entry['grid_shift_rms_ab'] = _stats(shifts) if shifts else None
+    entry['grid_shift_rms_ab'] = common.mean_std(shifts) if shifts else None
     if reference and not label.startswith('FC'):
       epochs, speedups = [], []
       for f, fold in per_fold.items():
@@ -336,17 +329,14 @@ def summarize(results: dict[str, Any], config: ml_collections.ConfigDict) -> dic
             epochs.append(e)
             if e > 0 and reference_epochs[f] > 0:  # Epoch 0 (before training): no ratio.
               speedups.append(reference_epochs[f] / e)
-      entry['epochs_to_reference_loss'] = _stats(epochs) if epochs else None
-      entry['speedup_over_reference'] = _stats(speedups) if speedups else None
+      entry['epochs_to_reference_loss'] = common.mean_std(epochs) if epochs else None
+      entry['speedup_over_reference'] = common.mean_std(speedups) if speedups else None
       entry['reached_reference'] = f'{len(epochs)}/{len(runs)}'
     summary[label] = entry
   return summary
 
 
-def _pm(stats: dict[str, float] | None, spec: str = '.2f') -> str:
-  if stats is None:
-    return '-'
-  return f'{stats["mean"]:{spec}} ± {stats["std"]:{spec}}'
+_pm = common.format_mean_std  # The tables' 'mean ± std' cells.
 
 
 def table(output: dict[str, Any]) -> str:
@@ -384,7 +374,7 @@ def table(output: dict[str, Any]) -> str:
              for i in range(len(folds))]
     lines.append(f'| {name} baseline | ' + ' | '.join(cells) + ' |')
   for label, per_fold in output['models'].items():
-    cells = [_pm(_stats([_mean_over_photos(r['photos'])['rgb_psnr']
+    cells = [_pm(common.mean_std([_mean_over_photos(r['photos'])['rgb_psnr']
                          for r in per_fold[str(i)].values()])) for i in range(len(folds))]
     lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'

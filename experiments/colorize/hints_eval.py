@@ -110,12 +110,6 @@ def _mean(records: list[dict[str, float]]) -> dict[str, float]:
   return {k: float(np.mean([r[k] for r in records])) for k in records[0]}
 
 
-def _stats(values: list[float]) -> dict[str, float]:
-  values = np.asarray(values, np.float64)
-  return {'mean': float(values.mean()),
-          'std': float(values.std(ddof=1)) if len(values) > 1 else 0.0, 'n': int(len(values))}
-
-
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """The whole evaluation; returns what hints.json holds."""
   hc = config.hints
@@ -194,26 +188,23 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
   """Per method and setting: mean and sample std over photos x seeds of each metric, of the gain
   over grey (paired per photo) and of the seconds; the SIREN also against the direct solve."""
   grey = results['grey']
-  summary: dict[str, Any] = {'grey': {k: _stats([m[k] for m in grey.values()])
+  summary: dict[str, Any] = {'grey': {k: common.mean_std([m[k] for m in grey.values()])
                                       for k in (*METRICS, 'colourfulness', 'true_colourfulness')}}
   for method in METHODS:
     for setting, photos in results[method].items():
       runs = [(name, r) for name, seeds in photos.items() for r in seeds.values()]
-      entry = {k: _stats([r[k] for _, r in runs]) for k in (*METRICS, 'seconds',
+      entry = {k: common.mean_std([r[k] for _, r in runs]) for k in (*METRICS, 'seconds',
                                                             'hinted_pixels')}
-      entry['rgb_psnr_gain_over_grey'] = _stats([r['rgb_psnr'] - grey[n]['rgb_psnr']
+      entry['rgb_psnr_gain_over_grey'] = common.mean_std([r['rgb_psnr'] - grey[n]['rgb_psnr']
                                                  for n, r in runs])
       if method == 'siren':
         for k in ('ab_psnr_vs_levin', 'rgb_psnr_minus_levin', 'ab_psnr_vs_same_form_direct'):
-          entry[k] = _stats([r[k] for _, r in runs])
+          entry[k] = common.mean_std([r[k] for _, r in runs])
       summary.setdefault(method, {})[setting] = entry
   return summary
 
 
-def _pm(stats: dict[str, float] | None, spec: str = '.2f') -> str:
-  if stats is None:
-    return '-'
-  return f'{stats["mean"]:{spec}} ± {stats["std"]:{spec}}'
+_pm = common.format_mean_std  # The tables' 'mean ± std' cells.
 
 
 def table(output: dict[str, Any]) -> str:
