@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -34,9 +35,11 @@ VALUE_RANGE = (-1.0, 1.0)
 
 @dataclasses.dataclass(frozen=True)
 class LearnedInit:
-  """A loaded init: ``params`` (float32 pytree of one network) and the file's ``metadata``."""
+  """A loaded init: ``params`` (float32 pytree of one network), the file's ``metadata`` and
+  ``sha256``, the hex digest of the file's bytes (what a run fingerprint records)."""
   params: Any
   metadata: dict[str, Any]
+  sha256: str = ''
 
   @property
   def model(self) -> dict[str, Any]:
@@ -79,11 +82,15 @@ def load(path: str) -> LearnedInit:
   ValueError for a foreign, newer or corrupt one."""
   if not files.exists(path) or files.is_dir(path):
     raise FileNotFoundError(f'learned-init file not found: {path!r}')
+  data = files.read_bytes(path)
   try:
-    contents = serialization.msgpack_restore(files.read_bytes(path))
+    contents = serialization.msgpack_restore(data)
   except Exception:  # msgpack raises several types on foreign bytes.
     contents = None
   if not isinstance(contents, dict) or contents.get('format') != FORMAT:
+    # 'format' is the first key written: a file cut short still starts with it.
+    if contents is None and FORMAT.encode() in data[:64]:
+      raise ValueError(f'{path!r} is a truncated or corrupt learned-init file')
     raise ValueError(f'{path!r} is not a siren_jax learned-init file')
   if contents.get('version') != VERSION:
     raise ValueError(f'{path!r} has learned-init format version {contents.get("version")!r}; '
@@ -92,21 +99,23 @@ def load(path: str) -> LearnedInit:
     metadata = json.loads(contents['metadata'])
     metadata['model'] = fields.read_spec(metadata['model'])
     grids.check_grid(metadata['grid'])
-    template = _template(metadata['model'])
-    params = serialization.from_state_dict(template, contents['params'])
-    _check_shapes(params, metadata['model'], 'stored parameter')
+    # Checked before from_state_dict, which drops parameters the spec does not have.
+    _check_shapes(contents['params'], metadata['model'], 'stored parameter')
+    params = serialization.from_state_dict(_template(metadata['model']), contents['params'])
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError(f'{path!r} is a corrupt learned-init file: '
                      f'{errors.first_line(e)}') from None
   params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)
-  return LearnedInit(params=params, metadata=metadata)
+  return LearnedInit(params=params, metadata=metadata, sha256=hashlib.sha256(data).hexdigest())
 
 
 def spec_differences(init: LearnedInit, model: Mapping[str, Any], grid: str) -> list[str]:
-  """'field: init value != config value' for every model-spec field (and the grid) in which
-  ``init`` differs from what a fit is configured with; empty when it can start that fit."""
-  stored = {**init.model, 'grid': init.grid}
-  wanted = {**fields.read_spec(model), 'grid': grid}
+  """'field: init value != config value' for every field of the model's function
+  (``fields.function_spec``) and the grid in which ``init`` differs from what a fit is
+  configured with; empty when it can start that fit. Fields the model ignores (a SIREN's
+  num_frequencies, set from the image size) and zero_bias (a random init's) do not count."""
+  stored = {**fields.function_spec(init.model), 'grid': init.grid}
+  wanted = {**fields.function_spec(model), 'grid': grid}
   return [f'{k}: init {stored.get(k)!r} != config {wanted.get(k)!r}'
           for k in sorted(set(stored) | set(wanted)) if stored.get(k) != wanted.get(k)]
 
@@ -125,10 +134,18 @@ def _template(spec: Mapping[str, Any]) -> Any:
 
 
 def _check_shapes(params: Any, spec: Mapping[str, Any], what: str) -> None:
-  template = _template(spec)
-  if str(jax.tree.structure(template)) != str(jax.tree.structure(params)):
-    raise ValueError(f'{what} tree does not match the model spec')
-  for (key, t), p in zip(jax.tree_util.tree_leaves_with_path(template), jax.tree.leaves(params)):
-    if tuple(np.shape(p)) != tuple(t.shape):
-      raise ValueError(f'{what} {jax.tree_util.keystr(key)} has shape {tuple(np.shape(p))}, '
-                       f'the model spec needs {tuple(t.shape)}')
+  """One-line ValueError naming the first parameter missing from ``params``, extra in it, or of
+  another shape than ``spec``'s network has."""
+  needed = {jax.tree_util.keystr(k): tuple(t.shape)
+            for k, t in jax.tree_util.tree_leaves_with_path(_template(spec))}
+  given = {jax.tree_util.keystr(k): tuple(np.shape(p))
+           for k, p in jax.tree_util.tree_leaves_with_path(params)}
+  for key in sorted(set(needed) | set(given)):
+    if key not in given:
+      raise ValueError(f'{what} {key} is missing; the model spec needs one of shape '
+                       f'{needed[key]}')
+    if key not in needed:
+      raise ValueError(f'{what} {key} is not in the model spec')
+    if given[key] != needed[key]:
+      raise ValueError(f'{what} {key} has shape {given[key]}, the model spec needs '
+                       f'{needed[key]}')

@@ -24,6 +24,19 @@ def test_field_spec_takes_the_nyquist_rule_unless_frequencies_are_given():
   assert _spec(num_frequencies=3)['num_frequencies'] == 3
 
 
+def test_function_spec_keeps_only_the_fields_the_model_computes_with():
+  shared = {'out_features': 1, 'hidden_features': 8, 'hidden_layers': 1,
+            'compute_dtype': 'float32'}
+  assert fields.function_spec(_spec('siren')) == {
+      'name': 'siren', **shared, 'first_omega0': 30.0, 'hidden_omega0': 30.0}
+  assert fields.function_spec(_spec('relu_pe')) == {
+      'name': 'relu_pe', **shared, 'num_frequencies': 6}
+  assert fields.function_spec(_spec('tanh')) == {'name': 'tanh', **shared}
+  # A spec stored before compute_dtype existed meant float32.
+  old = {k: v for k, v in _spec('relu').items() if k != 'compute_dtype'}
+  assert fields.function_spec(old) == {'name': 'relu', **shared}
+
+
 def test_a_siren_field_keeps_the_reference_uniform_biases_by_default():
   model = fields.make_field_model('siren', out_features=1, hidden_features=256, hidden_layers=1)
   params = fields.init_params(model, jax.random.PRNGKey(0))

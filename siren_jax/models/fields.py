@@ -78,6 +78,25 @@ def read_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
   return {**SPEC_DEFAULTS, **spec}
 
 
+# The spec fields each model's function depends on besides name, out_features, hidden_features,
+# hidden_layers and compute_dtype.
+_FUNCTION_FIELDS = {'siren': ('first_omega0', 'hidden_omega0'), 'relu': (), 'tanh': (),
+                    'relu_pe': ('num_frequencies',)}
+_SHARED_FIELDS = ('name', 'out_features', 'hidden_features', 'hidden_layers', 'compute_dtype')
+
+
+def function_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+  """The fields of a spec that define the function given parameters compute (what a learned
+  init must match): without those the model ignores (a SIREN's ``num_frequencies``, which
+  ``field_spec`` fills from the image size; a ReLU's omega0s) and ``zero_bias``, which only
+  shapes a random init. An unknown model keeps every field."""
+  spec = read_spec(spec)
+  kept = _FUNCTION_FIELDS.get(str(spec.get('name')))
+  if kept is None:
+    return spec
+  return {k: v for k, v in spec.items() if k in _SHARED_FIELDS or k in kept}
+
+
 def init_params(model: nn.Module, key: jax.Array, num_tiles: int = 0) -> Any:
   """Initial params of a field model on 2-D coordinates; ``num_tiles`` > 0: that many
   independent copies (one key each) stacked on a leading axis (``siren_jax.tiling``)."""
