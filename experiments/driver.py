@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
@@ -35,8 +36,9 @@ from etils import epath
 
 from experiments import common, figures
 from siren_jax import checkpoints as ckpt
-from siren_jax import (errors, fast_sine, files, fitting, grids, images, metrics, models,
-                       optimizers, preemption, render, sampling, sharding, tiling, training)
+from siren_jax import (errors, fast_sine, files, fitting, grids, images, init_file, metrics,
+                       models, optimizers, preemption, render, sampling, sharding, tiling,
+                       training)
 from siren_jax.models import fields
 
 EvalFn = Callable[[training.TrainState], dict[str, float]]
@@ -384,14 +386,57 @@ def model_spec(config: ml_collections.ConfigDict, name: str, out_features: int,
                            image_side=image_side)
 
 
+def load_init(config: ml_collections.ConfigDict) -> init_file.LearnedInit | None:
+  """The learned init of ``config.init`` (``siren_jax.init_file``); None for '' (the random
+  init). FileNotFoundError or a one-line ValueError naming config.init otherwise; entry points
+  call it, and ``check_init``, with their other input checks, before writing anything."""
+  if not config.init:
+    return None
+  try:
+    return init_file.load(config.init)
+  except FileNotFoundError as e:
+    raise FileNotFoundError(f'config.init: {e}') from None
+  except ValueError as e:
+    raise ValueError(f'config.init: {e}') from None
+
+
+def check_init(config: ml_collections.ConfigDict, init: init_file.LearnedInit,
+               spec: dict[str, Any]) -> None:
+  """One-line ValueError naming every field in which ``init`` differs from the fit of ``spec``
+  on ``config.data.grid`` it would start."""
+  try:
+    init_file.check_matches(init, spec, config.data.grid, config.init)
+  except ValueError as e:
+    raise ValueError(f'config.init: {e}; configure the fit as the init was learned '
+                     f'(config.model, colour mode, config.data.grid) or give an init learned for '
+                     f'this fit') from None
+
+
+def init_record(config: ml_collections.ConfigDict, init: init_file.LearnedInit | None
+                ) -> dict[str, Any] | None:
+  """What a fit's outputs (metrics.json, ``.inr`` extra) record of the init it started from;
+  None for the random init."""
+  if init is None:
+    return None
+  return {'path': config.init, 'sha256': init.sha256, 'model': init.model['name'],
+          'trained_on': init.trained_on}
+
+
 def field_state(config: ml_collections.ConfigDict, spec: dict[str, Any],
-                num_tiles: int = 0) -> training.TrainState:
-  """Initial state of the spec's model (``num_tiles`` > 0: that many stacked copies)."""
+                num_tiles: int = 0, init: init_file.LearnedInit | None = None
+                ) -> training.TrainState:
+  """Initial state of the spec's model (``num_tiles`` > 0: that many stacked copies): random
+  from ``config.seed``, or ``init``'s params (checked by ``check_init``; every tile the same)."""
   model = fields.make_field_model(**spec, sine=config.sine)
   apply_fn = models.apply_fn(model)
+  if init is None:
+    params = fields.init_params(model, jax.random.PRNGKey(config.seed), num_tiles)
+  else:  # New buffers: training donates them, and the init may start further fits.
+    params = jax.tree.map(
+        lambda a: jnp.repeat(a[None], num_tiles, axis=0) if num_tiles else jnp.array(a),
+        init.params)
   return training.TrainState.create(
-      apply_fn=tiling.stacked_apply(apply_fn) if num_tiles else apply_fn,
-      params=fields.init_params(model, jax.random.PRNGKey(config.seed), num_tiles),
+      apply_fn=tiling.stacked_apply(apply_fn) if num_tiles else apply_fn, params=params,
       tx=optimizers.make_optimizer(**config.optimizer))
 
 
@@ -425,12 +470,15 @@ def train_field(config: ml_collections.ConfigDict, workdir: str, *, tag: str,
                 spec: dict[str, Any], loss_fn: training.LossFn, batch: Any,
                 eval_fn: EvalFn | None, writer: common.ScalarWriter,
                 num_tiles: int = 0, source: Any = None,
-                image_fn: ImageFn | None = None) -> training.LoopResult:
+                image_fn: ImageFn | None = None,
+                init: init_file.LearnedInit | None = None) -> training.LoopResult:
   """Fits the spec's model to ``loss_fn`` on the full ``batch`` (rows along axis 0: every
   per-pixel array, e.g. coords, values, gradient targets) for ``config.steps`` steps
   (``num_tiles`` > 0: a tiled fit, see ``siren_jax.tiling``); ``source`` names the data in the
   run's fingerprint (``field_fingerprint``); ``image_fn`` (e.g. ``field_images``) adds
-  TensorBoard images at every evaluation.
+  TensorBoard images at every evaluation. ``init`` (``load_init``, checked by ``check_init``)
+  starts it from a learned init instead of the random one; its file's sha256 joins the
+  fingerprint, so resuming with another init (or none) is refused.
 
   With ``config.batch_pixels`` selecting minibatches (``minibatch_rows``), each step trains
   on rows drawn on the device by ``sampling.minibatch_fn`` (a pure function of (seed, step),
@@ -442,6 +490,8 @@ def train_field(config: ml_collections.ConfigDict, workdir: str, *, tag: str,
   fingerprint = field_fingerprint(config, spec, batch, loss_fn, num_tiles, source)
   fingerprint['minibatch'] = {'rows': rows, 'with_replacement': bool(
       config.sample_with_replacement)} if rows else None
+  if init is not None:  # Only then: fingerprints of random-init runs stay as they were.
+    fingerprint['init'] = init.sha256
   batch_fn = None
   if rows:
     logging.info('[%s] minibatches of %d of %d rows per step.', tag, rows,
@@ -451,7 +501,7 @@ def train_field(config: ml_collections.ConfigDict, workdir: str, *, tag: str,
     batch = None
     # Each step needs its own draw; lax.scan over one batch would reuse it.
     schedule = dataclasses.replace(schedule, steps_per_call=1)
-  return run(field_state(config, spec, num_tiles), loss_fn, workdir=workdir, tag=tag,
+  return run(field_state(config, spec, num_tiles, init), loss_fn, workdir=workdir, tag=tag,
              schedule=schedule, writer=writer, batch=batch, batch_fn=batch_fn,
              eval_fn=eval_fn, param_sharding=config.param_sharding,
              process_local_batches=batch_fn is None, fingerprint=fingerprint,

@@ -5,6 +5,11 @@ Laplacian, next to the ground truth's finite differences), <model>.png and <mode
 model's fitted image and its network, ``siren_jax.inr_file``), psnr.png (PSNR vs step),
 psnr_vs_time.png (PSNR vs training time), metrics.json, TensorBoard scalars and images under tb/
 and checkpoints under checkpoints/<model>/.
+
+A learned init (``config.init``) starts the model of ``config.models`` it was learned for (its
+spec's name, which must be listed); the other models start from their random init, so the run
+compares the learned start with the baselines as usual. metrics.json and the ``.inr`` files
+record, per model, the init it started from (null: random).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import numpy as np
 from absl import logging
 
 from experiments import common, driver, figures
-from siren_jax import finite_differences, fitting, grids, images, inr_file, metrics, render
+from siren_jax import (finite_differences, fitting, grids, images, init_file, inr_file, metrics,
+                       render)
 
 
 def check_config(config: ml_collections.ConfigDict) -> list[str]:
@@ -27,6 +33,22 @@ def check_config(config: ml_collections.ConfigDict) -> list[str]:
   common.check_choice(config, 'mode', images.MODES)
   driver.check_data_fields(config)
   return driver.check_model_fields(config, 'models')
+
+
+def check_init(config: ml_collections.ConfigDict, names: list[str],
+               specs: dict[str, dict]) -> init_file.LearnedInit | None:
+  """``config.init``'s learned init, checked against the spec of the model in ``names`` it is
+  for; None without one. One-line errors for a missing or foreign file, a model not in
+  ``config.models`` and a spec that differs."""
+  init = driver.load_init(config)
+  if init is None:
+    return None
+  name = init.model['name']
+  if name not in names:
+    raise ValueError(f'config.init: {config.init!r} is an init for {name} but config.models '
+                     f'({config.models!r}) does not list {name}; add it')
+  driver.check_init(config, init, specs[name])
+  return init
 
 
 def display_derivatives(grad: np.ndarray, lap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -42,8 +64,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   image = images.load_image(config.image, mode=config.mode, size=config.image_size or None,
                             resize_method=config.data.resize)
   driver.check_ssim_size(*image.shape[:2])  # Before anything is written to the workdir.
-  workdir = common.require_workdir(workdir, config)
   height, width, channels = image.shape
+  specs = {name: driver.model_spec(config, name, channels, max(height, width)) for name in names}
+  init = check_init(config, names, specs)
+  workdir = common.require_workdir(workdir, config)
   grid = config.data.grid
   coords, values = grids.image_to_samples(image, grid)
   logging.info('Fitting %s (%dx%dx%d) with %s for %d steps on %d %s device(s), %d process(es).',
@@ -63,12 +87,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
   try:
     for name in names:
-      spec = driver.model_spec(config, name, channels, max(height, width))
+      spec = specs[name]
+      model_init = init if init is not None and init.model['name'] == name else None
       result = driver.train_field(
           config, workdir, tag=name, spec=spec, loss_fn=fitting.image_loss,
           batch={'coords': coords, 'values': values},
           eval_fn=driver.image_fit_eval(config, image), writer=writer, source=config.image,
-          image_fn=driver.field_images(config, height, width))
+          image_fn=driver.field_images(config, height, width), init=model_init)
       apply_fn = result.state.apply_fn
       fit = render.render(apply_fn, result.params, height, width,
                           max_chunk_points=config.render_chunk_points, max_pixels=None,
@@ -83,7 +108,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         inr_file.save(os.path.join(workdir, f'{name}.inr'), result.params, model=spec,
                       height=height, width=width, channels=channels,
                       extra={'source': config.image, 'steps': int(result.state.step),
-                             'psnr': psnr})
+                             'psnr': psnr, 'init': driver.init_record(config, model_init)})
       shown_fit = images.shrink(fit, max(shown.shape[:2]))
       rows.append([(f'{name}: {psnr:.1f} dB', figures.to_unit(shown_fit)),
                    *zip(('|grad| (autodiff)', 'Laplacian (autodiff)'),
@@ -98,6 +123,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           'seconds_per_step': result.seconds_per_step,
           'resumed_from_step': result.resumed_from,
           'psnr_history': result.history,
+          'init': driver.init_record(config, model_init),
       }
       if common.is_main_process():
         logging.info('[%s] final PSNR %.2f dB, %s s/step', name, psnr, result.seconds_per_step)

@@ -10,6 +10,9 @@ Task 'upscale' writes the upscaled PNG, the fitted-network file and metrics.json
 Fairness: the low-resolution input is an exact box (area) average of factor x factor blocks, so
 its pixel centres are the means of the centres they cover -- the ``grids`` convention; PIL's
 resamplers use the same half-pixel convention, and every method sees the same low-res pixels.
+
+A learned init (``config.init``) starts every SIREN fit (compare: each factor's; a tiled
+upscale: every tile); metrics.json and the ``.inr`` files record it.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from PIL import Image
 
 from experiments import common, driver, figures
 from experiments.configs.resize import TASKS
-from siren_jax import (finite_differences, fitting, grids, images, inr_file, metrics, models,
-                       render, tiling, training)
+from siren_jax import (finite_differences, fitting, grids, images, init_file, inr_file, metrics,
+                       models, render, tiling, training)
 from siren_jax.models import fields
 from siren_jax.sr import model_file, upscale as sr_upscale
 # PIL resampling filters, all on PIL's pixel-centre (half-pixel) convention.
@@ -62,6 +65,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                        '.inr file')
     common.check_non_negative(config, ('tile_size', 'tile_overlap'))
     common.check_choice(config, 'method', UPSCALE_METHODS)
+    if config.init and (config.method == 'learned' or config.input.endswith('.inr')):
+      raise ValueError(f'config.init starts a fit, and this upscale fits nothing (config.method='
+                       f'{config.method!r}, config.input={config.input!r}); leave config.init '
+                       f'empty')
     if config.method == 'learned' and not config.model_file:
       raise ValueError('config.method=learned needs config.model_file (a model trained by '
                        'python -m experiments.sr)')
@@ -103,12 +110,29 @@ def classical_resize(image: np.ndarray, height: int, width: int, method: str) ->
   return np.stack(channels, axis=-1)
 
 
+def field_spec(config: ml_collections.ConfigDict, image: np.ndarray) -> dict:
+  """The spec of config.model.name fitted to (h, w, C) ``image`` (whole or in tiles)."""
+  return driver.model_spec(config, config.model.name, image.shape[-1], max(image.shape[:2]))
+
+
+def check_init(config: ml_collections.ConfigDict, fitted: list[np.ndarray]
+               ) -> init_file.LearnedInit | None:
+  """config.init's learned init, checked against the fit of each image in ``fitted``; None
+  without one."""
+  init = driver.load_init(config)
+  for image in fitted if init is not None else ():
+    driver.check_init(config, init, field_spec(config, image))
+  return init
+
+
 def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.ndarray,
-        writer: common.ScalarWriter, layout: tiling.TileLayout | None = None
+        writer: common.ScalarWriter, layout: tiling.TileLayout | None = None,
+        init: init_file.LearnedInit | None = None
         ) -> tuple[dict, Callable, training.LoopResult]:
-  """Fits config.model.name to (h, w, C) ``image`` (in tiles when ``layout`` is given); returns
-  (model spec, the fitted image's field, loop result)."""
-  spec = driver.model_spec(config, config.model.name, image.shape[-1], max(image.shape[:2]))
+  """Fits config.model.name to (h, w, C) ``image`` (in tiles when ``layout`` is given) from
+  ``init`` (every tile; None: random); returns (model spec, the fitted image's field, loop
+  result)."""
+  spec = field_spec(config, image)
   if layout is None:
     coords, values = grids.image_to_samples(image, config.data.grid)
     batch, field = {'coords': coords, 'values': values}, None
@@ -121,7 +145,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
       eval_fn=driver.image_fit_eval(config, image, field), writer=writer,
       num_tiles=layout.num_tiles if layout else 0,
       source=config.image if config.task == 'compare' else config.input,
-      image_fn=driver.field_images(config, *image.shape[:2], field))
+      image_fn=driver.field_images(config, *image.shape[:2], field), init=init)
   return spec, field or result.state.apply_fn, result
 
 
@@ -136,6 +160,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   grad = finite_differences.sobel_gradient(truth)
   magnitude = np.sqrt((np.asarray(grad) ** 2).sum(axis=(-1, -2)))
   edges = magnitude > np.quantile(magnitude, EDGE_QUANTILE)
+  init = check_init(config, [box_downsample(truth, factor) for factor in factors(config)])
   workdir = common.require_workdir(workdir, config)
   top, left = round(config.crop_top * height), round(config.crop_left * width)
   side = max(1, round(config.crop_size * min(height, width)))
@@ -148,7 +173,8 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
       low = box_downsample(truth, factor)
       logging.info('x%d: %dx%d -> %dx%d', factor, *low.shape[:2], height, width)
       outputs = {m: classical_resize(low, height, width, m) for m in CLASSICAL}
-      spec, field, result = fit(config, workdir, f'{config.model.name}_x{factor}', low, writer)
+      spec, field, result = fit(config, workdir, f'{config.model.name}_x{factor}', low, writer,
+                                init=init)
       steps = int(result.state.step)
       start = time.perf_counter()
       outputs[config.model.name] = render.render(field, result.params, height, width,
@@ -161,7 +187,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
       network_bytes = inr_file.save(
           network_path, result.params, model=spec, height=low.shape[0], width=low.shape[1],
           channels=channels, extra={'source': config.image, 'downsampled_by': factor,
-                                    'steps': steps})
+                                    'steps': steps, 'init': driver.init_record(config, init)})
       scores = {name: {'psnr': float(metrics.psnr(out, truth)),
                        'ssim': metrics.ssim(out, truth),
                        'psnr_edges': metrics.masked_psnr(out, truth, edges),
@@ -193,7 +219,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
             'channels': channels, 'edge_fraction': float(edges.mean()),
             'crop': {'top': top, 'left': left, 'size': side},
             'device': jax.devices()[0].device_kind, 'factors': results,
-            'config': config.to_dict()}
+            'init': driver.init_record(config, init), 'config': config.to_dict()}
   if common.is_main_process():
     figures.image_grid(os.path.join(workdir, 'comparison.png'), rows, cell_inches=1.9)
     common.write_json(os.path.join(workdir, 'metrics.json'), output)
@@ -259,13 +285,15 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
     output_size(config, height, width)  # Bad sizes fail before the fit, not after.
     layout = (tiling.make_layout(height, width, config.tile_size, config.tile_overlap)
               if config.tile_size else None)
+    init = check_init(config, [image])
+    info['init'] = driver.init_record(config, init)
     workdir = common.require_workdir(workdir, config)
     network_path = config.network_output or os.path.join(workdir, 'fitted.inr')
     writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
     try:
       start = time.perf_counter()
       spec, field, result = fit(config, workdir, 'tiles' if layout else config.model.name, image,
-                                writer, layout)
+                                writer, layout, init)
       info['fit_seconds'] = time.perf_counter() - start
       params = result.params
       if layout:
@@ -284,7 +312,7 @@ def upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
     info['network_bytes'] = inr_file.save(
         network_path, params, model=spec, height=height, width=width, channels=channels,
         layout=layout, ramp=config.tile_ramp, param_dtype=config.param_dtype, grid=grid,
-        extra={'source': config.input, 'steps': config.steps})
+        extra={'source': config.input, 'steps': config.steps, 'init': info['init']})
   out_height, out_width = output_size(config, height, width)
   upscaled = render.render(field, params, out_height, out_width,
                            max_chunk_points=config.render_chunk_points,

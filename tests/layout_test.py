@@ -8,7 +8,7 @@ from tests.helpers import REPO_ROOT
 
 # Tests named for what they cover rather than after one module.
 CROSS_CUTTING = ('api', 'bench', 'docs_commands', 'entry_points', 'failures', 'gcs_workdir',
-                 'import_graph', 'large_image', 'launch', 'layout', 'precision', 'properties',
+                 'import_graph', 'large_image', 'launch', 'layout', 'learned_init', 'precision', 'properties',
                  'readme', 'readme_modules', 'reference_preparation', 'release',
                  'repository_paths', 'scale_out', 'torch_fidelity', 'typecheck',
                  'using_siren_jax', 'wheel')

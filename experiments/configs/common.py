@@ -188,6 +188,9 @@ def add_field_fit_fields(config: ml_collections.ConfigDict, model: str | None) -
       compute_dtype='float32',
   ))
   config.optimizer = optimizer(1e-4)
+  # A learned-init file (siren_jax.init_file; local or gs://) every fit of config.model starts
+  # from (tiled fits: every tile); '' = the paper's random init from config.seed.
+  config.init = ''
   config.seed = 0
   config.steps = 500
   config.steps_per_call = 1  # Optimiser steps per jitted call (lax.scan); intervals divide by it.

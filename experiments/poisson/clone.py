@@ -15,6 +15,9 @@ Writes to the workdir (RULE in config.rules, EDIT = config.local_edit):
 
 PSNRs against OpenCV are over OpenCV's solve box (the mask's bounding box in the destination,
 where its output differs from the destination); elsewhere both equal the destination.
+
+A learned init (``config.init``) starts every SIREN fit (each rule's); metrics.json and the
+``.inr`` files record it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import numpy as np
 from absl import logging
 
 from experiments import common, driver, figures
-from siren_jax import grids, images, inr_file, metrics, render
+from siren_jax import grids, images, init_file, inr_file, metrics, render
 from siren_jax.poisson import seamless, targets
 
 try:  # Comparison only; never a dependency.
@@ -182,9 +185,15 @@ def _opencv_steps(dest, source, placement, mask, rule, real, box) -> dict[str, f
   return steps
 
 
-def fit_siren(config, workdir, writer, *, tag, dest, omega, guidance, direct):
-  """Fits config.model.name to the Dirichlet problem; returns (field at the pixel centres, the train
-  state, the loop result)."""
+def field_spec(config: ml_collections.ConfigDict, dest: np.ndarray) -> dict:
+  """The spec of ``config.model.name`` fitted over destination ``dest`` (H, W, C)."""
+  height, width, channels = dest.shape
+  return driver.model_spec(config, config.model.name, channels, max(height, width))
+
+
+def fit_siren(config, workdir, writer, *, tag, dest, omega, guidance, direct, init=None):
+  """Fits config.model.name to the Dirichlet problem from ``init`` (a learned init; None:
+  random); returns (field at the pixel centres, the spec, the loop result)."""
   height, width, channels = dest.shape
   batch = seamless.network_batch(dest, omega, *guidance)
   batch = {k: jnp.asarray(v) for k, v in batch.items()}
@@ -198,17 +207,18 @@ def fit_siren(config, workdir, writer, *, tag, dest, omega, guidance, direct):
     return {'psnr_inside_vs_direct': metrics.masked_psnr(field(state.apply_fn, state.params),
                                                          direct, omega)}
 
-  spec = driver.model_spec(config, config.model.name, channels, max(height, width))
+  spec = field_spec(config, dest)
   result = driver.train_field(
       config, workdir, tag=tag, spec=spec,
       loss_fn=seamless.make_network_loss(height, width, config.guidance_weight), batch=batch,
       eval_fn=eval_fn, writer=writer,
       source={'destination': config.image, 'source': config.image_b,
-              'guidance_weight': config.guidance_weight})
+              'guidance_weight': config.guidance_weight}, init=init)
   return field(result.state.apply_fn, result.params), spec, result
 
 
-def clone(config, workdir, writer, color, rule, dest, source, mask, position, rows, outputs):
+def clone(config, workdir, writer, color, rule, dest, source, mask, position, rows, outputs,
+          init=None):
   """One cloning rule: direct, SIREN (+ 2x render and .inr), OpenCV. Returns its metrics."""
   placement = seamless.place(mask, dest.shape, position, config.anchor)
   omega = placement.omega
@@ -224,7 +234,7 @@ def clone(config, workdir, writer, color, rule, dest, source, mask, position, ro
   channels = dest.shape[-1]
   if rule in common.split_names(config.siren_rules or config.rules):
     _, summary[config.model.name], siren_row = _siren_part(
-        config, workdir, writer, color, rule, dest, omega, guidance, direct, outputs)
+        config, workdir, writer, color, rule, dest, omega, guidance, direct, outputs, init)
     row += siren_row
   real, like = _opencv_clone(dest, source, placement, mask, rule)
   box, _ = _box(placement)
@@ -249,12 +259,13 @@ def clone(config, workdir, writer, color, rule, dest, source, mask, position, ro
   return summary, placement
 
 
-def _siren_part(config, workdir, writer, color, rule, dest, omega, guidance, direct, outputs):
+def _siren_part(config, workdir, writer, color, rule, dest, omega, guidance, direct, outputs,
+                init=None):
   """The SIREN fit of one rule, its renders and network file: (result off Omega = dest,
   metrics, figure cells)."""
   start = time.perf_counter()
   field, spec, result = fit_siren(config, workdir, writer, tag=f'clone_{color}_{rule}', dest=dest,
-                            omega=omega, guidance=guidance, direct=direct)
+                            omega=omega, guidance=guidance, direct=direct, init=init)
   siren_seconds = time.perf_counter() - start
   siren = np.where(omega[..., None], field, dest)  # Off Omega the destination, bit for bit.
   height, width, channels = dest.shape
@@ -266,7 +277,8 @@ def _siren_part(config, workdir, writer, color, rule, dest, omega, guidance, dir
       network, result.params, model=spec, height=height,
       width=width, channels=channels,
       extra={'task': 'seamless_clone', 'rule': rule, 'destination': config.image,
-             'source': config.image_b, 'steps': int(result.state.step)})
+             'source': config.image_b, 'steps': int(result.state.step),
+             'init': driver.init_record(config, init)})
   summary = {
       'psnr_inside_vs_direct': metrics.masked_psnr(siren, direct, omega),
       'outside_equals_destination': bool(np.array_equal(siren[~omega], dest[~omega])),
@@ -337,8 +349,11 @@ def local_edit(config, dest, placement, rows, outputs) -> dict:
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Mode 'clone': writes the files listed in the module docstring; returns metrics.json."""
   color, rules = check_config(config)
-  workdir = common.require_workdir(workdir, config)
   dest, source, mask, position = load_inputs(config, color)
+  init = driver.load_init(config)
+  if init is not None:
+    driver.check_init(config, init, field_spec(config, dest))
+  workdir = common.require_workdir(workdir, config)
   # float64 throughout: the residual then shows the solver's tolerance, not float32 rounding;
   # float32 -> float64 is exact, so off Omega the result still is the destination bit for bit.
   dest, source = dest.astype(np.float64), source.astype(np.float64)
@@ -351,7 +366,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     placement = None
     for rule in rules:
       results[rule], placement = clone(config, workdir, writer, color, rule, dest, source,
-                                       mask, position, rows, outputs)
+                                       mask, position, rows, outputs, init)
   finally:
     writer.close()
   naive = targets.naive_paste(
@@ -368,7 +383,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
             'position': list(position), 'anchor': config.anchor,
             'omega_pixels': int(placement.omega.sum()), 'opencv': cv2 is not None and
             cv2.__version__, 'device': jax.devices()[0].device_kind,
-            'results': results, 'config': config.to_dict()}
+            'results': results, 'init': driver.init_record(config, init),
+            'config': config.to_dict()}
   if common.is_main_process():
     for name, image in outputs.items():
       images.save_png(os.path.join(workdir, f'{name}.png'), image)

@@ -7,6 +7,8 @@ under checkpoints/<tag>/. Fairness: the free constant of every result (SIREN and
 fixed by ``poisson.match_mean`` against a reference before PSNR and display: the ground truth
 (grad, laplacian); 0.5 (A + B) for rules applied everywhere (merge mean/mixed); A outside the mask
 for insertions (merge masked, blend).
+
+A learned init (``config.init``) starts every fit of the run; metrics.json records it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from absl import logging
 from experiments import common, driver, figures
 from experiments.poisson import clone
 from experiments.configs.poisson import MODES
-from siren_jax import fitting, grids, images, metrics, poisson, render
+from siren_jax import fitting, grids, images, init_file, metrics, poisson, render
 
 
 def check_config(config: ml_collections.ConfigDict) -> tuple[list[str], list[str]]:
@@ -50,15 +52,27 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[list[str], list[str
   return colors, rules
 
 
-def check_inputs(config: ml_collections.ConfigDict, colors: list[str]) -> None:
-  """Loads the images (and the mask) the run will use, so a missing file or a mask of the
-  wrong size is an error before anything is written to the workdir."""
+def check_inputs(config: ml_collections.ConfigDict, colors: list[str]
+                 ) -> init_file.LearnedInit | None:
+  """Loads the images (and the mask) the run will use, and the learned init of
+  ``config.init`` (checked against every fit it starts), so a missing file, a mask of the
+  wrong size or an init of another model is an error before anything is written to the
+  workdir. Returns the init (None: random)."""
+  init = driver.load_init(config)
   for color in colors:
     if config.mode in ('merge', 'blend'):
       image_a, _ = load_pair(config, color)
       make_mask(config, *image_a.shape[:2])
     else:
-      load(config, config.image, color)
+      image_a = load(config, config.image, color)
+    if init is not None:
+      driver.check_init(config, init, field_spec(config, image_a.shape))
+  return init
+
+
+def field_spec(config: ml_collections.ConfigDict, shape: tuple[int, ...]) -> dict:
+  """The spec of ``config.model.name`` fitted to an (H, W, C, ...) target."""
+  return driver.model_spec(config, config.model.name, shape[2], max(shape[:2]))
 
 
 def load(config: ml_collections.ConfigDict, source: str, color: str) -> np.ndarray:
@@ -105,9 +119,10 @@ def _display_laplacian(lap: np.ndarray) -> np.ndarray:
 
 def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWriter, *, tag: str,
         kind: str, target: np.ndarray, reference: np.ndarray,
-        where: np.ndarray | None = None) -> tuple[np.ndarray, dict, tuple[np.ndarray, np.ndarray]]:
+        where: np.ndarray | None = None, init: init_file.LearnedInit | None = None
+        ) -> tuple[np.ndarray, dict, tuple[np.ndarray, np.ndarray]]:
   """Fits ``config.model.name`` to a gradient (kind 'grad', target (H, W, C, 2)) or Laplacian (kind
-  'laplacian', target (H, W, C)) target.
+  'laplacian', target (H, W, C)) target, from ``init`` (None: random).
 
   Returns the rendered field with its constant matched to ``reference`` over ``where`` (H, W, C),
   a metrics dict (PSNR vs reference, steps, time) and the field's autodiff (grad, Laplacian).
@@ -132,14 +147,12 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
 
   start = time.time()
   result = driver.train_field(
-      config, workdir, tag=tag, spec=driver.model_spec(config, config.model.name, channels,
-                                                       max(height, width)),
-      loss_fn=loss_fn, batch=batch, eval_fn=eval_fn, writer=writer,
+      config, workdir, tag=tag, spec=field_spec(config, target.shape), loss_fn=loss_fn, batch=batch, eval_fn=eval_fn, writer=writer,
       source=(config.image if config.mode in ('grad', 'laplacian')
               else [config.image, config.image_b]),
       image_fn=driver.field_images(
           config, height, width,
-          transform=lambda field: poisson.match_mean(field, reference, where)))
+          transform=lambda field: poisson.match_mean(field, reference, where)), init=init)
   seconds = time.time() - start
   apply_fn = result.state.apply_fn
   field = poisson.match_mean(render_image(apply_fn, result.params), reference, where)
@@ -160,7 +173,7 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
 
 
 def reconstruct(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWriter,
-                color: str) -> tuple[dict, list]:
+                color: str, init: init_file.LearnedInit | None = None) -> tuple[dict, list]:
   """Modes grad / laplacian: the image from its derivative, SIREN vs the direct solver."""
   image = load(config, config.image, color)
   grid = config.data.grid
@@ -179,7 +192,7 @@ def reconstruct(config: ml_collections.ConfigDict, workdir: str, writer: common.
     seconds = time.time() - start
     direct[stencil] = (solution, {'psnr': poisson.fair_psnr(solution, image), 'seconds': seconds})
   field, summary, (grad, lap) = fit(config, workdir, writer, tag=config.mode, kind=config.mode,
-                                    target=target, reference=image)
+                                    target=target, reference=image, init=init)
   # Only the constant is matched for 'psnr'; a Laplacian also leaves planes a + b y + c x free.
   summary['psnr_affine_matched'] = float(
       metrics.psnr(poisson.match_affine(field, image), image))
@@ -199,7 +212,8 @@ def reconstruct(config: ml_collections.ConfigDict, workdir: str, writer: common.
 
 
 def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWriter,
-            color: str, rules: list[str]) -> tuple[dict, list]:
+            color: str, rules: list[str], init: init_file.LearnedInit | None = None
+            ) -> tuple[dict, list]:
   """Modes merge / blend: composed gradient fields of A and B, SIREN vs direct solutions."""
   image_a, image_b = load_pair(config, color)
   height, width = image_a.shape[:2]
@@ -219,7 +233,7 @@ def compose(config: ml_collections.ConfigDict, workdir: str, writer: common.Scal
                                 where)
     tag = f'{config.mode}_{color}_{rule}'
     field, summary, _ = fit(config, workdir, writer, tag=tag, kind='grad', target=target,
-                            reference=direct)
+                            reference=direct, init=init)
     summary['psnr_vs_direct'] = summary.pop('psnr')
     results[rule] = summary
     _save_pngs(workdir, tag, {config.model.name: field, 'direct': direct})
@@ -251,7 +265,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if config.mode == 'clone':  # Seamless cloning has its own inputs and outputs.
     return clone.run(config, workdir)
   colors, rules = check_config(config)
-  check_inputs(config, colors)
+  init = check_inputs(config, colors)
   workdir = common.require_workdir(workdir, config)
   logging.info('Poisson %s with %s, %d steps per fit, on %s.', config.mode, config.model.name,
                config.steps, jax.devices()[0].platform)
@@ -260,16 +274,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   try:
     for color in colors:
       if config.mode in ('grad', 'laplacian'):
-        results[color], color_rows = reconstruct(config, workdir, writer, color)
+        results[color], color_rows = reconstruct(config, workdir, writer, color, init)
       else:
-        results[color], color_rows = compose(config, workdir, writer, color, rules)
+        results[color], color_rows = compose(config, workdir, writer, color, rules, init)
       rows.extend(color_rows)
   finally:
     writer.close()
   output = {'mode': config.mode, 'image': config.image, 'device': jax.devices()[0].device_kind,
             'fairness': 'constant matched by mean: to the ground truth (grad, laplacian), to '
                         '0.5 (A + B) (rules applied everywhere) or to A outside the mask',
-            'results': results, 'config': config.to_dict()}
+            'results': results, 'init': driver.init_record(config, init),
+            'config': config.to_dict()}
   if config.mode in ('merge', 'blend'):
     output['image_b'] = config.image_b
   if common.is_main_process():
