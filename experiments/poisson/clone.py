@@ -32,7 +32,7 @@ import numpy as np
 from absl import logging
 
 from experiments import common, driver, figures
-from siren_jax import grids, images, init_file, inr_file, metrics, render
+from siren_jax import grids, images, inr_file, metrics, render
 from siren_jax.poisson import seamless, targets
 
 try:  # Comparison only; never a dependency.
@@ -194,7 +194,7 @@ def field_spec(config: ml_collections.ConfigDict, dest: np.ndarray) -> dict:
 def fit_siren(config, workdir, writer, *, tag, dest, omega, guidance, direct, init=None):
   """Fits config.model.name to the Dirichlet problem from ``init`` (a learned init; None:
   random); returns (field at the pixel centres, the spec, the loop result)."""
-  height, width, channels = dest.shape
+  height, width = dest.shape[:2]
   batch = seamless.network_batch(dest, omega, *guidance)
   batch = {k: jnp.asarray(v) for k, v in batch.items()}
   batch['coords'] = grids.make_grid(height, width).reshape(-1, 2)
