@@ -248,9 +248,13 @@ def test_resuming_with_another_init_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_reports_an_init_of_another_model_in_one_error_line(tmp_path):
-  config = _fit_image()
-  path = _init_for(config, tmp_path, channels=3)  # An RGB init for a grey fit.
+@pytest.mark.parametrize('case, message', [
+    ('rgb', 'out_features: init 3 != config 1'),  # An RGB init for a grey fit.
+    ('missing', 'config.init: learned-init file not found'),
+])
+def test_cli_reports_a_bad_init_in_one_error_line(tmp_path, case, message):
+  path = (_init_for(_fit_image(), tmp_path, channels=3) if case == 'rgb'
+          else str(tmp_path / 'missing.init'))
   result = subprocess.run(
       [sys.executable, '-m', 'experiments.fit_image',
        '--config=experiments/configs/fit_image.py:tiny', f'--config.init={path}',
@@ -258,7 +262,6 @@ def test_cli_reports_an_init_of_another_model_in_one_error_line(tmp_path):
       cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=240)
   assert result.returncode == 2, result.stderr[-2000:]
   error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
-  assert len(error_lines) == 1, result.stderr[-2000:]
-  assert 'out_features: init 3 != config 1' in error_lines[0]
+  assert len(error_lines) == 1 and message in error_lines[0], result.stderr[-2000:]
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'run').exists()
