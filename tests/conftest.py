@@ -10,7 +10,7 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 from siren_jax import images  # noqa: E402
-from tests.helpers import TINY_SR_SPEC, fit_small_siren  # noqa: E402
+from tests.helpers import TINY_SR_SPEC, fit_small_siren, install_wheel  # noqa: E402
 
 # XLA on GPU and TPU multiplies float32 at TF32/bfloat16 precision unless asked otherwise (errors
 # ~1e-3 that SIREN's omega0 = 30 amplifies: on an H200, 12 tests comparing with NumPy, float64 or
@@ -38,6 +38,13 @@ def camera32():
 def camera32_fit(camera32):
   """SMALL_SIREN fitted 100 steps to ``camera32`` (~25 dB)."""
   return fit_small_siren(camera32, steps=100)
+
+
+@pytest.fixture(scope='session')
+def installed_wheel(tmp_path_factory):
+  """siren_jax's wheel installed in a fresh virtual environment (``helpers.install_wheel``),
+  built once per test process; the slow tests that run the installed package share it."""
+  return install_wheel(tmp_path_factory.mktemp('wheel'))
 
 
 # A learned-resize model (siren_jax.sr) and its file, for the sr_* tests.
