@@ -2,6 +2,7 @@
 fixtures. Helpers that tests import are in helpers.py."""
 
 import os
+import tempfile
 
 # Before JAX starts (pytest.ini puts the repository root on sys.path for the imports below).
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
@@ -26,6 +27,17 @@ jax.config.update('jax_default_matmul_precision', 'highest')
 # the passes on (to check the suite under the compiler settings users get).
 if os.environ.get('SIREN_JAX_TEST_XLA_OPTIMIZE') != '1':
   jax.config.update('jax_disable_most_optimizations', True)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _temporary_files_under_basetemp(tmp_path_factory):
+  """This process's temporary files (``tempfile``) go under pytest's temporary directory,
+  which pytest prunes: tfds makes an empty directory for every builder of a dataset not built
+  yet and never removes it (the tests' own tfds builders), and nothing a test leaves in
+  ``tempfile``'s directory should outlive the run."""
+  previous, tempfile.tempdir = tempfile.tempdir, str(tmp_path_factory.mktemp('tempfile'))
+  yield
+  tempfile.tempdir = previous
 
 
 @pytest.fixture(scope='session')
