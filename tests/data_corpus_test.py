@@ -25,7 +25,7 @@ from PIL import Image
 
 from siren_jax import data, files
 from siren_jax.data import corpus
-from tests.fake_gcs import bucket  # noqa: F401 (a fixture)
+from tests.fake_gcs import HAS_GCSFS, bucket  # noqa: F401 (bucket: a fixture)
 from tools import fetch_photos
 
 # --- The packaged manifest ---------------------------------------------------------------------
@@ -485,6 +485,14 @@ def test_command_names_a_corrupted_or_truncated_image(tmp_path, capsys, damage):
                                    else b'\x89PNG not really' + content[100:])
   _assert_error([f'--data_dir={tmp_path / "data"}', f'--folder={folder}'], capsys,
                 tmp_path / 'data', f'{folder}/bad.jpg: not a readable image')
+
+
+@pytest.mark.skipif(HAS_GCSFS, reason='gcsfs is installed: gs:// is reachable')
+def test_command_with_a_gs_data_dir_without_the_gcs_extra_names_it(tmp_path, capsys):
+  folder = _folder(tmp_path / 'photos', 3)
+  _assert_error(['--data_dir=gs://bucket/data', f'--folder={folder}'], capsys, tmp_path / 'data',
+                r"'gs://bucket/data' needs a filesystem package .*pip install 'siren_jax\[gcs\]'")
+  assert os.listdir(tmp_path) == ['photos']
 
 
 def test_command_refuses_an_empty_folder(tmp_path, capsys):

@@ -565,7 +565,7 @@ def _data_dir(data_dir: str | None) -> str:
 def built_versions(data_dir: str | None, config: str = 'corpus') -> list[str]:
   """Versions of siren_photos/``config`` completely built in ``data_dir``."""
   root = epath.Path(_data_dir(data_dir)) / NAME / config
-  if not root.is_dir():
+  if not files.is_dir(root):  # One ValueError for a URL whose filesystem is not installed.
     return []
   return sorted(p.name for p in root.iterdir() if (p / 'dataset_info.json').exists())
 
@@ -654,6 +654,7 @@ def fetch_and_build(data_dir: str | None, *, folder: str | None = None,
   Returns:
     Per split: photos, files and megapixels.
   """
+  files.check_reachable(_data_dir(data_dir))
   if folder is not None:
     if manifest or allow_mismatch:
       raise ValueError('manifest and allow_mismatch apply to the corpus, not to folder=')
@@ -710,6 +711,7 @@ class PhotoSplit:
       raise ValueError(f'config={config!r} must be one of {", ".join(CONFIGS)}')
     if split not in SPLITS:
       raise ValueError(f'split={split!r} must be one of {", ".join(SPLITS)}')
+    files.check_reachable(_data_dir(data_dir))
     _check_version(data_dir, config)
     where = epath.Path(_data_dir(data_dir)) / NAME / config
     if VERSION not in built_versions(data_dir, config):
