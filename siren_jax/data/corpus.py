@@ -18,6 +18,7 @@ else re-encoded as PNG), 'photo', 'name' (source/path), 'sha256', 'tag', 'source
 
   fetch_and_build(data_dir)                  # what `python -m tools.fetch_photos` runs
   open_split('train', data_dir)              # -> PhotoSplit: len(), [i] -> (H, W, 3) uint8
+data_dir and the folder may be local paths or URLs (gs://...; docs/corpus.md).
 """
 
 from __future__ import annotations
@@ -695,9 +696,13 @@ def _local_copy(built: epath.Path, config: str, split: str) -> str:
   NAME/``config``/VERSION): its records and the build's JSON files. Returns the data dir."""
   local = tempfile.mkdtemp(prefix='siren_photos_')
   target = os.path.join(local, NAME, config, VERSION)
-  for name in files.list_dir(built):
-    if name.endswith('.json') or name.startswith(f'{NAME}-{split}.'):
-      files.write_bytes(os.path.join(target, name), files.read_bytes(built / name))
+  try:
+    for name in files.list_dir(built):
+      if name.endswith('.json') or name.startswith(f'{NAME}-{split}.'):
+        files.write_bytes(os.path.join(target, name), files.read_bytes(built / name))
+  except BaseException:
+    shutil.rmtree(local, ignore_errors=True)
+    raise
   return local
 
 
