@@ -126,6 +126,11 @@ def test_a_folder_in_a_bucket_with_split_subfolders(bucket):
   assert not os.listdir(cwd)
 
 
+def test_a_tfds_dataset_in_a_bucket_is_a_one_line_error():
+  with pytest.raises(ValueError, match="data_dir 'gs://bucket/tfds' is a URL, but array_record"):
+    data.Pipeline('tfds:siren_jax_tiny_colour', image_size=16, data_dir='gs://bucket/tfds')
+
+
 def test_folder_errors_name_the_problem(tmp_path):
   with pytest.raises(ValueError, match='no image files'):
     data.Pipeline(f'folder:{tmp_path}', image_size=16)

@@ -166,6 +166,10 @@ class _Tfds:
                image_size: int):
     import tensorflow_datasets as tfds  # Lazy: slow to import and only needed here.
     where = data_dir or os.environ.get('TFDS_DATA_DIR') or '~/tensorflow_datasets'
+    if files.is_url(where):
+      raise ValueError(f'TFDS dataset {name!r}: data_dir {where!r} is a URL, but array_record '
+                       f'files are read from local disk only; copy the prepared dataset to a '
+                       f'local data_dir')
     prepare = (f"prepare it on a machine with TensorFlow: tfds build {name} --data_dir={where} "
                f"--file_format=array_record")
     try:
