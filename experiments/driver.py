@@ -188,11 +188,7 @@ def parse_profile_steps(text: str) -> tuple[int, int] | None:
 def copy_tree(source: str, target: str) -> None:
   """Copies local directory ``source`` into ``target`` (a local path or a URL) through epath,
   then deletes ``source``."""
-  for directory, _, names in os.walk(source):
-    for name in sorted(names):
-      path = os.path.join(directory, name)
-      with open(path, 'rb') as f:
-        files.write_bytes(os.path.join(target, os.path.relpath(path, source)), f.read())
+  files.copy_tree(source, target)
   epath.Path(source).rmtree()
   if common.is_main_process():
     logging.info('Profile trace in %s (TensorBoard: --logdir %s, Profile tab; or open its '

@@ -96,3 +96,40 @@ def make_dirs(path: PathLike) -> None:
   """Creates directory ``path`` and its parents (no error if it exists)."""
   with _filesystem_errors(path):
     as_path(path).mkdir(parents=True, exist_ok=True)
+
+
+def list_dir(path: PathLike) -> list[str]:
+  """The names in directory ``path``, sorted; FileNotFoundError if it is not a directory."""
+  with _filesystem_errors(path):
+    directory = as_path(path)
+    if not directory.is_dir():
+      raise FileNotFoundError(f'directory not found: {os.fspath(path)!r}')
+    return sorted(p.name for p in directory.iterdir())
+
+
+def walk(top: PathLike) -> Iterator[tuple[str, list[str], list[str]]]:
+  """``os.walk`` for a local path or a URL: (directory, its subdirectory names, its file names)
+  top down, names sorted, each directory ``top`` joined with names (a URL stays a URL). Remove
+  names from the subdirectory list to skip them; links to directories are listed, not entered.
+  """
+  top = os.fspath(top)
+  dirs: list[str] = []
+  names: list[str] = []
+  for name in list_dir(top):
+    (dirs if is_dir(os.path.join(top, name)) else names).append(name)
+  yield top, dirs, names
+  for name in dirs:
+    path = os.path.join(top, name)
+    if is_url(path) or not os.path.islink(path):
+      yield from walk(path)
+
+
+def copy_tree(source: PathLike, target: PathLike, last: str = '') -> None:
+  """Copies every file under directory ``source`` to the same place under ``target`` (each a
+  local path or a URL). Files named ``last`` are copied after all others: a reader that waits
+  for that file never sees a partial copy."""
+  found = [os.path.relpath(os.path.join(directory, name), os.fspath(source))
+           for directory, _, names in walk(source) for name in names]
+  for relative in sorted(found, key=lambda r: os.path.basename(r) == last):
+    write_bytes(os.path.join(os.fspath(target), relative),
+                read_bytes(os.path.join(os.fspath(source), relative)))

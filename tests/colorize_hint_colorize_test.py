@@ -2,6 +2,7 @@
 (experiments.colorize_photo --hints, experiments.colorize_hints)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,10 +13,12 @@ import skimage.color
 import skimage.data
 from absl import logging
 
+from tests.fake_gcs import bucket  # noqa: F401 (a fixture)
 from tests.helpers import REPO_ROOT, subprocess_env
 from experiments.colorize import hint_colorize, hints_eval
 from experiments.configs import colorize as colorize_config
 from experiments.configs import common as config_common
+from siren_jax import files as siren_files
 from siren_jax import images
 from siren_jax.colorize import colour, levin
 from siren_jax.colorize import hints as hints_lib
@@ -59,6 +62,22 @@ def test_bad_hint_configs_are_one_line_errors():
     hints_eval.parse_settings('points:ten', 'settings')
   with pytest.raises(ValueError, match='config.hints.photos'):
     hints_eval.photo_names('astronaut,nowhere.png')
+
+
+def test_hint_evaluation_photos_from_a_folder_in_a_bucket(bucket):
+  root, cwd = bucket
+  png = iio.imwrite('<bytes>', np.zeros((4, 4, 3), np.uint8), extension='.png')
+  for name in ('photos/test/b.png', 'photos/test/a.jpg', 'photos/test/notes.txt',
+               'photos/train/c.png', 'one.png'):
+    siren_files.write_bytes(f'gs://bucket/{name}', png)
+  # A test/ subfolder: its image files only.
+  assert hints_eval.photo_names('folder:gs://bucket/photos') == [
+      'gs://bucket/photos/test/a.jpg', 'gs://bucket/photos/test/b.png']
+  assert hints_eval.photo_names('astronaut,gs://bucket/one.png') == [
+      'astronaut', 'gs://bucket/one.png']
+  with pytest.raises(ValueError, match='not gs://bucket/none.png'):
+    hints_eval.photo_names('gs://bucket/none.png')
+  assert not os.listdir(cwd)
 
 
 def test_a_misspelt_nested_field_is_named_with_a_suggestion():

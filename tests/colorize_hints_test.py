@@ -2,13 +2,16 @@
 the truth as a pure function that reads only the hinted pixels."""
 
 import json
+import os
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import skimage.color
 
+from siren_jax import files
 from siren_jax.colorize import hints as hints_lib
+from tests.fake_gcs import bucket  # noqa: F401 (a fixture)
 
 
 def lab_ab(rgb_255):
@@ -78,6 +81,24 @@ def test_files_load_and_an_empty_one_says_the_result_would_be_grey(tmp_path):
   (tmp_path / 'bad.json').write_text('{"x": 1')
   with pytest.raises(ValueError, match='not valid JSON'):
     hints_lib.load(str(tmp_path / 'bad.json'), 5, 7)
+
+
+def test_hint_files_load_from_a_bucket(bucket):
+  root, cwd = bucket
+  rgba = np.zeros((5, 7, 4), np.uint8)
+  rgba[2, 3] = [10, 200, 30, 255]
+  files.write_bytes('gs://bucket/h/strokes.png', iio.imwrite('<bytes>', rgba, extension='.png'))
+  files.write_bytes('gs://bucket/h/points.json',
+                    json.dumps([{'x': 3, 'y': 2, 'color': '#0ac81e'}]).encode())
+  from_png = hints_lib.load('gs://bucket/h/strokes.png', 5, 7)
+  from_json = hints_lib.load('gs://bucket/h/points.json', 5, 7)
+  # One hint at row 2, column 3: the colour (10, 200, 30) = #0ac81e in both files.
+  for hints in (from_png, from_json):
+    assert (hints.rows.tolist(), hints.cols.tolist()) == ([2], [3])
+    np.testing.assert_allclose(hints.ab, lab_ab([[10, 200, 30]]), atol=1e-4)
+  with pytest.raises(FileNotFoundError, match='gs://bucket/h/none.json'):
+    hints_lib.load('gs://bucket/h/none.json', 5, 7)
+  assert not os.listdir(cwd)
 
 
 def test_rescale_moves_hints_to_the_coarse_pixel_and_averages_them():

@@ -2,6 +2,7 @@
 fixtures. Helpers that tests import are in helpers.py."""
 
 import os
+import tempfile
 
 # Before JAX starts (pytest.ini puts the repository root on sys.path for the imports below).
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
@@ -10,7 +11,7 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 from siren_jax import images  # noqa: E402
-from tests.helpers import TINY_SR_SPEC, fit_small_siren  # noqa: E402
+from tests.helpers import TINY_SR_SPEC, fit_small_siren, install_wheel  # noqa: E402
 
 # XLA on GPU and TPU multiplies float32 at TF32/bfloat16 precision unless asked otherwise (errors
 # ~1e-3 that SIREN's omega0 = 30 amplifies: on an H200, 12 tests comparing with NumPy, float64 or
@@ -28,6 +29,17 @@ if os.environ.get('SIREN_JAX_TEST_XLA_OPTIMIZE') != '1':
   jax.config.update('jax_disable_most_optimizations', True)
 
 
+@pytest.fixture(scope='session', autouse=True)
+def _temporary_files_under_basetemp(tmp_path_factory):
+  """This process's temporary files (``tempfile``) go under pytest's temporary directory,
+  which pytest prunes: tfds makes an empty directory for every builder of a dataset not built
+  yet and never removes it (the tests' own tfds builders), and nothing a test leaves in
+  ``tempfile``'s directory should outlive the run."""
+  previous, tempfile.tempdir = tempfile.tempdir, str(tmp_path_factory.mktemp('tempfile'))
+  yield
+  tempfile.tempdir = previous
+
+
 @pytest.fixture(scope='session')
 def camera32():
   """The 32x32 grey cameraman in [-1, 1]."""
@@ -38,6 +50,13 @@ def camera32():
 def camera32_fit(camera32):
   """SMALL_SIREN fitted 100 steps to ``camera32`` (~25 dB)."""
   return fit_small_siren(camera32, steps=100)
+
+
+@pytest.fixture(scope='session')
+def installed_wheel(tmp_path_factory):
+  """siren_jax's wheel installed in a fresh virtual environment (``helpers.install_wheel``),
+  built once per test process; the slow tests that run the installed package share it."""
+  return install_wheel(tmp_path_factory.mktemp('wheel'))
 
 
 # A learned-resize model (siren_jax.sr) and its file, for the sr_* tests.

@@ -1,6 +1,7 @@
 """The photo corpus: its manifest, the split rule, fetching and verifying packages, the
 siren_photos builder (on fake packages and folders) and every bad input of tools/fetch_photos."""
 
+import gc
 import hashlib
 import importlib.metadata
 import json
@@ -11,6 +12,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 
 import imageio.v3 as iio
@@ -21,8 +23,9 @@ from absl import flags
 from absl.testing import flagsaver
 from PIL import Image
 
-from siren_jax import data
+from siren_jax import data, files
 from siren_jax.data import corpus
+from tests.fake_gcs import HAS_GCSFS, bucket  # noqa: F401 (bucket: a fixture)
 from tools import fetch_photos
 
 # --- The packaged manifest ---------------------------------------------------------------------
@@ -392,6 +395,52 @@ def test_another_folder_into_the_same_data_dir_is_refused(tmp_path):
                            log=lambda line: None)
 
 
+def test_a_folder_in_a_bucket_builds_into_a_bucket_and_reads_back_touching_no_local_disk(
+    bucket, tmp_path, monkeypatch):
+  root, cwd = bucket
+  scratch = tmp_path / 'tempfiles'  # Where the library's temporary files go here.
+  scratch.mkdir()
+  monkeypatch.setattr(tempfile, 'tempdir', str(scratch))
+  arrays = {name: _photo(100 + i, (24 + i, 28))
+            for i, name in enumerate(['p0.png', 'p1.png', 'more/p2.png', 'p3.png'])}
+  encoded = {name: iio.imwrite('<bytes>', a, extension='.png') for name, a in arrays.items()}
+  for name, data in encoded.items():
+    files.write_bytes(f'gs://bucket/photos/{name}', data)
+  plan = corpus.folder_photos('gs://bucket/photos', log=lambda line: None)
+  assert {(p.key, p.path, p.sha256, p.width, p.height) for p in plan} == {
+      (n, f'gs://bucket/photos/{n}', hashlib.sha256(encoded[n]).hexdigest(),
+       a.shape[1], a.shape[0]) for n, a in arrays.items()}
+  summary = corpus.fetch_and_build('gs://bucket/data', folder='gs://bucket/photos',
+                                   splits=['train', 'test'], log=lambda line: None)
+  # Four photos, one tag: test max(1, round(0.6)) = 1, train 3.
+  assert {s: r['photos'] for s, r in summary.items()} == {'train': 3, 'test': 1}
+  built = root / 'bucket' / 'data' / 'siren_photos' / 'folder' / corpus.VERSION
+  assert (built / 'dataset_info.json').is_file()
+  assert corpus.built_splits('gs://bucket/data', 'folder') == ('train', 'test')
+  read = {}
+  for split in ('train', 'test'):
+    photos = corpus.open_split(split, 'gs://bucket/data', 'folder')
+    read.update({name: photos[i] for i, name in enumerate(photos.names)})
+    del photos
+  gc.collect()  # A split read from a bucket removes its local copy with itself.
+  assert read.keys() == arrays.keys()
+  for name, pixels in arrays.items():
+    np.testing.assert_array_equal(read[name], pixels)
+  assert not os.listdir(cwd) and not os.listdir(scratch)
+
+
+def test_a_build_leaves_no_temporary_directory(tmp_path, monkeypatch):
+  # tfds makes a temporary directory for every dataset not built yet and never removes it.
+  scratch = tmp_path / 'tempfiles'
+  scratch.mkdir()
+  monkeypatch.setattr(tempfile, 'tempdir', str(scratch))
+  corpus.fetch_and_build(str(tmp_path / 'data'), folder=str(_folder(tmp_path / 'photos', 3)),
+                         log=lambda line: None)
+  with pytest.raises(ValueError, match='is not built'):
+    corpus.open_split('train', str(tmp_path / 'none'), 'folder')
+  assert not os.listdir(scratch)
+
+
 # --- Bad inputs through the command: one error line, exit 2, nothing built --------------------
 
 def _run_tool(argv, capsys):
@@ -436,6 +485,14 @@ def test_command_names_a_corrupted_or_truncated_image(tmp_path, capsys, damage):
                                    else b'\x89PNG not really' + content[100:])
   _assert_error([f'--data_dir={tmp_path / "data"}', f'--folder={folder}'], capsys,
                 tmp_path / 'data', f'{folder}/bad.jpg: not a readable image')
+
+
+@pytest.mark.skipif(HAS_GCSFS, reason='gcsfs is installed: gs:// is reachable')
+def test_command_with_a_gs_data_dir_without_the_gcs_extra_names_it(tmp_path, capsys):
+  folder = _folder(tmp_path / 'photos', 3)
+  _assert_error(['--data_dir=gs://bucket/data', f'--folder={folder}'], capsys, tmp_path / 'data',
+                r"'gs://bucket/data' needs a filesystem package .*pip install 'siren_jax\[gcs\]'")
+  assert os.listdir(tmp_path) == ['photos']
 
 
 def test_command_refuses_an_empty_folder(tmp_path, capsys):

@@ -2,6 +2,7 @@
 resuming after a kill, per-host slices, views against scikit-image, prefetching, and the same
 pipeline over a folder, a built corpus and a div2k-shaped tfds dataset."""
 
+import os
 import threading
 
 import imageio.v3 as iio
@@ -11,7 +12,9 @@ import skimage.color
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from siren_jax import files
 from siren_jax.data import corpus, crops
+from tests.fake_gcs import bucket  # noqa: F401 (a fixture)
 
 H, W = 64, 96
 
@@ -187,6 +190,26 @@ def test_a_folder_source_reads_its_files(tmp_path):
     np.testing.assert_array_equal(photos[i], expected)
   assert crops.Crops(photos, size=8, batch_size=2, process_index=0,
                      process_count=1).batch(0)['rgb'].shape == (2, 8, 8, 3)
+
+
+def test_a_folder_in_a_bucket_is_a_source_and_touches_no_local_disk(bucket):
+  root, cwd = bucket
+  arrays = {name: np.random.default_rng(i).integers(0, 256, (12 + i, 20, 3), dtype=np.uint8)
+            for i, name in enumerate(['b.png', 'a.png', 'sub/c.png'])}
+  for name, pixels in arrays.items():
+    files.write_bytes(f'gs://bucket/photos/{name}', iio.imwrite('<bytes>', pixels,
+                                                                extension='.png'))
+  files.write_bytes('gs://bucket/photos/.hidden/d.png', b'')  # Hidden: skipped.
+  photos = crops.open_photos('folder:gs://bucket/photos')
+  assert photos.names == ['a.png', 'b.png', 'sub/c.png']
+  assert photos.files == [f'gs://bucket/photos/{n}' for n in photos.names]
+  for i, name in enumerate(photos.names):
+    np.testing.assert_array_equal(photos[i], arrays[name])
+  assert crops.Crops(photos, size=8, batch_size=2, process_index=0,
+                     process_count=1).batch(0)['rgb'].shape == (2, 8, 8, 3)
+  with pytest.raises(FileNotFoundError, match='gs://bucket/none'):
+    crops.open_photos('folder:gs://bucket/none')
+  assert not os.listdir(cwd)
 
 
 def test_a_built_folder_corpus_is_a_source(tmp_path):

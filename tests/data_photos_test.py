@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from siren_jax import data
+from siren_jax import data, files
 from siren_jax.colorize import colour
+from tests.fake_gcs import bucket  # noqa: F401 (a fixture)
 
 
 def tiny_rgb_builder(class_name: str, count: int, shape: Callable[[int], tuple[int, int]],
@@ -106,6 +107,28 @@ def test_folder_of_mixed_sizes(tmp_path):
   assert [len(pipeline.splits[s]) for s in data.SPLITS] == [3, 1, 1]
   assert pipeline.train_batch(3)['grey'].shape == (2, 16, 16, 1)
   assert pipeline.eval_set('test')['ab'].shape == (1, 16, 16, 2)
+
+
+def test_a_folder_in_a_bucket_with_split_subfolders(bucket):
+  root, cwd = bucket
+  arrays = {f'gs://bucket/photos/{s}/{i}.png': np.random.default_rng(i).integers(
+      0, 256, (16, 18, 3), dtype=np.uint8) for i, s in enumerate(['train', 'train', 'val', 'test'])}
+  for path, pixels in arrays.items():
+    files.write_bytes(path, iio.imwrite('<bytes>', pixels, extension='.png'))
+  pipeline = data.Pipeline('folder:gs://bucket/photos', image_size=16, batch_size=2)
+  assert pipeline.source.names == list(arrays)
+  assert {s: list(pipeline.splits[s]) for s in data.SPLITS} == {
+      'train': [0, 1], 'val': [2], 'test': [3]}
+  for i, pixels in enumerate(arrays.values()):  # 16x18 is within 1.25 x 16: not downscaled.
+    np.testing.assert_allclose(pipeline.source[i], pixels / 255.0, atol=1e-6)
+  with pytest.raises(FileNotFoundError, match='gs://bucket/none'):
+    data.Pipeline('folder:gs://bucket/none', image_size=16)
+  assert not os.listdir(cwd)
+
+
+def test_a_tfds_dataset_in_a_bucket_is_a_one_line_error():
+  with pytest.raises(ValueError, match="data_dir 'gs://bucket/tfds' is a URL, but array_record"):
+    data.Pipeline('tfds:siren_jax_tiny_colour', image_size=16, data_dir='gs://bucket/tfds')
 
 
 def test_folder_errors_name_the_problem(tmp_path):

@@ -206,28 +206,10 @@ def test_progress_lines_end_with_the_eta(caplog):
   assert caplog.records[-1].getMessage() == '[siren] step 100/500  loss=0.00123  eta 2m05s'
 
 
-@pytest.mark.slow  # Builds and installs a wheel (pip fetches setuptools for the isolated build).
-def test_installed_entry_points_run_from_any_directory_with_their_packaged_configs(tmp_path):
-  import shutil  # pylint: disable=import-outside-toplevel
-  source = tmp_path / 'source'
-  for name in ('setup.py', 'README.md', 'LICENSE', 'siren_jax', 'experiments'):
-    src = os.path.join(REPO_ROOT, name)
-    if os.path.isdir(src):
-      shutil.copytree(src, source / name, ignore=shutil.ignore_patterns('__pycache__'))
-    else:
-      source.mkdir(exist_ok=True)
-      shutil.copy(src, source / name)
-  wheels = tmp_path / 'wheels'
-  subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--quiet', '-w',
-                  str(wheels), str(source)], check=True, timeout=600)
-  (wheel,) = wheels.glob('siren_jax-*-py3-none-any.whl')
-  venv = tmp_path / 'venv'
-  subprocess.run([sys.executable, '-m', 'venv', '--system-site-packages', '--without-pip',
-                  str(venv)], check=True, timeout=120)
-  python = str(venv / 'bin' / 'python')
-  subprocess.run([python, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-index',
-                  '--ignore-installed', str(wheel)], check=True, timeout=300)
-  env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PYTHONHOME')}
+@pytest.mark.slow  # Builds and installs the wheel (installed_wheel: once per process).
+def test_installed_entry_points_run_from_any_directory_with_their_packaged_configs(
+    installed_wheel, tmp_path):
+  venv, python, env = installed_wheel.venv, installed_wheel.python, installed_wheel.env
   elsewhere = tmp_path / 'elsewhere'
   elsewhere.mkdir()
   result = subprocess.run(

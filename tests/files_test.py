@@ -59,3 +59,36 @@ def test_a_bucket_that_does_not_answer_is_one_value_error(monkeypatch):
 def test_an_unknown_url_scheme_is_a_value_error():
   with pytest.raises(ValueError, match="unsupported URL scheme"):
     files.check_reachable('foo://bucket/run')
+
+
+def test_walk_and_copy_tree_in_a_bucket_keep_urls_and_copy_the_last_file_last(bucket,
+                                                                             monkeypatch):
+  root, cwd = bucket
+  for name in ('b/x.json', 'b/sub/y.bin', 'b/a.txt', 'b/.hidden/z'):
+    files.write_bytes(f'gs://bucket/{name}', name.encode())
+  assert files.list_dir('gs://bucket/b') == ['.hidden', 'a.txt', 'sub', 'x.json']
+  walked = []
+  for directory, dirs, names in files.walk('gs://bucket/b'):
+    if '.hidden' in dirs:
+      dirs.remove('.hidden')  # Pruned: not entered.
+    walked.append((directory, list(dirs), names))
+  assert walked == [('gs://bucket/b', ['sub'], ['a.txt', 'x.json']),
+                    ('gs://bucket/b/sub', [], ['y.bin'])]
+  written = []
+  write = files.write_bytes
+  monkeypatch.setattr(files, 'write_bytes', lambda path, data: (written.append(path),
+                                                                write(path, data)))
+  files.copy_tree('gs://bucket/b', 'gs://bucket/c', last='x.json')
+  assert written[-1] == 'gs://bucket/c/x.json' and len(written) == 4
+  assert (root / 'bucket' / 'c' / 'sub' / 'y.bin').read_bytes() == b'b/sub/y.bin'
+  with pytest.raises(FileNotFoundError, match='gs://bucket/none'):
+    files.list_dir('gs://bucket/none')
+  assert not os.listdir(cwd)
+
+
+def test_walk_lists_a_link_to_a_directory_without_entering_it(tmp_path):
+  (tmp_path / 'real').mkdir()
+  (tmp_path / 'real' / 'f').write_text('')
+  (tmp_path / 'link').symlink_to(tmp_path / 'real')
+  assert list(files.walk(tmp_path)) == [(str(tmp_path), ['link', 'real'], []),
+                                        (str(tmp_path / 'real'), [], ['f'])]

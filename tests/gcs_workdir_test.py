@@ -25,10 +25,13 @@ from experiments.configs import fit_image as fit_image_config
 from experiments.configs import poisson as poisson_config
 from experiments.configs import reproduce as reproduce_config
 from experiments.configs import resize as resize_config
+from experiments.configs import sr as sr_config
 from experiments.poisson import train as poisson_train
 from experiments.reproduce import run as reproduce_run
+from experiments.sr import evaluate as sr_evaluate
+from experiments.sr import train as sr_train
 from siren_jax import files, images, inr_file
-from tests.helpers import SMALL_SIREN, subprocess_env
+from tests.helpers import SMALL_SIREN, stripes, subprocess_env
 from tests.fake_gcs import HAS_GCSFS, bucket, fake_gcs  # noqa: F401 (bucket: a fixture)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,6 +147,20 @@ def _colorize_heldout():
   return {'config.json', 'heldout.json', 'heldout.md', 'heldout.png'}
 
 
+def _sr():
+  for k, (h, w) in enumerate(((96, 120), (100, 90))):
+    images.save_png(f'gs://bucket/photos/p{k}.png', stripes(h, w).astype(np.float32) / 127.5 - 1)
+  photos = {d: 'folder:gs://bucket/photos' for d in ('dataset', 'val_dataset', 'test_dataset')}
+  config = sr_config.get_config('tiny')
+  config.update(photos)
+  sr_train.train(config, RUN)
+  config = sr_config.get_config('evaluate,tiny')
+  config.update({**photos, 'model_file': f'{RUN}/model.sr'})
+  sr_evaluate.evaluate(config, f'{RUN}/eval')
+  return {'config.json', 'metrics.json', 'model.sr', 'checkpoints/', 'eval/config.json',
+          'eval/metrics.json', 'eval/table.md'}
+
+
 def _reproduce():
   config = reproduce_config.get_config('tiny')
   config.parts = 'fit'  # The others are the entry points above.
@@ -155,7 +172,7 @@ def _reproduce():
 @pytest.mark.slow
 @pytest.mark.parametrize('entry_point', [
     _fit_image, _poisson, _clone, _resize, _upscale, _colorize, _colorize_compare,
-    _colorize_heldout, _reproduce], ids=lambda f: f.__name__.strip('_'))
+    _colorize_heldout, _sr, _reproduce], ids=lambda f: f.__name__.strip('_'))
 def test_every_entry_point_writes_all_its_outputs_to_a_gs_workdir_and_nothing_locally(
     bucket, entry_point):
   root, cwd = bucket

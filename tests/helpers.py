@@ -17,8 +17,11 @@ Cross-cutting tests are named for what they cover (``api``, ``failures``, ``prop
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +61,46 @@ def subprocess_env(**extra: str) -> dict[str, str]:
   ``pip --target``, say), and ``extra`` on top."""
   path = os.pathsep.join(p for p in (REPO_ROOT, os.environ.get('PYTHONPATH', '')) if p)
   return {**os.environ, 'JAX_PLATFORMS': 'cpu', 'PYTHONPATH': path, **extra}
+
+
+# What the wheel is built from, copied so that the build cannot see the rest of the checkout
+# (tests/, bench/, ...) nor write build/ and *.egg-info into it.
+WHEEL_INPUTS = ('setup.py', 'README.md', 'LICENSE', 'siren_jax', 'experiments')
+
+
+@dataclasses.dataclass(frozen=True)
+class InstalledWheel:
+  """siren_jax installed from its wheel: ``python`` runs it (not this checkout) with ``env``."""
+  venv: pathlib.Path
+  python: str
+  env: dict[str, str]
+
+
+def install_wheel(directory: pathlib.Path) -> InstalledWheel:
+  """Builds siren_jax's wheel from a copy of ``WHEEL_INPUTS`` and installs it into a fresh
+  virtual environment, all under ``directory``. ``--system-site-packages`` reuses the installed
+  jax/flax (no download); the wheel goes into the venv's own site-packages, which precede the
+  system ones (and the checkout's editable finder)."""
+  source = directory / 'source'
+  source.mkdir(parents=True)
+  for name in WHEEL_INPUTS:
+    src = os.path.join(REPO_ROOT, name)
+    if os.path.isdir(src):
+      shutil.copytree(src, source / name, ignore=shutil.ignore_patterns('__pycache__'))
+    else:
+      shutil.copy(src, source / name)
+  wheels = directory / 'wheels'
+  subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--quiet', '-w',
+                  str(wheels), str(source)], check=True, timeout=600)
+  (wheel,) = wheels.glob('siren_jax-*-py3-none-any.whl')
+  venv = directory / 'venv'
+  subprocess.run([sys.executable, '-m', 'venv', '--system-site-packages', '--without-pip',
+                  str(venv)], check=True, timeout=120)
+  python = str(venv / 'bin' / 'python')
+  subprocess.run([python, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-index',
+                  '--ignore-installed', str(wheel)], check=True, timeout=300)
+  env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PYTHONHOME')}
+  return InstalledWheel(venv, python, env)
 
 
 def kill_after_first_checkpoint(module: str, flags: list[str], workdir, checkpoint_dir,

@@ -1,18 +1,9 @@
 """The package builds as a wheel, installs into a fresh virtual environment outside the checkout,
 and its public API imports and runs from there (not from this checkout)."""
 
-import os
-import shutil
 import subprocess
-import sys
 
 import pytest
-
-from tests.helpers import REPO_ROOT
-
-# What a source distribution needs to build the wheel; copied so the build cannot see the rest
-# of the checkout (experiments/, tests/) nor write build/ and *.egg-info into it.
-BUILD_INPUTS = ('setup.py', 'README.md', 'LICENSE', 'siren_jax')
 
 SMOKE = r'''
 import importlib.metadata, json, os, sys
@@ -41,31 +32,10 @@ print(json.dumps({
 '''
 
 
-@pytest.mark.slow  # ~20-40 s: builds the wheel (pip fetches setuptools for the isolated build).
-def test_wheel_installs_in_a_fresh_venv_and_the_public_api_runs(tmp_path):
+@pytest.mark.slow  # ~20-40 s to build and install the wheel (installed_wheel: once per process).
+def test_wheel_installs_in_a_fresh_venv_and_the_public_api_runs(installed_wheel, tmp_path):
   import json  # pylint: disable=import-outside-toplevel
-  source = tmp_path / 'source'
-  for name in BUILD_INPUTS:
-    src = os.path.join(REPO_ROOT, name)
-    if os.path.isdir(src):
-      shutil.copytree(src, source / name, ignore=shutil.ignore_patterns('__pycache__'))
-    else:
-      source.mkdir(exist_ok=True)
-      shutil.copy(src, source / name)
-  wheels = tmp_path / 'wheels'
-  subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--quiet', '-w',
-                  str(wheels), str(source)], check=True, timeout=600)
-  (wheel,) = wheels.glob('siren_jax-*-py3-none-any.whl')
-
-  # --system-site-packages reuses the installed jax/flax (no download); the wheel goes into the
-  # venv's own site-packages, which precede the system ones (and the checkout's editable finder).
-  venv = tmp_path / 'venv'
-  subprocess.run([sys.executable, '-m', 'venv', '--system-site-packages', '--without-pip',
-                  str(venv)], check=True, timeout=120)
-  python = str(venv / 'bin' / 'python')
-  subprocess.run([python, '-m', 'pip', 'install', '--quiet', '--no-deps', '--no-index',
-                  '--ignore-installed', str(wheel)], check=True, timeout=300)
-  env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PYTHONHOME')}
+  venv, python, env = installed_wheel.venv, installed_wheel.python, installed_wheel.env
   result = subprocess.run([python, '-c', SMOKE], capture_output=True, text=True, check=False,
                           cwd=str(tmp_path), env=env, timeout=300)
   assert result.returncode == 0, result.stderr

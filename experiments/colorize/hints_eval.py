@@ -29,7 +29,7 @@ from absl import logging
 
 from experiments import common, figures
 from experiments.colorize import hint_colorize
-from siren_jax import data, images
+from siren_jax import data, files, images
 from siren_jax.colorize import colour, colour_metrics, hint_field, levin
 from siren_jax.colorize import hints as hints_lib
 
@@ -64,17 +64,18 @@ def photo_names(spec: str) -> list[str]:
     return list(data.NATURAL_PHOTOS)
   if spec.startswith('folder:'):
     path = os.path.expanduser(spec[len('folder:'):])
-    if os.path.isdir(os.path.join(path, 'test')):
+    if files.is_dir(os.path.join(path, 'test')):
       path = os.path.join(path, 'test')
-    if not os.path.isdir(path):
+    if not files.is_dir(path):
       raise FileNotFoundError(f'config.hints.photos: folder not found: {path!r}')
-    files = sorted(os.path.join(path, n) for n in os.listdir(path)
-                   if n.lower().endswith(data.IMAGE_EXTENSIONS))
-    if not files:
+    found = [os.path.join(path, n) for n in files.list_dir(path)
+             if n.lower().endswith(data.IMAGE_EXTENSIONS)]
+    if not found:
       raise ValueError(f'config.hints.photos: no image files in {path!r}')
-    return files
+    return found
   names = common.split_names(spec)
-  bad = [n for n in names if n not in data.PHOTOS and not os.path.isfile(n)]
+  bad = [n for n in names if n not in data.PHOTOS
+         and not (files.exists(n) and not files.is_dir(n))]
   if not names or bad:
     raise ValueError(f'config.hints.photos={spec!r}: give natural, folder:/path, or offline photos '
                      f'({", ".join(data.PHOTOS)}) or image files' +

@@ -242,9 +242,8 @@ def photo_source(name: str, workdir: str) -> str:
 
 
 def _spread(values: list[float]) -> dict[str, float]:
-  array = np.asarray(values, np.float64)
-  return {'mean': float(array.mean()), 'std': float(array.std(ddof=1)) if array.size > 1 else 0.0,
-          'min': float(array.min()), 'max': float(array.max()), 'n': int(array.size)}
+  """``common.mean_std`` of ``values`` plus their 'min' and 'max'."""
+  return {**common.mean_std(values), 'min': float(np.min(values)), 'max': float(np.max(values))}
 
 
 def summarise_resize(per_image: dict[str, dict]) -> dict[str, dict]:

@@ -88,7 +88,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   trained = model_file.load(config.model_file)
   scale_list = scales(config)
   photos = test_photos(config)
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   methods = ('model', *BASELINES)
   rows: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
   seconds = 0.0

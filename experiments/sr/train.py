@@ -132,7 +132,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
                            queries=config.queries, scale=(config.scale_min, config.scale_max),
                            seed=config.seed)
   eval_fn = make_eval_fn(config, model_spec)
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   model = liif.LIIF(model_spec)
   params = liif.init_params(model_spec, jax.random.PRNGKey(config.seed))
   state = training.TrainState.create(apply_fn=model.apply, params=params,

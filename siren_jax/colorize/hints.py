@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from siren_jax import files
 from siren_jax.colorize import colour
 
 KINDS = ('points', 'strokes')
@@ -180,23 +180,23 @@ def from_points(points: Sequence[Any], height: int, width: int, *,
 
 
 def load(path: str, height: int, width: int) -> Hints:
-  """Hints for a height x width photo from a file: ``.json`` points or a stroke image (any
-  other extension). Raises FileNotFoundError or a one-line ValueError; an empty file of hints
-  is an error too (``require_some``)."""
-  if not os.path.isfile(path):
+  """Hints for a height x width photo from a file (a local path or a URL): ``.json`` points or
+  a stroke image (any other extension). Raises FileNotFoundError or a one-line ValueError; an
+  empty file of hints is an error too (``require_some``)."""
+  if not files.exists(path) or files.is_dir(path):
     raise FileNotFoundError(f'hint file not found: {path!r}')
   source = f'hint file {path!r}'
+  data = files.read_bytes(path)
   if path.lower().endswith('.json'):
     try:
-      with open(path) as f:
-        points = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
+      points = json.loads(data)
+    except ValueError as e:  # Not JSON, or not UTF-8.
       raise ValueError(f'{source} is not valid JSON: {e}') from None
     hints = from_points(points, height, width, source=source)
   else:
     import imageio.v3 as iio  # Only stroke images need it.
     try:
-      rgba = np.asarray(iio.imread(path))
+      rgba = np.asarray(iio.imread(data))
     except Exception as e:  # imageio raises many types for undecodable files.
       raise ValueError(f'cannot read {source}: {type(e).__name__}: {e}') from None
     hints = from_stroke_image(rgba, height, width, source=source)

@@ -18,6 +18,7 @@ else re-encoded as PNG), 'photo', 'name' (source/path), 'sha256', 'tag', 'source
 
   fetch_and_build(data_dir)                  # what `python -m tools.fetch_photos` runs
   open_split('train', data_dir)              # -> PhotoSplit: len(), [i] -> (H, W, 3) uint8
+data_dir and the folder may be local paths or URLs (gs://...; docs/corpus.md).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,7 +44,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 from PIL import Image
 
-from siren_jax import errors, images
+from siren_jax import errors, files, images
 
 NAME = 'siren_photos'
 VERSION = '1.0.0'
@@ -56,7 +58,6 @@ VALIDATION_FRACTION = 0.10
 # Today's held-out evaluation photos (tests, docs/colorization.md): always test photos, so a
 # model trained on the corpus never saw them and the numbers measured on them stay comparable.
 FIXED_TEST_PHOTOS = images.NATURAL_PHOTOS
-_CHUNK = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,20 +125,21 @@ class Photo:
 
 
 def load_manifest(path: str | os.PathLike | None = None) -> Manifest:
-  """Reads and checks a manifest (default: the packaged ``corpus_manifest.json``)."""
-  path = pathlib.Path(path or MANIFEST_PATH)
-  raw = path.read_bytes()
+  """Reads and checks a manifest (default: the packaged ``corpus_manifest.json``; a local path
+  or a URL)."""
+  path = os.fspath(path or MANIFEST_PATH)
+  raw = files.read_bytes(path)
   try:
     content = json.loads(raw)
     sources = tuple(Source(**s) for s in content['sources'])
-    files = tuple(Entry(**f) for f in content['files'])
+    entries = tuple(Entry(**f) for f in content['files'])
     builder_version = content['builder_version']
   except (ValueError, KeyError, TypeError) as e:
     raise ValueError(f'manifest {path} is malformed: {errors.first_line(e)}') from None
   versions = {s.name: s.version for s in sources}
   seen: set[str] = set()
   split_of: dict[str, str] = {}
-  for entry in files:
+  for entry in entries:
     where = f'manifest {path}: {entry.key}'
     if entry.key in seen:
       raise ValueError(f'{where} is listed twice')
@@ -153,7 +155,7 @@ def load_manifest(path: str | os.PathLike | None = None) -> Manifest:
       raise ValueError(f'{where} is excluded without a note saying why')
     if entry.kept and split_of.setdefault(entry.photo_id, entry.split) != entry.split:
       raise ValueError(f'{where}: photo {entry.photo_id!r} lies in two splits')
-  return Manifest(sources, files, builder_version, hashlib.sha256(raw).hexdigest())
+  return Manifest(sources, entries, builder_version, hashlib.sha256(raw).hexdigest())
 
 
 def _round_half_up(x: float) -> int:
@@ -215,23 +217,25 @@ def check_splits(splits: Sequence[str]) -> tuple[str, ...]:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(_CHUNK), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
+  """sha256 (hex) of file ``path`` (a local path or a URL)."""
+  return hashlib.sha256(files.read_bytes(path)).hexdigest()
 
 
-def _image_size(path: str | os.PathLike) -> tuple[int, int]:
-  """(width, height) of an image file after decoding all of it; ValueError naming the file if
-  it is not a readable image (corrupted, truncated, not an image)."""
+def _decoded_size(encoded: bytes, name: str | os.PathLike) -> tuple[int, int]:
+  """(width, height) of an encoded image after decoding all of it; ValueError naming the file
+  ``name`` if it is not a readable image (corrupted, truncated, not an image)."""
   try:
-    with Image.open(path) as image:
+    with Image.open(io.BytesIO(encoded)) as image:
       image.load()
       return image.size
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-    raise ValueError(f'{path}: not a readable image ({errors.first_line(e)}); remove or '
+    raise ValueError(f'{name}: not a readable image ({errors.first_line(e)}); remove or '
                      f'replace the file') from None
+
+
+def _image_size(path: str | os.PathLike) -> tuple[int, int]:
+  """(width, height) of image file ``path`` (see ``_decoded_size``)."""
+  return _decoded_size(files.read_bytes(path), path)
 
 
 def _rgb(image: Image.Image, name: str) -> Image.Image:
@@ -248,9 +252,10 @@ def _rgb(image: Image.Image, name: str) -> Image.Image:
 
 def _encoded_rgb(path: str) -> bytes:
   """The file's bytes if it is an 8-bit RGB JPEG or PNG, else the image as an RGB PNG."""
-  with Image.open(path) as image:
+  encoded = files.read_bytes(path)
+  with Image.open(io.BytesIO(encoded)) as image:
     if image.format in ('JPEG', 'PNG') and image.mode == 'RGB':
-      return pathlib.Path(path).read_bytes()
+      return encoded
     rgb = _rgb(image, path)
   buffer = io.BytesIO()
   rgb.save(buffer, format='PNG')
@@ -258,15 +263,16 @@ def _encoded_rgb(path: str) -> bytes:
 
 
 def read_rgb(path: str) -> np.ndarray:
-  """An image file -> (H, W, 3) uint8, decoded as the builder stores it."""
-  with Image.open(path) as image:
-    return np.asarray(_rgb(image, path))
+  """An image file (a local path or a URL) -> (H, W, 3) uint8, decoded as the builder stores
+  it."""
+  return decode_rgb(files.read_bytes(path), path)
 
 
-def decode_rgb(encoded: bytes) -> np.ndarray:
-  """Stored image bytes -> (H, W, 3) uint8 (PIL, so every reader decodes alike)."""
+def decode_rgb(encoded: bytes, name: str = 'a stored image') -> np.ndarray:
+  """Stored image bytes -> (H, W, 3) uint8 (PIL, so every reader decodes alike); ``name``
+  names the image in errors."""
   with Image.open(io.BytesIO(encoded)) as image:
-    return np.asarray(_rgb(image, 'a stored image'))
+    return np.asarray(_rgb(image, name))
 
 
 # --- Fetching the manifest's packages -------------------------------------------------------
@@ -417,15 +423,15 @@ def verify(manifest: Manifest, tree: str | os.PathLike, found: Mapping[str, str]
 
 
 def list_image_files(folder: str | os.PathLike) -> list[str]:
-  """Image files (``photos.IMAGE_EXTENSIONS``) under ``folder``, recursively, sorted by their
-  path relative to it; hidden files and folders are skipped."""
+  """Image files (``photos.IMAGE_EXTENSIONS``) under ``folder`` (a local path or a URL),
+  recursively, sorted by their path relative to it; hidden files and folders are skipped."""
   folder = os.fspath(folder)
-  if not os.path.isdir(folder):
+  if not files.is_dir(folder):
     raise FileNotFoundError(f'photo folder not found: {folder!r}')
   found = []
-  for root, dirs, files in os.walk(folder):
+  for root, dirs, names in files.walk(folder):
     dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-    found += [os.path.join(root, f) for f in files
+    found += [os.path.join(root, f) for f in names
               if not f.startswith('.') and f.lower().endswith(images.IMAGE_EXTENSIONS)]
   if not found:
     raise ValueError(f'photo folder {folder!r} holds no image files '
@@ -435,13 +441,14 @@ def list_image_files(folder: str | os.PathLike) -> list[str]:
 
 def folder_photos(folder: str | os.PathLike, splits: Sequence[str] = SPLITS,
                   log: Callable[[str], None] = print) -> list[Photo]:
-  """Every image file under ``folder`` as a Photo (one file, one photo; byte-identical copies
-  are stored once), split by ``assign_splits`` with one tag for all."""
+  """Every image file under ``folder`` (a local path or a URL) as a Photo (one file, one photo;
+  byte-identical copies are stored once), split by ``assign_splits`` with one tag for all."""
   folder = os.fspath(folder)
   by_sha: dict[str, Photo] = {}
   for path in list_image_files(folder):
-    width, height = _image_size(path)
-    sha = file_sha256(path)
+    encoded = files.read_bytes(path)  # Once: a file in a bucket is one download.
+    width, height = _decoded_size(encoded, path)
+    sha = hashlib.sha256(encoded).hexdigest()
     relative = os.path.relpath(path, folder)
     if sha in by_sha:
       log(f'  {relative}: the same bytes as {by_sha[sha].key} (stored once)')
@@ -468,6 +475,16 @@ def summarise(plan: Sequence[Photo]) -> dict[str, dict[str, float]]:
       table[split] = {'photos': len({p.photo for p in members}), 'files': len(members),
                       'megapixels': round(sum(p.width * p.height for p in members) / 1e6, 2)}
   return table
+
+
+class _DatasetInfo(tfds.core.DatasetInfo):
+  """siren_photos' DatasetInfo: it is never in the TFDS bucket."""
+
+  def initialize_from_bucket(self) -> None:
+    # tfds 4.9 asks there for the info of every dataset not built yet, through a temporary
+    # directory (tempfile.mkdtemp('tfds')) it makes even with its GCS access off and never
+    # removes: each build left an empty /tmp/tmp*tfds behind.
+    return
 
 
 class SirenPhotos(tfds.core.GeneratorBasedBuilder):
@@ -502,7 +519,7 @@ class SirenPhotos(tfds.core.GeneratorBasedBuilder):
     super().__init__(**kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
+    return _DatasetInfo(
         builder=self,
         description=self.__doc__,
         features=tfds.features.FeaturesDict({
@@ -549,7 +566,7 @@ def _data_dir(data_dir: str | None) -> str:
 def built_versions(data_dir: str | None, config: str = 'corpus') -> list[str]:
   """Versions of siren_photos/``config`` completely built in ``data_dir``."""
   root = epath.Path(_data_dir(data_dir)) / NAME / config
-  if not root.is_dir():
+  if not files.is_dir(root):  # One ValueError for a URL whose filesystem is not installed.
     return []
   return sorted(p.name for p in root.iterdir() if (p / 'dataset_info.json').exists())
 
@@ -577,7 +594,7 @@ def _remove_created(paths: Sequence[epath.Path]) -> None:
   """Removes the outermost of ``paths`` (outermost first) that did not exist before."""
   for path in paths:
     if path.exists():
-      shutil.rmtree(os.fspath(path), ignore_errors=True)
+      path.rmtree(missing_ok=True)
       return
 
 
@@ -598,14 +615,20 @@ def build(data_dir: str | None, config: str, plan: Sequence[Photo],
     raise ValueError(f'{where / NAME / config / VERSION} holds another build of siren_photos '
                      f'{config} (other files or splits): use another data_dir (--data_dir) or '
                      f'delete it')
-  created = [p for p in (where, where / NAME, where / NAME / config) if not p.exists()]
+  built = where / NAME / config / VERSION
+  created = [p for p in (where, where / NAME, where / NAME / config, built) if not p.exists()]
   tfds.disable_progress_bar()
   try:
-    with tempfile.TemporaryDirectory() as downloads:
-      builder = SirenPhotos(plan=plan, manifest_sha256=manifest_sha256,
-                            data_dir=os.fspath(where), config=config,
-                            file_format='array_record')
-      builder.download_and_prepare(download_dir=downloads)
+    with tempfile.TemporaryDirectory(prefix='siren_photos_') as work:
+      # array_record writes local files only: a remote data_dir gets a local build, copied up
+      # (dataset_info.json last: until it is there, ``built_versions`` sees no build).
+      local = os.path.join(work, 'data') if files.is_url(where) else os.fspath(where)
+      builder = SirenPhotos(plan=plan, manifest_sha256=manifest_sha256, data_dir=local,
+                            config=config, file_format='array_record')
+      builder.download_and_prepare(download_dir=os.path.join(work, 'downloads'))
+      if files.is_url(where):
+        files.copy_tree(os.path.join(local, NAME, config, VERSION), built,
+                        last='dataset_info.json')
   except BaseException:
     _remove_created(created)
     raise
@@ -632,6 +655,7 @@ def fetch_and_build(data_dir: str | None, *, folder: str | None = None,
   Returns:
     Per split: photos, files and megapixels.
   """
+  files.check_reachable(_data_dir(data_dir))
   if folder is not None:
     if manifest or allow_mismatch:
       raise ValueError('manifest and allow_mismatch apply to the corpus, not to folder=')
@@ -667,15 +691,32 @@ def fetch_and_build(data_dir: str | None, *, folder: str | None = None,
     return build(data_dir, 'corpus', plan, log, loaded.sha256)
 
 
+def _local_copy(built: epath.Path, config: str, split: str) -> str:
+  """A new local temporary data dir holding ``split`` of the build at ``built`` (a remote
+  NAME/``config``/VERSION): its records and the build's JSON files. Returns the data dir."""
+  local = tempfile.mkdtemp(prefix='siren_photos_')
+  target = os.path.join(local, NAME, config, VERSION)
+  try:
+    for name in files.list_dir(built):
+      if name.endswith('.json') or name.startswith(f'{NAME}-{split}.'):
+        files.write_bytes(os.path.join(target, name), files.read_bytes(built / name))
+  except BaseException:
+    shutil.rmtree(local, ignore_errors=True)
+    raise
+  return local
+
+
 class PhotoSplit:
   """One split of a built siren_photos config: ``len()``, ``[i]`` -> (H, W, 3) uint8, and per
-  record ``names[i]`` (source/path), ``groups[i]`` (its photo), ``tags[i]``."""
+  record ``names[i]`` (source/path), ``groups[i]`` (its photo), ``tags[i]``. From a remote
+  data_dir the split is copied to a local temporary folder first (removed with this object)."""
 
   def __init__(self, split: str, data_dir: str | None = None, config: str = 'corpus'):
     if config not in CONFIGS:
       raise ValueError(f'config={config!r} must be one of {", ".join(CONFIGS)}')
     if split not in SPLITS:
       raise ValueError(f'split={split!r} must be one of {", ".join(SPLITS)}')
+    files.check_reachable(_data_dir(data_dir))
     _check_version(data_dir, config)
     where = epath.Path(_data_dir(data_dir)) / NAME / config
     if VERSION not in built_versions(data_dir, config):
@@ -690,8 +731,12 @@ class PhotoSplit:
       raise ValueError(f'siren_photos {config} in {where} has no {split} split (it has '
                        f'{", ".join(metadata.get("summary", {}))})')
     self.split, self.config = split, config
+    read_from = _data_dir(data_dir)
+    if files.is_url(read_from):  # array_record reads local files only.
+      read_from = _local_copy(where / VERSION, config, split)
+      weakref.finalize(self, shutil.rmtree, read_from, True)
     self._source = tfds.data_source(f'{NAME}/{config}:{VERSION}', split=split,
-                                    data_dir=_data_dir(data_dir), download=False,
+                                    data_dir=read_from, download=False,
                                     decoders={'image': tfds.decode.SkipDecoding()})
     self.names, self.groups, self.tags = [], [], []
     for i in range(len(self._source)):

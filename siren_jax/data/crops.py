@@ -5,7 +5,8 @@ Sources (``open_photos``; one string, as ``data.open_source`` takes):
                              to 'train', CONFIG to 'corpus', 'folder' is a folder build).
   'tfds:NAME[:SPLIT]'        any tfds image dataset prepared as array_record in ``data_dir``,
                              e.g. 'tfds:div2k/bicubic_x2:train' with image_key='hr'.
-  'folder:/path'             every image file under a folder (recursive), decoded on demand.
+  'folder:/path'             every image file under a folder (recursive; local or gs://...),
+                             decoded on demand.
 Each is ``len()``, ``[i]`` -> (H, W, 3) uint8 and ``groups[i]``, the photo record i shows.
 
 A crop at ``step``: for each of the ``batch_size`` examples of the global batch, a photo drawn

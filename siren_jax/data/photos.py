@@ -8,9 +8,9 @@ Sources (one string, ``dataset``):
   'embedded:A,B,...'   the same for the named offline photos only (``PHOTOS``: scikit-image's
                        built-in colour images, 'stereo_motorcycle' (both views, one photo) and
                        matplotlib's 'grace_hopper'); 'embedded:natural' = ``NATURAL_PHOTOS``.
-  'folder:/path'       every image file directly in a local folder (any sizes >= image_size); if
-                       the folder holds 'train/', 'val/' and 'test/' subfolders instead, they are
-                       the splits.
+  'folder:/path'       every image file directly in a folder, local or gs://... (any sizes >=
+                       image_size); if the folder holds 'train/', 'val/' and 'test/' subfolders
+                       instead, they are the splits.
   'tfds:NAME[:SPLIT]'  a tensorflow-datasets image dataset already prepared in ``data_dir`` in
                        the array_record format; read with ``tfds.data_source`` (no TensorFlow, no
                        download). SPLIT defaults to 'train'.
@@ -39,7 +39,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from siren_jax import errors, images
+from siren_jax import errors, files, images
 from siren_jax.images import IMAGE_EXTENSIONS, NATURAL_PHOTOS
 from siren_jax.colorize import colour
 
@@ -125,14 +125,14 @@ class _Folder:
   ``fixed_splits`` holds their example indices."""
 
   def __init__(self, path: str, image_size: int):
-    if not os.path.isdir(path):
+    if not files.is_dir(path):
       raise FileNotFoundError(f'image folder not found: {path!r}')
-    subfolders = [s for s in SPLITS if os.path.isdir(os.path.join(path, s))]
+    subfolders = [s for s in SPLITS if files.is_dir(os.path.join(path, s))]
     if subfolders and len(subfolders) != len(SPLITS):
       raise ValueError(f'image folder {path!r} has {"/, ".join(subfolders)}/ but not all of '
                        f'train/, val/, test/ (give all three or none)')
     folders = [os.path.join(path, s) for s in SPLITS] if subfolders else [path]
-    per_folder = [sorted(os.path.join(f, n) for n in os.listdir(f)
+    per_folder = [sorted(os.path.join(f, n) for n in files.list_dir(f)
                          if n.lower().endswith(IMAGE_EXTENSIONS)) for f in folders]
     self.names = [n for names in per_folder for n in names]
     if not self.names:
@@ -166,6 +166,10 @@ class _Tfds:
                image_size: int):
     import tensorflow_datasets as tfds  # Lazy: slow to import and only needed here.
     where = data_dir or os.environ.get('TFDS_DATA_DIR') or '~/tensorflow_datasets'
+    if files.is_url(where):
+      raise ValueError(f'TFDS dataset {name!r}: data_dir {where!r} is a URL, but array_record '
+                       f'files are read from local disk only; copy the prepared dataset to a '
+                       f'local data_dir')
     prepare = (f"prepare it on a machine with TensorFlow: tfds build {name} --data_dir={where} "
                f"--file_format=array_record")
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any
 
 import jax
@@ -19,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from siren_jax import errors, grids, inr_file
+from siren_jax import errors, files, grids, inr_file
 from siren_jax.sr import liif
 
 FORMAT = 'siren_jax.sr_model'
@@ -35,26 +34,25 @@ class TrainedModel:
 
 
 def save(path: str, params: Any, spec: liif.Spec, extra: dict[str, Any] | None = None) -> int:
-  """Writes the model to ``path`` (parent directories created); returns its size in bytes."""
+  """Writes the model to ``path`` (a local path or a URL such as ``gs://...``; parent
+  directories created); returns its size in bytes."""
   metadata = {'spec': spec.to_dict(), 'grid': grids.HALF_PIXEL,
               'value_range': inr_file.VALUE_RANGE, **(extra or {})}
   state = jax.tree.map(lambda a: np.asarray(a, np.float32),
                        serialization.to_state_dict(jax.device_get(params)))
   payload = serialization.msgpack_serialize(
       {'format': FORMAT, 'version': VERSION, 'metadata': json.dumps(metadata), 'params': state})
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, 'wb') as f:
-    f.write(payload)
+  files.write_bytes(path, payload)
   return len(payload)
 
 
 def load(path: str) -> TrainedModel:
-  """Reads a file written by ``save``; FileNotFoundError, or a one-line ValueError for a file
-  of another kind (e.g. a fitted-image ``.inr``), another version, or a corrupt one."""
-  if not os.path.isfile(path):
+  """Reads a file written by ``save`` (a local path or a URL); FileNotFoundError, or a one-line
+  ValueError for a file of another kind (e.g. a fitted-image ``.inr``), another version, or a
+  corrupt one."""
+  if not files.exists(path) or files.is_dir(path):
     raise FileNotFoundError(f'learned-resize model file not found: {path!r}')
-  with open(path, 'rb') as f:
-    payload = f.read()
+  payload = files.read_bytes(path)
   try:
     contents = serialization.msgpack_restore(payload)
   except Exception:  # msgpack raises several types on foreign bytes.
