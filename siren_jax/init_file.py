@@ -99,6 +99,8 @@ def load(path: str) -> LearnedInit:
     metadata = json.loads(contents['metadata'])
     metadata['model'] = fields.read_spec(metadata['model'])
     grids.check_grid(metadata['grid'])
+    if not isinstance(metadata.get('trained_on'), dict):  # Runs record it after their fit.
+      raise ValueError("metadata 'trained_on' is not a JSON object")
     # Checked before from_state_dict, which drops parameters the spec does not have.
     _check_shapes(contents['params'], metadata['model'], 'stored parameter')
     params = serialization.from_state_dict(_template(metadata['model']), contents['params'])

@@ -4,6 +4,7 @@ errors for files that are not one, and the spec check that decides which fits it
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 import jax
@@ -116,6 +117,24 @@ def test_corrupt_metadata_is_a_one_line_error(saved):
                         'corrupt learned-init file')
   _one_line_value_error(_rewrite(saved, lambda c: c.update(metadata='{"grid": "half_pixel"}')),
                         'corrupt learned-init file')
+
+
+def test_metadata_without_a_trained_on_object_is_a_one_line_error(saved):
+  # Entry points record trained_on in metrics.json after their fit: checked on load, not then.
+  def set_trained_on(value):
+    def edit(contents):
+      metadata = json.loads(contents['metadata'])
+      if value is None:
+        del metadata['trained_on']
+      else:
+        metadata['trained_on'] = value
+      contents['metadata'] = json.dumps(metadata)
+    return edit
+
+  for value in (None, ['corpus'], 'corpus'):
+    _one_line_value_error(_rewrite(saved, set_trained_on(value)),
+                          "corrupt learned-init file: metadata 'trained_on' is not a JSON "
+                          'object')
 
 
 def _first_bias(contents) -> tuple[dict, str]:
