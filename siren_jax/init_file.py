@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from siren_jax import errors, files, grids
+from siren_jax import errors, grids, param_file
 from siren_jax.models import fields
 
 FORMAT = 'siren_jax.learned_init'
@@ -69,25 +69,15 @@ def save(path: str, params: Any, *, model: Mapping[str, Any], grid: str = grids.
   _check_shapes(params, fields.read_spec(model), 'params')
   metadata = {'model': dict(model), 'grid': grid, 'trained_on': dict(trained_on or {}),
               'value_range': VALUE_RANGE}
-  state = jax.tree.map(lambda a: np.asarray(a, np.float32),
-                       serialization.to_state_dict(jax.device_get(params)))
-  payload = serialization.msgpack_serialize(
-      {'format': FORMAT, 'version': VERSION, 'metadata': json.dumps(metadata), 'params': state})
-  files.write_bytes(path, payload)
-  return len(payload)
+  return param_file.save(path, file_format=FORMAT, version=VERSION, metadata=metadata,
+                         params=params)
 
 
 def load(path: str) -> LearnedInit:
   """Reads a file written by ``save``; FileNotFoundError for a missing file, a one-line
   ValueError for a foreign, newer or corrupt one."""
-  if not files.exists(path) or files.is_dir(path):
-    raise FileNotFoundError(f'learned-init file not found: {path!r}')
-  data = files.read_bytes(path)
-  try:
-    contents = serialization.msgpack_restore(data)
-  except Exception:  # msgpack raises several types on foreign bytes.
-    contents = None
-  if not isinstance(contents, dict) or contents.get('format') != FORMAT:
+  contents, data = param_file.read(path, 'learned-init')
+  if contents is None or contents.get('format') != FORMAT:
     # 'format' is the first key written: a file cut short still starts with it.
     if contents is None and FORMAT.encode() in data[:64]:
       raise ValueError(f'{path!r} is a truncated or corrupt learned-init file')

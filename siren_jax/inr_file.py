@@ -25,7 +25,7 @@ import numpy as np
 from flax import serialization
 
 from siren_jax import render as render_lib
-from siren_jax import errors, files, grids, models, tiling
+from siren_jax import errors, grids, models, param_file, tiling
 from siren_jax.models import fields
 
 Array = jax.Array
@@ -95,25 +95,15 @@ def save(path: str, params: Any, *, model: dict[str, Any], height: int, width: i
               'param_dtype': param_dtype,
               'tiling': None if layout is None else {**layout.to_dict(), 'ramp': ramp},
               **(extra or {})}
-  state = jax.tree.map(lambda a: np.asarray(a, param_dtype),
-                       serialization.to_state_dict(jax.device_get(params)))
-  payload = serialization.msgpack_serialize(
-      {'format': FORMAT, 'version': VERSION, 'metadata': json.dumps(metadata), 'params': state})
-  files.write_bytes(path, payload)
-  return len(payload)
+  return param_file.save(path, file_format=FORMAT, version=VERSION, metadata=metadata,
+                         params=params, dtype=param_dtype)
 
 
 def load(path: str) -> FittedImage:
   """Reads a file written by ``save`` (a local path or a URL); raises FileNotFoundError / one-line ValueError for a
   missing, foreign, corrupt or inconsistent file."""
-  if not files.exists(path) or files.is_dir(path):
-    raise FileNotFoundError(f'fitted-image file not found: {path!r}')
-  payload = files.read_bytes(path)
-  try:
-    contents = serialization.msgpack_restore(payload)
-  except Exception:  # msgpack raises several types on foreign bytes.
-    contents = None
-  if not isinstance(contents, dict) or contents.get('format') != FORMAT:
+  contents, _ = param_file.read(path, 'fitted-image')
+  if contents is None or contents.get('format') != FORMAT:
     raise ValueError(f'{path!r} is not a siren_jax fitted-image file')
   version = contents.get('version')
   if version not in READABLE_VERSIONS:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from siren_jax import errors, files, grids, inr_file
+from siren_jax import errors, grids, inr_file, param_file
 from siren_jax.sr import liif
 
 FORMAT = 'siren_jax.sr_model'
@@ -38,27 +38,17 @@ def save(path: str, params: Any, spec: liif.Spec, extra: dict[str, Any] | None =
   directories created); returns its size in bytes."""
   metadata = {'spec': spec.to_dict(), 'grid': grids.HALF_PIXEL,
               'value_range': inr_file.VALUE_RANGE, **(extra or {})}
-  state = jax.tree.map(lambda a: np.asarray(a, np.float32),
-                       serialization.to_state_dict(jax.device_get(params)))
-  payload = serialization.msgpack_serialize(
-      {'format': FORMAT, 'version': VERSION, 'metadata': json.dumps(metadata), 'params': state})
-  files.write_bytes(path, payload)
-  return len(payload)
+  return param_file.save(path, file_format=FORMAT, version=VERSION, metadata=metadata,
+                         params=params)
 
 
 def load(path: str) -> TrainedModel:
   """Reads a file written by ``save`` (a local path or a URL); FileNotFoundError, or a one-line
   ValueError for a file of another kind (e.g. a fitted-image ``.inr``), another version, or a
   corrupt one."""
-  if not files.exists(path) or files.is_dir(path):
-    raise FileNotFoundError(f'learned-resize model file not found: {path!r}')
-  payload = files.read_bytes(path)
-  try:
-    contents = serialization.msgpack_restore(payload)
-  except Exception:  # msgpack raises several types on foreign bytes.
-    contents = None
-  kind = contents.get('format') if isinstance(contents, dict) else None
-  if kind != FORMAT:
+  contents, _ = param_file.read(path, 'learned-resize model')
+  kind = contents.get('format') if contents is not None else None
+  if contents is None or kind != FORMAT:
     what = ' (it is a fitted-image .inr file)' if kind == inr_file.FORMAT else ''
     raise ValueError(f'{path!r} is not a siren_jax learned-resize model file{what}; train one '
                      f'with python -m experiments.sr')
