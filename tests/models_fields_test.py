@@ -37,6 +37,27 @@ def test_function_spec_keeps_only_the_fields_the_model_computes_with():
   assert fields.function_spec(old) == {'name': 'relu', **shared}
 
 
+@pytest.mark.parametrize('name', fields.FIELD_MODELS)
+def test_specs_with_one_function_spec_compute_one_function_from_the_same_params(name):
+  """What a learned init relies on: two specs that function_spec calls equal give the same
+  outputs from the same params; a field it keeps changes them (or the params' shapes)."""
+  base = _spec(name)
+  coords = jax.random.uniform(jax.random.PRNGKey(1), (64, 2), minval=-1, maxval=1)
+  params = fields.init_params(fields.make_field_model(**base), jax.random.PRNGKey(0))
+  base_out = fields.make_field_model(**base).apply({'params': params}, coords)
+  for change in ({'zero_bias': True}, {'num_frequencies': 3}, {'first_omega0': 10.0},
+                 {'hidden_omega0': 10.0}):
+    other = {**base, **change}
+    model = fields.make_field_model(**other)
+    shapes = jax.tree.map(np.shape, fields.init_params(model, jax.random.PRNGKey(0)))
+    same_shapes = shapes == jax.tree.map(np.shape, params)
+    out = model.apply({'params': params}, coords) if same_shapes else None
+    if fields.function_spec(other) == fields.function_spec(base):
+      np.testing.assert_array_equal(out, base_out, err_msg=f'{name} {change}')
+    else:
+      assert out is None or not np.allclose(out, base_out), f'{name} {change}'
+
+
 def test_a_siren_field_keeps_the_reference_uniform_biases_by_default():
   model = fields.make_field_model('siren', out_features=1, hidden_features=256, hidden_layers=1)
   params = fields.init_params(model, jax.random.PRNGKey(0))
