@@ -248,6 +248,22 @@ def test_resuming_with_another_init_is_refused(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_from_an_init_resumes_bit_identically(tmp_path):
+  config = _fit_image(models='siren', steps=4, checkpoint_every=2, eval_every=2, log_every=2)
+  config.init = _init_for(config, tmp_path, channels=1)
+  fresh = fit_image_lib.train_and_evaluate(config, str(tmp_path / 'fresh'))['models']['siren']
+  config.steps = 2
+  fit_image_lib.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  config.steps = 4
+  resumed = fit_image_lib.train_and_evaluate(config, str(tmp_path / 'resumed'))['models']['siren']
+  assert (resumed['resumed_from_step'], fresh['resumed_from_step']) == (2, None)
+  assert resumed['psnr_history'][-1] == fresh['psnr_history'][-1]
+  networks = [inr_file.load(str(tmp_path / run / 'siren.inr')) for run in ('fresh', 'resumed')]
+  for a, b in zip(*(jax.tree.leaves(n.params) for n in networks)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize('case, message', [
     ('rgb', 'out_features: init 3 != config 1'),  # An RGB init for a grey fit.
     ('missing', 'config.init: learned-init file not found'),
