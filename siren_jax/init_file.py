@@ -22,7 +22,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import serialization
 
 from siren_jax import errors, grids, param_file
@@ -66,7 +65,7 @@ def save(path: str, params: Any, *, model: Mapping[str, Any], grid: str = grids.
     trained_on: JSON-serialisable description of the training data and algorithm.
   """
   grids.check_grid(grid)
-  _check_shapes(params, fields.read_spec(model), 'params')
+  param_file.check_shapes(params, _template(fields.read_spec(model)), 'params')
   metadata = {'model': dict(model), 'grid': grid, 'trained_on': dict(trained_on or {}),
               'value_range': VALUE_RANGE}
   return param_file.save(path, file_format=FORMAT, version=VERSION, metadata=metadata,
@@ -92,8 +91,9 @@ def load(path: str) -> LearnedInit:
     if not isinstance(metadata.get('trained_on'), dict):  # Runs record it after their fit.
       raise ValueError("metadata 'trained_on' is not a JSON object")
     # Checked before from_state_dict, which drops parameters the spec does not have.
-    _check_shapes(contents['params'], metadata['model'], 'stored parameter')
-    params = serialization.from_state_dict(_template(metadata['model']), contents['params'])
+    template = _template(metadata['model'])
+    param_file.check_shapes(contents['params'], template, 'stored parameter')
+    params = serialization.from_state_dict(template, contents['params'])
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError(f'{path!r} is a corrupt learned-init file: '
                      f'{errors.first_line(e)}') from None
@@ -123,21 +123,3 @@ def check_matches(init: LearnedInit, model: Mapping[str, Any], grid: str, path: 
 def _template(spec: Mapping[str, Any]) -> Any:
   model = fields.make_field_model(**spec)
   return jax.eval_shape(functools.partial(fields.init_params, model), jax.random.PRNGKey(0))
-
-
-def _check_shapes(params: Any, spec: Mapping[str, Any], what: str) -> None:
-  """One-line ValueError naming the first parameter missing from ``params``, extra in it, or of
-  another shape than ``spec``'s network has."""
-  needed = {jax.tree_util.keystr(k): tuple(t.shape)
-            for k, t in jax.tree_util.tree_leaves_with_path(_template(spec))}
-  given = {jax.tree_util.keystr(k): tuple(np.shape(p))
-           for k, p in jax.tree_util.tree_leaves_with_path(params)}
-  for key in sorted(set(needed) | set(given)):
-    if key not in given:
-      raise ValueError(f'{what} {key} is missing; the model spec needs one of shape '
-                       f'{needed[key]}')
-    if key not in needed:
-      raise ValueError(f'{what} {key} is not in the model spec')
-    if given[key] != needed[key]:
-      raise ValueError(f'{what} {key} has shape {given[key]}, the model spec needs '
-                       f'{needed[key]}')

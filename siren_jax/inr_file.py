@@ -121,12 +121,9 @@ def load(path: str) -> FittedImage:
     template = jax.eval_shape(functools.partial(
         fields.init_params, model, num_tiles=layout.num_tiles if layout else 0),
         jax.random.PRNGKey(0))
+    # Before from_state_dict, which drops parameters the model does not have.
+    param_file.check_shapes(contents['params'], template, 'stored parameter')
     params = serialization.from_state_dict(template, contents['params'])
-    mismatched = [jax.tree_util.keystr(k) for (k, t), p in zip(
-        jax.tree_util.tree_leaves_with_path(template), jax.tree.leaves(params))
-                  if tuple(np.shape(p)) != tuple(t.shape)]
-    if mismatched:
-      raise ValueError(f'parameter {mismatched[0]} does not match the stored model')
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError(f'{path!r} is a corrupt fitted-image file: '
                      f'{errors.first_line(e)}') from None

@@ -3,7 +3,7 @@
 a map
   'format':   the file kind's name (each module's ``FORMAT``), 'version': its format version,
   'metadata': JSON text (what each kind stores: model spec, grid, ...),
-  'params':   the parameters' state dict.
+  'params':   the parameters' state dict, checked against the kind's model by ``check_shapes``.
 What a kind's metadata and params hold, and which versions it reads, is its own module's.
 """
 
@@ -45,3 +45,22 @@ def read(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any] | None, byt
   except Exception:  # msgpack raises several types on foreign bytes.
     contents = None
   return (contents if isinstance(contents, dict) else None), payload
+
+
+def check_shapes(params: Any, template: Any, what: str) -> None:
+  """One-line ValueError naming the first parameter missing from ``params`` (e.g. a file's
+  state dict), extra in it, or of another shape than in ``template`` (arrays or
+  ``jax.ShapeDtypeStruct``s, e.g. from ``jax.eval_shape``); ``what`` starts the message."""
+  needed = {jax.tree_util.keystr(k): tuple(t.shape)
+            for k, t in jax.tree_util.tree_leaves_with_path(template)}
+  given = {jax.tree_util.keystr(k): tuple(np.shape(p))
+           for k, p in jax.tree_util.tree_leaves_with_path(params)}
+  for key in sorted(set(needed) | set(given)):
+    if key not in given:
+      raise ValueError(f'{what} {key} is missing; the model spec needs one of shape '
+                       f'{needed[key]}')
+    if key not in needed:
+      raise ValueError(f'{what} {key} is not in the model spec')
+    if given[key] != needed[key]:
+      raise ValueError(f'{what} {key} has shape {given[key]}, the model spec needs '
+                       f'{needed[key]}')

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import jax
 import msgpack
 import numpy as np
 import pytest
@@ -62,3 +63,20 @@ def test_a_file_in_a_bucket_round_trips_without_local_files(bucket):  # noqa: F8
   contents, _ = param_file.read('gs://bucket/p/x.bin', 'test')
   np.testing.assert_array_equal(contents['params']['layer_0']['bias'], PARAMS['layer_0']['bias'])
   assert not os.listdir(cwd)
+
+
+def test_check_shapes_names_the_first_parameter_missing_extra_or_of_another_shape():
+  template = {'a': {'kernel': jax.ShapeDtypeStruct((2, 3), np.float32),
+                    'bias': jax.ShapeDtypeStruct((3,), np.float32)}}
+  param_file.check_shapes({'a': PARAMS['layer_0']}, template, 'p')  # Matches: no error.
+  cases = [
+      ({'a': {'kernel': np.zeros((2, 3))}}, "p ['a']['bias'] is missing; the model spec needs one "
+                                            'of shape (3,)'),
+      ({'a': {**PARAMS['layer_0'], 'extra': np.zeros(1)}}, "p ['a']['extra'] is not in the model "
+                                                           'spec'),
+      ({'a': {**PARAMS['layer_0'], 'bias': np.zeros(4)}}, "p ['a']['bias'] has shape (4,), the "
+                                                          'model spec needs (3,)')]
+  for params, message in cases:
+    with pytest.raises(ValueError) as error:
+      param_file.check_shapes(params, template, 'p')
+    assert str(error.value) == message

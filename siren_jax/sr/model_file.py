@@ -15,7 +15,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import serialization
 
 from siren_jax import errors, grids, inr_file, param_file
@@ -59,12 +58,9 @@ def load(path: str) -> TrainedModel:
     metadata = json.loads(contents['metadata'])
     spec = liif.Spec.from_dict(metadata['spec'])
     template = jax.eval_shape(lambda: liif.init_params(spec, jax.random.PRNGKey(0)))
+    # Before from_state_dict, which drops parameters the model does not have.
+    param_file.check_shapes(contents['params'], template, 'stored parameter')
     params = serialization.from_state_dict(template, contents['params'])
-    for (key, t), p in zip(jax.tree_util.tree_leaves_with_path(template),
-                           jax.tree.leaves(params)):
-      if tuple(np.shape(p)) != tuple(t.shape):
-        raise ValueError(f'parameter {jax.tree_util.keystr(key)} does not match the stored '
-                         f'model')
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError(f'{path!r} is a corrupt learned-resize model file: '
                      f'{errors.first_line(e)}') from None
