@@ -72,6 +72,12 @@ def is_dir(path: PathLike) -> bool:
     return as_path(path).is_dir()
 
 
+def is_file(path: PathLike) -> bool:
+  """Whether ``path`` is a file (not missing, not a directory)."""
+  with _filesystem_errors(path):
+    return as_path(path).is_file()
+
+
 def read_bytes(path: PathLike) -> bytes:
   """The bytes of file ``path``; FileNotFoundError if there is none, ValueError (one line) if
   it is a directory."""

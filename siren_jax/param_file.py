@@ -37,7 +37,7 @@ def read(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any] | None, byt
   """(the decoded map, or None where the bytes are no msgpack map; the file's bytes) of file
   ``path`` (local or a URL). FileNotFoundError '``kind`` file not found' for a missing path or a
   directory; the caller checks 'format' and 'version'."""
-  if not files.exists(path) or files.is_dir(path):
+  if not files.is_file(path):
     raise FileNotFoundError(f'{kind} file not found: {os.fspath(path)!r}')
   payload = files.read_bytes(path)
   try:

@@ -92,3 +92,13 @@ def test_walk_lists_a_link_to_a_directory_without_entering_it(tmp_path):
   (tmp_path / 'link').symlink_to(tmp_path / 'real')
   assert list(files.walk(tmp_path)) == [(str(tmp_path), ['link', 'real'], []),
                                         (str(tmp_path / 'real'), [], ['f'])]
+
+
+def test_is_file_is_false_for_a_directory_and_a_missing_path(bucket, tmp_path):
+  root, cwd = bucket
+  files.write_bytes('gs://bucket/d/f', b'x')
+  (tmp_path / 'f').write_bytes(b'x')
+  for base in ('gs://bucket/d', str(tmp_path)):
+    assert files.is_file(f'{base}/f')
+    assert not files.is_file(base) and not files.is_file(f'{base}/missing')
+  assert not os.listdir(cwd)

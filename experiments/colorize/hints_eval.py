@@ -74,8 +74,7 @@ def photo_names(spec: str) -> list[str]:
       raise ValueError(f'config.hints.photos: no image files in {path!r}')
     return found
   names = common.split_names(spec)
-  bad = [n for n in names if n not in data.PHOTOS
-         and not (files.exists(n) and not files.is_dir(n))]
+  bad = [n for n in names if n not in data.PHOTOS and not files.is_file(n)]
   if not names or bad:
     raise ValueError(f'config.hints.photos={spec!r}: give natural, folder:/path, or offline photos '
                      f'({", ".join(data.PHOTOS)}) or image files' +

@@ -183,7 +183,7 @@ def load(path: str, height: int, width: int) -> Hints:
   """Hints for a height x width photo from a file (a local path or a URL): ``.json`` points or
   a stroke image (any other extension). Raises FileNotFoundError or a one-line ValueError; an
   empty file of hints is an error too (``require_some``)."""
-  if not files.exists(path) or files.is_dir(path):
+  if not files.is_file(path):
     raise FileNotFoundError(f'hint file not found: {path!r}')
   source = f'hint file {path!r}'
   data = files.read_bytes(path)
