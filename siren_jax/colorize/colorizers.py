@@ -266,7 +266,7 @@ def load_embedding(path: str) -> tuple[Callable[[Array], Array], int]:
   not multiples of side), flattened row-major.
   """
   import flax.serialization  # Local: only .msgpack embeddings need it.
-  if not files.exists(path) or files.is_dir(path):
+  if not files.is_file(path):
     raise FileNotFoundError(f'embedding file not found: {path!r}')
   if path.endswith('.npy'):
     kernel, bias = np.load(io.BytesIO(files.read_bytes(path))), None
