@@ -36,7 +36,9 @@ def save(path: str | os.PathLike, *, file_format: str, version: int,
 def read(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any] | None, bytes]:
   """(the decoded map, or None where the bytes are no msgpack map; the file's bytes) of file
   ``path`` (local or a URL). FileNotFoundError '``kind`` file not found' for a missing path or a
-  directory; the caller checks 'format' and 'version'."""
+  directory, ValueError for a bucket that does not answer (``files.check_reachable``); the
+  caller checks 'format' and 'version'."""
+  files.check_reachable(path)
   if not files.is_file(path):
     raise FileNotFoundError(f'{kind} file not found: {os.fspath(path)!r}')
   payload = files.read_bytes(path)

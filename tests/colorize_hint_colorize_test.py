@@ -188,3 +188,12 @@ def test_evaluation_writes_tables_and_figure(tmp_path):
   expected = 10 * np.log10(1 / np.mean((np.clip(grey, 0, 1) - truth) ** 2))
   assert abs(output['grey']['astronaut']['rgb_psnr'] - expected) < 0.01
   assert '| SIREN (gradient form) | points:10 |' in (tmp_path / 'hints.md').read_text()
+
+
+def test_a_photo_folder_in_a_bucket_that_does_not_answer_is_one_value_error(monkeypatch):
+  def refuse(path):
+    raise RuntimeError('401 Unauthorized')  # As a remote client might.
+
+  monkeypatch.setattr(siren_files, 'exists', refuse)
+  with pytest.raises(ValueError, match="cannot reach 'gs://bucket/photos': RuntimeError: 401"):
+    hints_eval.photo_names('folder:gs://bucket/photos')

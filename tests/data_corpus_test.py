@@ -557,3 +557,12 @@ def test_the_real_corpus_builds_and_matches_its_manifest(tmp_path):
     assert stored == {e.key: e.sha256 for e in kept}  # The packages' files, byte for byte.
   assert {s: r['photos'] for s, r in summary.items()} == {'train': 18, 'validation': 2,
                                                          'test': 9}
+
+
+def test_a_photo_folder_in_a_bucket_that_does_not_answer_is_one_value_error(monkeypatch):
+  def refuse(path):
+    raise RuntimeError('401 Unauthorized')  # As a remote client might.
+
+  monkeypatch.setattr(files, 'exists', refuse)
+  with pytest.raises(ValueError, match="cannot reach 'gs://bucket/photos': RuntimeError: 401"):
+    corpus.list_image_files('gs://bucket/photos')

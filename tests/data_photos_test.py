@@ -402,3 +402,12 @@ def test_large_folder_images_are_shrunk_keeping_their_aspect(tmp_path):
     iio.imwrite(os.path.join(tmp_path, f'img{i}.png'), np.zeros((40, 80, 3), np.uint8))
   pipeline = data.Pipeline(f'folder:{tmp_path}', image_size=16, batch_size=1)
   assert pipeline.source[0].shape == (20, 40, 3)
+
+
+def test_a_photo_folder_in_a_bucket_that_does_not_answer_is_one_value_error(monkeypatch):
+  def refuse(path):
+    raise RuntimeError('401 Unauthorized')  # As a remote client might.
+
+  monkeypatch.setattr(files, 'exists', refuse)
+  with pytest.raises(ValueError, match="cannot reach 'gs://bucket/photos': RuntimeError: 401"):
+    data.Pipeline('folder:gs://bucket/photos', image_size=16)

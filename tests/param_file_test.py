@@ -11,7 +11,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from siren_jax import param_file
+from siren_jax import files, param_file
 from tests.fake_gcs import bucket  # noqa: F401 (a fixture)
 
 PARAMS = {'layer_0': {'kernel': np.arange(6, dtype=np.float64).reshape(2, 3) / 8,
@@ -80,3 +80,13 @@ def test_check_shapes_names_the_first_parameter_missing_extra_or_of_another_shap
     with pytest.raises(ValueError) as error:
       param_file.check_shapes(params, template, 'p')
     assert str(error.value) == message
+
+
+def test_a_bucket_that_does_not_answer_is_one_value_error_not_a_client_traceback(monkeypatch):
+  def refuse(path):
+    raise RuntimeError('401 Unauthorized\nmore')  # As a remote client might.
+
+  monkeypatch.setattr(files, 'exists', refuse)
+  with pytest.raises(ValueError) as error:
+    param_file.read('gs://bucket/x.init', 'test')
+  assert str(error.value) == "cannot reach 'gs://bucket/x.init': RuntimeError: 401 Unauthorized"

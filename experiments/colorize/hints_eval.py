@@ -64,6 +64,7 @@ def photo_names(spec: str) -> list[str]:
     return list(data.NATURAL_PHOTOS)
   if spec.startswith('folder:'):
     path = os.path.expanduser(spec[len('folder:'):])
+    files.check_reachable(path)
     if files.is_dir(os.path.join(path, 'test')):
       path = os.path.join(path, 'test')
     if not files.is_dir(path):

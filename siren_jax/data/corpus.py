@@ -426,6 +426,7 @@ def list_image_files(folder: str | os.PathLike) -> list[str]:
   """Image files (``photos.IMAGE_EXTENSIONS``) under ``folder`` (a local path or a URL),
   recursively, sorted by their path relative to it; hidden files and folders are skipped."""
   folder = os.fspath(folder)
+  files.check_reachable(folder)
   if not files.is_dir(folder):
     raise FileNotFoundError(f'photo folder not found: {folder!r}')
   found = []

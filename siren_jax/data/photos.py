@@ -125,6 +125,7 @@ class _Folder:
   ``fixed_splits`` holds their example indices."""
 
   def __init__(self, path: str, image_size: int):
+    files.check_reachable(path)
     if not files.is_dir(path):
       raise FileNotFoundError(f'image folder not found: {path!r}')
     subfolders = [s for s in SPLITS if files.is_dir(os.path.join(path, s))]
