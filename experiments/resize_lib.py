@@ -245,7 +245,7 @@ def learned_upscale(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     'grey image.', config.input)
     image = np.repeat(image, 3, axis=-1)
   sr_upscale.check_input(trained.spec, image)
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   start = time.perf_counter()
   upscaled = sr_upscale.upscale(trained.spec, trained.params, image, out_height, out_width,
                                 tile_size=config.tile_size or LEARNED_TILE_SIZE,

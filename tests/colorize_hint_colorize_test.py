@@ -175,7 +175,7 @@ def test_evaluation_writes_tables_and_figure(tmp_path):
                    settings='points:1,points:10,strokes:2', siren_settings='points:10',
                    figure_photos=1)
   output = hints_eval.run(config, str(tmp_path))
-  for name in ('hints.json', 'hints.md', 'hints.png'):
+  for name in ('config.json', 'hints.json', 'hints.md', 'hints.png'):
     assert (tmp_path / name).exists(), name
   levin_10 = output['summary']['levin']['points:10']
   assert levin_10['rgb_psnr']['n'] == 6  # 2 photos x 3 seeds.

@@ -1,6 +1,7 @@
 """siren_jax.sr.upscale and the learned method of experiments.resize: tiles equal one shot, and
 every bad input."""
 
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,7 @@ def test_learned_upscale_writes_the_asked_size_and_converts_grey(photos, sr_mode
       _config(str(photos / 'rgb.png'), sr_model_path, factor=2.5), str(tmp_path / 'a'))
   assert info['output_size'] == [60, 50] and not info['converted_grey_to_rgb']
   assert images.read_image(info['output']).shape[:2] == (60, 50)
+  assert json.loads((tmp_path / 'a' / 'config.json').read_text())['config']['method'] == 'learned'
   info = resize_lib.train_and_evaluate(
       _config(str(photos / 'grey.png'), sr_model_path, out_width=33), str(tmp_path / 'b'))
   assert info['converted_grey_to_rgb'] and info['output_size'] == [40, 33]

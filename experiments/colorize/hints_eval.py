@@ -125,7 +125,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     raise ValueError('config.hints.seeds and stroke_length must be >= 1, eval_side >= 8 and '
                      'figure_photos >= 0')
   names = photo_names(hc.photos)
-  workdir = common.require_workdir(workdir)
+  workdir = common.require_workdir(workdir, config)
   start = time.perf_counter()
   results: dict[str, Any] = {'grey': {}, **{m: {} for m in METHODS}}
   figure_rows = []
