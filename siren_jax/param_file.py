@@ -28,7 +28,8 @@ def save(path: str | os.PathLike, *, file_format: str, version: int,
   state = jax.tree.map(lambda a: np.asarray(a, dtype),
                        serialization.to_state_dict(jax.device_get(params)))
   payload = serialization.msgpack_serialize(
-      {'format': file_format, 'version': version, 'metadata': json.dumps(metadata), 'params': state})
+      {'format': file_format, 'version': version, 'metadata': json.dumps(metadata),
+       'params': state})
   files.write_bytes(path, payload)
   return len(payload)
 
