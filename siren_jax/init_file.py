@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
-from flax import serialization
 
 from siren_jax import errors, grids, param_file
 from siren_jax.models import fields
@@ -90,14 +88,10 @@ def load(path: str) -> LearnedInit:
     grids.check_grid(metadata['grid'])
     if not isinstance(metadata.get('trained_on'), dict):  # Runs record it after their fit.
       raise ValueError("metadata 'trained_on' is not a JSON object")
-    # Checked before from_state_dict, which drops parameters the spec does not have.
-    template = _template(metadata['model'])
-    param_file.check_shapes(contents['params'], template, 'stored parameter')
-    params = serialization.from_state_dict(template, contents['params'])
+    params = param_file.restore(contents['params'], _template(metadata['model']))
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError(f'{path!r} is a corrupt learned-init file: '
                      f'{errors.first_line(e)}') from None
-  params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)
   return LearnedInit(params=params, metadata=metadata, sha256=hashlib.sha256(data).hexdigest())
 
 

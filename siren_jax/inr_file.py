@@ -20,9 +20,7 @@ import json
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import serialization
 
 from siren_jax import render as render_lib
 from siren_jax import errors, grids, models, param_file, tiling
@@ -121,13 +119,10 @@ def load(path: str) -> FittedImage:
     template = jax.eval_shape(functools.partial(
         fields.init_params, model, num_tiles=layout.num_tiles if layout else 0),
         jax.random.PRNGKey(0))
-    # Before from_state_dict, which drops parameters the model does not have.
-    param_file.check_shapes(contents['params'], template, 'stored parameter')
-    params = serialization.from_state_dict(template, contents['params'])
+    params = param_file.restore(contents['params'], template)
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError(f'{path!r} is a corrupt fitted-image file: '
                      f'{errors.first_line(e)}') from None
-  params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)
   apply_one = models.apply_fn(model)
   field = apply_one if layout is None else tiling.tiled_field(apply_one, layout, tiled['ramp'])
   return FittedImage(params=params, metadata=metadata, field=field)

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
@@ -67,3 +68,12 @@ def check_shapes(params: Any, template: Any, what: str) -> None:
     if given[key] != needed[key]:
       raise ValueError(f'{what} {key} has shape {given[key]}, the model spec needs '
                        f'{needed[key]}')
+
+
+def restore(stored: Any, template: Any) -> Any:
+  """A file's params state dict ``stored`` as float32 arrays in ``template``'s structure, after
+  ``check_shapes`` (before ``from_state_dict``, which would drop parameters the model does not
+  have)."""
+  check_shapes(stored, template, 'stored parameter')
+  params = serialization.from_state_dict(template, stored)
+  return jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)

@@ -90,3 +90,17 @@ def test_a_bucket_that_does_not_answer_is_one_value_error_not_a_client_traceback
   with pytest.raises(ValueError) as error:
     param_file.read('gs://bucket/x.init', 'test')
   assert str(error.value) == "cannot reach 'gs://bucket/x.init': RuntimeError: 401 Unauthorized"
+
+
+def test_restore_gives_float32_params_in_the_template_structure(tmp_path):
+  path = str(tmp_path / 'x.bin')
+  param_file.save(path, file_format='k', version=1, metadata={}, params=PARAMS, dtype='float16')
+  contents, _ = param_file.read(path, 'test')
+  template = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), np.float32), PARAMS)
+  restored = param_file.restore(contents['params'], template)
+  assert jax.tree.structure(restored) == jax.tree.structure(template)
+  for got, want in zip(jax.tree.leaves(restored), jax.tree.leaves(PARAMS)):
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)  # Eighths and halves: exact in float16.
+  with pytest.raises(ValueError, match=r"stored parameter \['layer_0'\]\['bias'\] is missing"):
+    param_file.restore({'layer_0': {'kernel': PARAMS['layer_0']['kernel']}}, template)

@@ -14,8 +14,6 @@ import json
 from typing import Any
 
 import jax
-import jax.numpy as jnp
-from flax import serialization
 
 from siren_jax import errors, grids, inr_file, param_file
 from siren_jax.sr import liif
@@ -58,11 +56,8 @@ def load(path: str) -> TrainedModel:
     metadata = json.loads(contents['metadata'])
     spec = liif.Spec.from_dict(metadata['spec'])
     template = jax.eval_shape(lambda: liif.init_params(spec, jax.random.PRNGKey(0)))
-    # Before from_state_dict, which drops parameters the model does not have.
-    param_file.check_shapes(contents['params'], template, 'stored parameter')
-    params = serialization.from_state_dict(template, contents['params'])
+    params = param_file.restore(contents['params'], template)
   except (KeyError, TypeError, ValueError) as e:
     raise ValueError(f'{path!r} is a corrupt learned-resize model file: '
                      f'{errors.first_line(e)}') from None
-  return TrainedModel(spec, jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params),
-                      metadata)
+  return TrainedModel(spec, params, metadata)
