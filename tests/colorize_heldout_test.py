@@ -13,6 +13,8 @@ import skimage.metrics
 from experiments.colorize import heldout as colorize_heldout
 from experiments.configs import colorize as colorize_config
 from siren_jax import data
+from siren_jax.colorize import colour_metrics, levin
+from siren_jax.colorize import hints as hints_lib
 from siren_jax.data import corpus
 
 
@@ -163,3 +165,27 @@ def test_tiny_corpus_protocol_tables_per_photo_and_learning_curve(tmp_path):
     assert line in table, line
   for name in ('heldout.json', 'heldout.png', 'heldout_curve.png'):
     assert os.path.exists(tmp_path / 'work' / name), name
+
+
+@pytest.mark.slow
+def test_tiny_hint_input_model_is_scored_beside_levin_on_the_same_hints(tmp_path):
+  data_dir, _ = _flat_corpus(tmp_path)
+  config = _corpus_config(data_dir, heldout_models='FR', heldout_seeds=1,
+                          heldout_hint_counts='1,5', heldout_train_hints=10)
+  config.model.hint_inputs = True
+  result = colorize_heldout.run(config, str(tmp_path / 'work'))
+  run = result['models']['FR']['0']['0']
+  assert set(run['hints']) == {'1', '5'}
+  # Levin's column is Levin's solve of the hints experiments.colorize_hints draws for seed 0.
+  name = result['folds'][0][0]
+  view = colorize_heldout._test_views(colorize_heldout._Corpus(config).views(name), 40)[0]
+  hints = hints_lib.sample(0, view['ab'], 5)
+  expected = colour_metrics.evaluate(levin.solve(view['L'], hints), view['L'], view['ab'])
+  assert run['hints']['5']['levin'][name]['rgb_psnr'] == pytest.approx(expected['rgb_psnr'])
+  summary = result['summary']['FR']['hints']['5']
+  grey = result['baselines']['grey']['0']
+  assert summary['levin']['gain']['mean'] == pytest.approx(np.mean(
+      [run['hints']['5']['levin'][n]['rgb_psnr'] - grey[n]['rgb_psnr'] for n in grey]))
+  assert 'FR with hint inputs' in (tmp_path / 'work' / 'heldout.md').read_text()
+  with pytest.raises(ValueError, match='heldout_hint_counts'):
+    colorize_heldout.hint_counts(_corpus_config(data_dir, heldout_hint_counts='0'))

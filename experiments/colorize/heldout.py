@@ -35,7 +35,8 @@ from experiments import common, driver, figures
 from experiments.colorize import train as colorize_train
 from experiments.colorize import photo as colorize_photo
 from siren_jax import data, images, models, optimizers, training
-from siren_jax.colorize import colour, colour_metrics
+from siren_jax.colorize import colour, colour_metrics, levin
+from siren_jax.colorize import hints as hints_lib
 from siren_jax.data import crops
 
 METRICS = ('rgb_psnr', 'ab_psnr', 'colourfulness_ratio')
@@ -365,17 +366,26 @@ def _train(model: _Model, train_data: _TrainData, seed: int, *, workdir: str, ta
           config, model.predict, state.params, train_data.val_set)['loss']
     return scalars
 
+  batch_fn, fingerprint = train_data.batch_fn, train_data.fingerprint
+  if config.model.hint_inputs:  # Hints read from each crop's truth, a pure function of the step.
+    fingerprint = {**fingerprint, 'train_hints': config.heldout_train_hints}
+
+    def batch_fn(step, crops_fn=train_data.batch_fn):
+      batch = crops_fn(step)
+      return {**batch, 'hints': hints_lib.sample_channels(
+          [seed, int(step)], batch['ab'], config.heldout_train_hints)}
+
   eval_every = config.eval_every_epochs * steps_per_epoch
   result = driver.run(
       model.fresh_state(seed), model.loss_fn, workdir=workdir, tag=tag, writer=writer,
       schedule=driver.Schedule(
           config.epochs * steps_per_epoch, log_every=eval_every, eval_every=eval_every,
           checkpoint_every=config.checkpoint_every_epochs * steps_per_epoch),
-      batch_fn=train_data.batch_fn,
+      batch_fn=batch_fn,
       eval_fn=eval_fn, param_sharding=config.param_sharding,
       process_local_batches=config.shard_data_by_process,
       progress=lambda step: f'{tag} epoch {step / steps_per_epoch:g}/{config.epochs}',
-      fingerprint=train_data.fingerprint, resume=config.resume, nan_policy=config.nan_policy)
+      fingerprint=fingerprint, resume=config.resume, nan_policy=config.nan_policy)
   return {'state': result.state, 'history': result.history,
           'seconds': result.train_seconds[-1], 'steps_per_epoch': steps_per_epoch,
           'train_examples': train_data.train_examples}
@@ -474,7 +484,7 @@ def _learning_curve(config, photos: _Corpus, counts: list[int], summary: dict[st
       runs[str(seed)] = _evaluate_run(
           model, _train(model, photos.train_data(model.config, train_photos, seed), seed,
                         workdir=workdir, tag=f'{label}_n{count}_seed{seed}', writer=writer),
-          test, test_views, config)
+          seed, test, test_views, config)
       logging.info('[%s] %d train photos, seed %d: %.2f dB', label, count, seed,
                    _mean_over_photos(runs[str(seed)]['photos'])['rgb_psnr'])
     points[str(count)] = {
@@ -483,7 +493,7 @@ def _learning_curve(config, photos: _Corpus, counts: list[int], summary: dict[st
   return {'model': label, 'points': points}
 
 
-def _evaluate_run(model: _Model, trained: dict[str, Any], test: tuple[str, ...],
+def _evaluate_run(model: _Model, trained: dict[str, Any], seed: int, test: tuple[str, ...],
                   test_views: dict[str, list[dict[str, np.ndarray]]],
                   config: ml_collections.ConfigDict) -> dict[str, Any]:
   """One trained run's record: metrics on each test photo, its history and timing."""
@@ -501,7 +511,48 @@ def _evaluate_run(model: _Model, trained: dict[str, Any], test: tuple[str, ...],
     record['final_val_loss'] = history[-1]['val_loss']
     record['val_loss_at_threshold'] = (None if reached is None else next(
         r['val_loss'] for r in history if r['epoch'] == reached))
+  if model.config.model.hint_inputs:
+    record['hints'] = _hint_metrics(model, trained['state'], seed, test, test_views, config)
   return record
+
+
+def hint_counts(config: ml_collections.ConfigDict) -> list[int]:
+  """config.heldout_hint_counts 'N1,N2,...' -> [N1, N2, ...] (each >= 1)."""
+  try:
+    counts = [int(n) for n in common.split_names(str(config.heldout_hint_counts))]
+  except ValueError:
+    counts = []
+  if not counts or min(counts) < 1:
+    raise ValueError(f'config.heldout_hint_counts={config.heldout_hint_counts!r}: give point '
+                     f'counts N1,N2,... >= 1')
+  return counts
+
+
+def _hint_metrics(model: _Model, state, seed: int, test: tuple[str, ...],
+                  test_views: dict[str, list[dict[str, np.ndarray]]],
+                  config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """A hint-input model scored with N points read from each test photo's truth (hint seed =
+  the run's seed: the draws of experiments.colorize_hints), beside Levin et al.'s solve of the
+  same hints: {N: {'model': {photo: metrics}, 'levin': {photo: metrics}}}."""
+  out = {}
+  for count in hint_counts(config):
+    per_method: dict[str, dict[str, dict[str, float]]] = {'model': {}, 'levin': {}}
+    for name in test:
+      records: dict[str, list[dict[str, float]]] = {'model': [], 'levin': []}
+      for view in test_views[name]:
+        hints = hints_lib.sample(seed, view['ab'], count)
+        rgb = colorize_photo.colorize(model.config, state, view['L'],
+                                      predict_ab=model.predict_ab, hints=hints)
+        for method, ab in (('model', colour.rgb_to_scaled_lab(rgb)[1]),
+                           ('levin', levin.solve(view['L'], hints))):
+          records[method].append(colour_metrics.evaluate(ab, view['L'], view['ab']))
+      for method, rows in records.items():
+        per_method[method][name] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    out[str(count)] = per_method
+    logging.info('[hints] %d points, seed %d: model %.2f dB, Levin %.2f dB', count, seed,
+                 _mean_over_photos(per_method['model'])['rgb_psnr'],
+                 _mean_over_photos(per_method['levin'])['rgb_psnr'])
+  return out
 
 
 def _predictor(model: _Model, state) -> Callable[[np.ndarray], np.ndarray]:
@@ -528,7 +579,7 @@ def _train_model(config: ml_collections.ConfigDict, model: _Model, label: str,
     for seed in range(config.heldout_seeds):
       trained = _train(model, photos.train_data(model.config, train_photos, seed), seed,
                        workdir=workdir, tag=f'{label}_fold{f}_seed{seed}', writer=writer)
-      runs[str(seed)] = _evaluate_run(model, trained, fold, test_views, config)
+      runs[str(seed)] = _evaluate_run(model, trained, seed, fold, test_views, config)
       logging.info('[%s] fold %d seed %d: %s; %.0f s', label, f, seed,
                    ', '.join(f'{n} {m["rgb_psnr"]:.2f} dB'
                              for n, m in runs[str(seed)]['photos'].items()),
@@ -629,6 +680,8 @@ def summarize(results: dict[str, Any], config: ml_collections.ConfigDict) -> dic
     shifts = [r['grid_shift_ab']['rms'] for fold in per_fold.values() for r in fold.values()
               if 'grid_shift_ab' in r]
     entry['grid_shift_rms_ab'] = common.mean_std(shifts) if shifts else None
+    if 'hints' in runs[0]:
+      entry['hints'] = _summarize_hints(runs, grey, per_fold)
     if reference and not label.startswith('FC'):
       epochs, speedups = [], []
       for f, fold in per_fold.items():
@@ -643,6 +696,24 @@ def summarize(results: dict[str, Any], config: ml_collections.ConfigDict) -> dic
       entry['reached_reference'] = f'{len(epochs)}/{len(runs)}'
     summary[label] = entry
   return summary
+
+
+def _summarize_hints(runs: list[dict[str, Any]], grey: dict[str, Any],
+                     per_fold: dict[str, dict[str, Any]]) -> dict[str, Any]:
+  """Per hint count and method (the model, Levin): RGB PSNR, its gain over grey (paired per
+  photo) and colourfulness / truth, mean ± std over the same units as the main table."""
+  one_fold = len(per_fold) == 1
+  fold_of = {id(r): f for f, fold in per_fold.items() for r in fold.values()}
+  out: dict[str, Any] = {}
+  for count in runs[0]['hints']:
+    out[count] = {}
+    for method in ('model', 'levin'):
+      sets = [{n: {**m, 'gain': m['rgb_psnr'] - grey[fold_of[id(r)]][n]['rgb_psnr']}
+               for n, m in r['hints'][count][method].items()} for r in runs]
+      units = _spread_units(sets, one_fold=one_fold)
+      out[count][method] = {k: common.mean_std([u[k] for u in units])
+                            for k in ('rgb_psnr', 'gain', 'colourfulness_ratio')}
+  return out
 
 
 _pm = common.format_mean_std  # The tables' 'mean ± std' cells.
@@ -679,6 +750,7 @@ def table(output: dict[str, Any]) -> str:
             f'{where}; FC trains on RGB, a different loss, so it has no entry (its final loss is '
             f'RGB MSE). Spread: sample std over {spread}. Grid-shift RMS: change of the '
             f'colourised first test photo of each fold when the tile grid moves a few pixels.']
+  lines += _hint_table(output)
   if corpus:
     return '\n'.join(lines + _corpus_tables(output)) + '\n'
   fold_names = ' | '.join(f'fold {i}: {", ".join(f)}' for i, f in enumerate(folds))
@@ -694,6 +766,27 @@ def table(output: dict[str, Any]) -> str:
                          for r in per_fold[str(i)].values()])) for i in range(len(folds))]
     lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'
+
+
+def _hint_table(output: dict[str, Any]) -> list[str]:
+  """Models with hint inputs: scored with N hint points against Levin's solve of the same hints
+  (markdown lines; none without such a model)."""
+  lines = []
+  for label in output['models']:
+    hints = output['summary'][label].get('hints')
+    if not hints:
+      continue
+    lines += ['', f'{label} with hint inputs: N points read from the truth of each test photo '
+              '(the same draws for both methods), RGB PSNR, gain over grey (paired per photo) '
+              'and colourfulness / truth:', '',
+              f'| points | {label} RGB PSNR (dB) | {label} gain (dB) | {label} colourfulness | '
+              'Levin RGB PSNR (dB) | Levin gain (dB) | Levin colourfulness |',
+              '|---|---|---|---|---|---|---|']
+    for count, methods in hints.items():
+      cells = [_pm(methods[m][k]) for m in ('model', 'levin')
+               for k in ('rgb_psnr', 'gain', 'colourfulness_ratio')]
+      lines.append(f'| {count} | ' + ' | '.join(cells) + ' |')
+  return lines
 
 
 def _corpus_tables(output: dict[str, Any]) -> list[str]:

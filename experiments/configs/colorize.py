@@ -13,7 +13,7 @@ Variants (``--config=experiments/configs/colorize.py:MODEL[,SCALE][,key=value...
                short side of 128, 32x32 crops (FC 16x16), width x0.25, 100 epochs, 3 seeds.
          corpus   experiments.colorize_heldout on the photo corpus (set config.data_dir): train on
                random crops of its train split, evaluate on its 9 test photos; CPU-sized
-               (64x64 crops, FC 16x16, width x0.25, 2 batches of 16 per epoch, 600 epochs).
+               (64x64 crops, FC 16x16, width x0.25, 2 batches of 16 per epoch, 400 epochs).
          corpus_paper  the same at the report's scale, for a GPU: 256x256 crops, full width,
                2 batches of 20 per epoch (its 40 images), 1000 epochs, loss threshold 0.002.
 e.g. ``colorize.py:SRS``, ``colorize.py:FC,paper``, ``colorize.py:S130,tiny``.
@@ -51,7 +51,7 @@ def scales(fc: bool) -> dict[str, dict]:
       # heldout_epoch_crops random crops whatever the number of training photos, so the points
       # of the learning curve train for the same steps.
       'corpus': {'dataset': 'corpus', 'image_size': 16 if fc else 64, 'model.width_scale': 0.25,
-                 'batch_size': 16, 'heldout_epoch_crops': 32, 'epochs': 600,
+                 'batch_size': 16, 'heldout_epoch_crops': 32, 'epochs': 400,
                  'eval_every_epochs': 10, 'max_eval_examples': 32},
       'corpus_paper': {'dataset': 'corpus', 'image_size': 48 if fc else 256,
                        'model.width_scale': 1.0, 'batch_size': 70 if fc else 20,
@@ -79,6 +79,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       # trained global branch) or 'file:PATH' (a pretrained projection, .npy/.msgpack; see
       # colorizers).
       fusion='',
+      # Conv only: take (L, hint ab, hint mask) as input (Zhang et al. 2017); the held-out
+      # protocol trains it with hints sampled from the truth and scores it at heldout_hint_counts.
+      hint_inputs=False,
       # FC SIREN colouriser.
       fc_sine_layers=3,
       fc_first_omega0=30.0,
@@ -134,6 +137,11 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # heldout_curve_model ('': the best model of the main table by held-out RGB PSNR).
   config.heldout_curve = ''
   config.heldout_curve_model = ''
+  # Models with config.model.hint_inputs: training crops get 0..heldout_train_hints points read
+  # from their truth (log-uniform count); each test photo is scored with these many points
+  # (hints.sample, hint seed = the run's seed), beside Levin et al.'s solve of the same hints.
+  config.heldout_train_hints = 100
+  config.heldout_hint_counts = '1,10,100'
 
   # Colourising from colour hints, no trained model (experiments.colorize_photo --hints=PATH,
   # and the evaluation experiments.colorize_hints; docs/colorization.md).
