@@ -289,14 +289,15 @@ def sample(seed: int, truth_ab: Any, count: int, kind: str = 'points', *,
   return read_truth(truth_ab, positions, height, width)
 
 
-def sample_channels(seed: int, truth_ab: np.ndarray, max_count: int) -> np.ndarray:
+def sample_channels(seed: int | Sequence[int], truth_ab: np.ndarray,
+                    max_count: int) -> np.ndarray:
   """Hint channels (``to_channels``) for a batch of crops, for training a colouriser with hint
   inputs: crop i gets n_i points read from its truth (``sample``), n_i log-uniform over
   0..max_count (round(exp(u ln(max_count + 1))) - 1, u ~ U(0, 1): as many crops with 0-9 hints
   as with 10-99), all a pure function of ``seed``.
 
   Args:
-    seed: the batch's seed (e.g. from the run's seed and step).
+    seed: the batch's seed (``np.random.default_rng``'s: e.g. [run seed, step]).
     truth_ab: (B, H, W, 2) ab / 128 of the crops.
     max_count: the most hints a crop gets (at most H x W).
   Returns:
@@ -307,7 +308,7 @@ def sample_channels(seed: int, truth_ab: np.ndarray, max_count: int) -> np.ndarr
     raise ValueError(f'max_count={max_count} must be in [0, {height * width}] for {height}x{width} '
                      f'crops')
   rng = np.random.default_rng(seed)
-  counts = np.round(np.exp(rng.random(batch) * np.log(max_count + 1))).astype(np.int64) - 1
-  seeds = rng.integers(0, 2**31 - 1, batch)
-  return np.stack([to_channels(sample(int(s), truth_ab[i], int(c)))
-                   for i, (s, c) in enumerate(zip(seeds, counts))])
+  counts = np.round(np.exp(rng.random(size=batch) * np.log(max_count + 1))).astype(np.int64) - 1
+  seeds = np.asarray(rng.integers(0, 2**31 - 1, size=batch))
+  return np.stack([to_channels(sample(int(seeds[i]), truth_ab[i], int(counts[i])))
+                   for i in range(batch)])
