@@ -744,9 +744,9 @@ def table(output: dict[str, Any]) -> str:
         f'{_pm(s.get("speedup_over_reference"))} | {_pm(s["final_train_loss"], ".4f")} | '
         f'{_pm(s["grid_shift_rms_ab"])} | {_pm(s["seconds_per_run"], ".0f")} |')
   spread = 'test photos x seeds' if corpus else 'folds x seeds'
-  where = 'the test' if corpus else 'that fold'
+  where = '' if corpus else ' in that fold'
   lines += ['', f'Epochs to {reference} loss: first evaluated epoch whose train loss (fixed '
-            f'training crops) is <= 1.1 x the median final train loss of {reference} in '
+            f'training crops) is <= 1.1 x the median final train loss of {reference}'
             f'{where}; FC trains on RGB, a different loss, so it has no entry (its final loss is '
             f'RGB MSE). Spread: sample std over {spread}. Grid-shift RMS: change of the '
             f'colourised first test photo of each fold when the tile grid moves a few pixels.']
