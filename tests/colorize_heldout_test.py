@@ -122,9 +122,9 @@ def test_corpus_mode_rejects_bad_settings(tmp_path):
   data_dir, _ = _flat_corpus(tmp_path)
   with pytest.raises(ValueError, match='heldout_train_photos=8'):
     colorize_heldout._Corpus(_corpus_config(data_dir, heldout_train_photos=8))
-  photos = colorize_heldout._Corpus(_corpus_config(data_dir))
   with pytest.raises(ValueError, match='heldout_epoch_crops=6'):
-    photos.train_data(_corpus_config(data_dir, heldout_epoch_crops=6), photos.train, 0)
+    colorize_heldout._Corpus(_corpus_config(data_dir, heldout_epoch_crops=6))
+  photos = colorize_heldout._Corpus(_corpus_config(data_dir))
   with pytest.raises(ValueError, match='between 1 and 6'):
     colorize_heldout._parse_curve(_corpus_config(data_dir, heldout_curve='7'), photos)
   offline = colorize_config.get_config('tiny')

@@ -184,6 +184,9 @@ class _Corpus:
     if not 0 <= count <= len(order['train']):
       raise ValueError(f'config.heldout_train_photos={count} must be in [0, '
                        f'{len(order["train"])}] (0: every train photo)')
+    if config.heldout_epoch_crops % config.batch_size or config.heldout_epoch_crops < 1:
+      raise ValueError(f'config.heldout_epoch_crops={config.heldout_epoch_crops} must be a '
+                       f'positive multiple of batch_size={config.batch_size}')
     self.train = tuple(order['train'][:count or None])
     self.folds = [tuple(order['test'])]
     self._shrunk: dict[tuple[str, int], np.ndarray] = {}
@@ -242,9 +245,6 @@ class _Corpus:
   def train_data(self, config: ml_collections.ConfigDict, train_photos: tuple[str, ...],
                  seed: int) -> _TrainData:
     """Random crops of the train photos (``crops.Crops``, pure in (seed, step))."""
-    if config.heldout_epoch_crops % config.batch_size or config.heldout_epoch_crops < 1:
-      raise ValueError(f'config.heldout_epoch_crops={config.heldout_epoch_crops} must be a '
-                       f'positive multiple of batch_size={config.batch_size}')
     shard = config.shard_data_by_process
     photos = self.shrunk(train_photos, _source_side(config))
     stream = crops.Crops(photos, size=config.image_size, batch_size=config.batch_size,
@@ -255,7 +255,7 @@ class _Corpus:
     key = colorize_train.target_key(config)
     fingerprint = {
         **colorize_train.architecture(config), 'optimizer': config.optimizer.to_dict(),
-        **{k: config[k] for k in ('seed', 'batch_size', 'dataset', 'heldout_epoch_crops')},
+        **{k: config[k] for k in ('batch_size', 'dataset', 'heldout_epoch_crops')},
         'seed': seed, 'crop_scale': list(config.heldout_crop_scale),
         'train_photos': list(train_photos), 'data_sha256': driver.content_hash(photos.arrays)}
     return _TrainData(
@@ -399,6 +399,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if config.heldout_seeds < 1 or config.heldout_eval_side < 8:
     raise ValueError('config.heldout_seeds must be >= 1 and heldout_eval_side >= 8')
   curve = _parse_curve(config, photos)
+  if config.model.hint_inputs:
+    hint_counts(config)  # Bad counts fail now, not after the first training.
   workdir = common.require_workdir(workdir, config)
   natural = [n for fold in folds for n in fold]
   test_views = {n: _test_views(photos.views(n), config.heldout_eval_side) for n in natural}
