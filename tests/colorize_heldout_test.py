@@ -43,7 +43,7 @@ def test_tiny_protocol_writes_tables_with_both_baselines(tmp_path):
   for name in ('heldout.json', 'heldout.md', 'heldout.png'):
     assert os.path.exists(tmp_path / name), name
   summary = result['summary']
-  assert set(summary) == {'grey', 'histogram', 'FR', 'FC'}
+  assert set(summary) == {'grey', 'mean_colour', 'histogram', 'FR', 'FC'}
   assert summary['FR']['rgb_psnr']['n'] == 4  # 2 folds x 2 seeds.
   assert summary['grey']['colourfulness_ratio']['mean'] < 0.01
   assert 5 < summary['FR']['rgb_psnr']['mean'] < 60
@@ -145,6 +145,8 @@ def test_tiny_corpus_protocol_tables_per_photo_and_learning_curve(tmp_path):
   summary = result['summary']
   assert summary['FR']['rgb_psnr']['n'] == 4  # 2 test photos x 2 seeds.
   assert summary['grey']['rgb_psnr']['n'] == 2  # One value per test photo.
+  for run in result['models']['FR']['0'].values():
+    assert run['collapsed'] == (run['chroma_spread_ab'] < colorize_heldout.COLLAPSED_SPREAD_AB)
   # The grey baseline of a test photo, by scikit-image: PSNR of the photo against its L with
   # a = b = 0 (the photos are 40x48, below the evaluation side: not resized).
   for name in test:
@@ -160,7 +162,7 @@ def test_tiny_corpus_protocol_tables_per_photo_and_learning_curve(tmp_path):
   assert set(result['curve']['points']) == {'2'}
   assert result['curve']['points']['2']['train_photos'] == result['train_photos']['0'][:2]
   table = (tmp_path / 'work' / 'heldout.md').read_text()
-  for line in ('| test photo | grey | histogram | FR | FC |', 'Learning curve of FR',
+  for line in ('| test photo | grey | mean colour | histogram | FR | FC |', 'Learning curve of FR',
                '| 2 |', '| 7 |', 'RGB PSNR - grey'):
     assert line in table, line
   for name in ('heldout.json', 'heldout.png', 'heldout_curve.png'):

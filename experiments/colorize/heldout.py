@@ -40,6 +40,9 @@ from siren_jax.colorize import hints as hints_lib
 from siren_jax.data import crops
 
 METRICS = ('rgb_psnr', 'ab_psnr', 'colourfulness_ratio')
+# A run whose predicted chroma varies less than this over a test photo (std, ab units, max over
+# a and b) has collapsed to one colour.
+COLLAPSED_SPREAD_AB = 0.5
 
 
 def parse_folds(spec: str) -> list[tuple[str, ...]]:
@@ -414,7 +417,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   for f, fold in enumerate(folds):
     histograms[f] = _histogram(photos, photos.train_photos(f), photo_side,
                                config.heldout_histogram_bins)
-    for name, fn in (('grey', colour_metrics.grey_ab), ('histogram', histograms[f].predict)):
+    # The mean colour is the histogram with one bin: the training photos' mean ab everywhere.
+    mean_colour = _histogram(photos, photos.train_photos(f), photo_side, 1)
+    for name, fn in (('grey', colour_metrics.grey_ab), ('mean_colour', mean_colour.predict),
+                     ('histogram', histograms[f].predict)):
       results['baselines'].setdefault(name, {})[str(f)] = {
           n: _photo_metrics(fn, test_views[n]) for n in fold}
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
@@ -502,9 +508,13 @@ def _evaluate_run(model: _Model, trained: dict[str, Any], seed: int, test: tuple
   history = trained['history']
   threshold = _threshold(config, model.config.model.name)
   reached = colorize_train.epochs_to_reach(history, threshold)
+  predict_ab = _predictor(model, trained['state'])
+  # The spread of the predicted chroma over the first test photo, in ab units: ~0 for a model
+  # that collapsed to one colour everywhere (its relus dead, only the output bias trained).
+  spread = float((predict_ab(test_views[test[0]][0]['L']) * 128).std(axis=(0, 1)).max())
   record = {
-      'photos': {n: _photo_metrics(_predictor(model, trained['state']), test_views[n])
-                 for n in test},
+      'photos': {n: _photo_metrics(predict_ab, test_views[n]) for n in test},
+      'chroma_spread_ab': spread, 'collapsed': spread < COLLAPSED_SPREAD_AB,
       'history': history, 'final_train_loss': history[-1]['train_loss'],
       'epochs_to_threshold': reached,
       'seconds': trained['seconds'], 'steps_per_epoch': trained['steps_per_epoch'],
@@ -666,6 +676,7 @@ def summarize(results: dict[str, Any], config: ml_collections.ConfigDict) -> dic
     entry['epochs_to_threshold'] = common.mean_std(reached) if reached else None
     entry['reached'] = f'{len(reached)}/{len(runs)}'
     entry['final_train_loss'] = common.mean_std([r['final_train_loss'] for r in runs])
+    entry['collapsed'] = f'{sum(r["collapsed"] for r in runs)}/{len(runs)}'
     entry['seconds_per_run'] = common.mean_std([r['seconds'] for r in runs])
     entry['threshold'] = _threshold(config, label.partition('+')[0])
     # Paired with the grey baseline on the same photos: the spread of the gain, not of the photos.
@@ -730,12 +741,12 @@ def table(output: dict[str, Any]) -> str:
   reference = output['reference']['model'] or '-'
   lines = ['| model | held-out RGB PSNR (dB) | ab PSNR (dB) | colourfulness / truth | '
            f'epochs to {reference} loss (reached) | speed-up over {reference} | '
-           'final train loss | grid-shift RMS (ab) | s per run |',
-           '|---|---|---|---|---|---|---|---|---|']
-  for name in ('grey', 'histogram'):
+           'final train loss | grid-shift RMS (ab) | collapsed runs | s per run |',
+           '|---|---|---|---|---|---|---|---|---|---|']
+  for name in output['baselines']:
     s = summary[name]
-    lines.append(f'| {name} baseline | {_pm(s["rgb_psnr"])} | {_pm(s["ab_psnr"])} | '
-                 f'{_pm(s["colourfulness_ratio"])} | - | - | - | - | - |')
+    lines.append(f'| {name.replace("_", " ")} baseline | {_pm(s["rgb_psnr"])} | {_pm(s["ab_psnr"])} | '
+                 f'{_pm(s["colourfulness_ratio"])} | - | - | - | - | - | - |')
   for label in output['models']:
     s = summary[label]
     epochs = (f'{_pm(s["epochs_to_reference_loss"], ".0f")} ({s["reached_reference"]})'
@@ -744,14 +755,18 @@ def table(output: dict[str, Any]) -> str:
         f'| {label} | {_pm(s["rgb_psnr"])} | {_pm(s["ab_psnr"])} | '
         f'{_pm(s["colourfulness_ratio"])} | {epochs} | '
         f'{_pm(s.get("speedup_over_reference"))} | {_pm(s["final_train_loss"], ".4f")} | '
-        f'{_pm(s["grid_shift_rms_ab"])} | {_pm(s["seconds_per_run"], ".0f")} |')
+        f'{_pm(s["grid_shift_rms_ab"])} | {s["collapsed"]} | '
+        f'{_pm(s["seconds_per_run"], ".0f")} |')
   spread = 'test photos x seeds' if corpus else 'folds x seeds'
   where = '' if corpus else ' in that fold'
   lines += ['', f'Epochs to {reference} loss: first evaluated epoch whose train loss (fixed '
             f'training crops) is <= 1.1 x the median final train loss of {reference}'
             f'{where}; FC trains on RGB, a different loss, so it has no entry (its final loss is '
             f'RGB MSE). Spread: sample std over {spread}. Grid-shift RMS: change of the '
-            f'colourised first test photo of each fold when the tile grid moves a few pixels.']
+            f'colourised first test photo of each fold when the tile grid moves a few pixels. '
+            f'Collapsed: runs whose colourisation of the first test photo varies by less than '
+            f'{COLLAPSED_SPREAD_AB} ab units (std), one colour everywhere (they count in every '
+            f'mean).']
   lines += _hint_table(output)
   if corpus:
     return '\n'.join(lines + _corpus_tables(output)) + '\n'
@@ -759,10 +774,10 @@ def table(output: dict[str, Any]) -> str:
   lines += ['', 'Held-out RGB PSNR (dB) per fold (mean ± std over seeds; baselines: one value):',
             '', f'| model | {fold_names} |',
             '|---' * (len(folds) + 1) + '|']
-  for name in ('grey', 'histogram'):
+  for name in output['baselines']:
     cells = [f'{_mean_over_photos(output["baselines"][name][str(i)])["rgb_psnr"]:.2f}'
              for i in range(len(folds))]
-    lines.append(f'| {name} baseline | ' + ' | '.join(cells) + ' |')
+    lines.append(f'| {name.replace("_", " ")} baseline | ' + ' | '.join(cells) + ' |')
   for label, per_fold in output['models'].items():
     cells = [_pm(common.mean_std([_mean_over_photos(r['photos'])['rgb_psnr']
                          for r in per_fold[str(i)].values()])) for i in range(len(folds))]
@@ -812,12 +827,15 @@ def _corpus_tables(output: dict[str, Any]) -> list[str]:
                  f'{_pm(s["final_train_loss"], ".4f")} | {_pm(s.get("final_val_loss"), ".4f")} |')
   lines += ['', 'Held-out RGB PSNR (dB) and colourfulness / truth per test photo (models: mean '
             '± std over seeds):', '',
-            '| test photo | grey | histogram | ' + ' | '.join(output['models']) + ' |',
-            '|---' * (len(output['models']) + 3) + '|']
+            '| test photo | ' + ' | '.join(b.replace('_', ' ') for b in output['baselines']) +
+            ' | ' + ' | '.join(output['models']) + ' |',
+            '|---' * (len(output['models']) + len(output['baselines']) + 1) + '|']
   for name in test:
-    cells = [f'{output["baselines"][b]["0"][name]["rgb_psnr"]:.2f}' for b in ('grey',
-                                                                              'histogram')]
-    cells[1] += f' ({output["baselines"]["histogram"]["0"][name]["colourfulness_ratio"]:.2f})'
+    cells = []
+    for b, per_fold in output['baselines'].items():
+      m = per_fold['0'][name]
+      cells.append(f'{m["rgb_psnr"]:.2f}' + (f' ({m["colourfulness_ratio"]:.2f})'
+                                              if b != 'grey' else ''))
     for per_fold in output['models'].values():
       runs = per_fold['0'].values()
       cells.append(_pm(common.mean_std([r['photos'][name]['rgb_psnr'] for r in runs])) +
