@@ -146,7 +146,9 @@ def test_tiny_corpus_protocol_tables_per_photo_and_learning_curve(tmp_path):
   assert summary['FR']['rgb_psnr']['n'] == 4  # 2 test photos x 2 seeds.
   assert summary['grey']['rgb_psnr']['n'] == 2  # One value per test photo.
   for run in result['models']['FR']['0'].values():
-    assert run['collapsed'] == (run['chroma_spread_ab'] < colorize_heldout.COLLAPSED_SPREAD_AB)
+    first, last = run['history'][0], run['history'][-1]
+    assert first['epoch'] == 0  # The loss before training is the history's first record.
+    assert run['stalled'] == (last['train_loss'] >= 0.95 * first['train_loss'])
   # The grey baseline of a test photo, by scikit-image: PSNR of the photo against its L with
   # a = b = 0 (the photos are 40x48, below the evaluation side: not resized).
   for name in test:

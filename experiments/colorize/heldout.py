@@ -40,9 +40,8 @@ from siren_jax.colorize import hints as hints_lib
 from siren_jax.data import crops
 
 METRICS = ('rgb_psnr', 'ab_psnr', 'colourfulness_ratio')
-# A run whose predicted chroma varies less than this over a test photo (std, ab units, max over
-# a and b) has collapsed to one colour.
-COLLAPSED_SPREAD_AB = 0.5
+# A run whose final train loss is at least this fraction of its loss before training stalled.
+STALLED_FRACTION = 0.95
 
 
 def parse_folds(spec: str) -> list[tuple[str, ...]]:
@@ -508,13 +507,12 @@ def _evaluate_run(model: _Model, trained: dict[str, Any], seed: int, test: tuple
   history = trained['history']
   threshold = _threshold(config, model.config.model.name)
   reached = colorize_train.epochs_to_reach(history, threshold)
-  predict_ab = _predictor(model, trained['state'])
-  # The spread of the predicted chroma over the first test photo, in ab units: ~0 for a model
-  # that collapsed to one colour everywhere (its relus dead, only the output bias trained).
-  spread = float((predict_ab(test_views[test[0]][0]['L']) * 128).std(axis=(0, 1)).max())
   record = {
-      'photos': {n: _photo_metrics(predict_ab, test_views[n]) for n in test},
-      'chroma_spread_ab': spread, 'collapsed': spread < COLLAPSED_SPREAD_AB,
+      'photos': {n: _photo_metrics(_predictor(model, trained['state']), test_views[n])
+                 for n in test},
+      # A run whose train loss ends where it started learnt nothing: e.g. every relu died at the
+      # start and only the output bias trained, to one colour everywhere.
+      'stalled': history[-1]['train_loss'] >= STALLED_FRACTION * history[0]['train_loss'],
       'history': history, 'final_train_loss': history[-1]['train_loss'],
       'epochs_to_threshold': reached,
       'seconds': trained['seconds'], 'steps_per_epoch': trained['steps_per_epoch'],
@@ -676,7 +674,7 @@ def summarize(results: dict[str, Any], config: ml_collections.ConfigDict) -> dic
     entry['epochs_to_threshold'] = common.mean_std(reached) if reached else None
     entry['reached'] = f'{len(reached)}/{len(runs)}'
     entry['final_train_loss'] = common.mean_std([r['final_train_loss'] for r in runs])
-    entry['collapsed'] = f'{sum(r["collapsed"] for r in runs)}/{len(runs)}'
+    entry['stalled'] = f'{sum(r["stalled"] for r in runs)}/{len(runs)}'
     entry['seconds_per_run'] = common.mean_std([r['seconds'] for r in runs])
     entry['threshold'] = _threshold(config, label.partition('+')[0])
     # Paired with the grey baseline on the same photos: the spread of the gain, not of the photos.
@@ -741,7 +739,7 @@ def table(output: dict[str, Any]) -> str:
   reference = output['reference']['model'] or '-'
   lines = ['| model | held-out RGB PSNR (dB) | ab PSNR (dB) | colourfulness / truth | '
            f'epochs to {reference} loss (reached) | speed-up over {reference} | '
-           'final train loss | grid-shift RMS (ab) | collapsed runs | s per run |',
+           'final train loss | grid-shift RMS (ab) | stalled runs | s per run |',
            '|---|---|---|---|---|---|---|---|---|---|']
   for name in output['baselines']:
     s = summary[name]
@@ -755,7 +753,7 @@ def table(output: dict[str, Any]) -> str:
         f'| {label} | {_pm(s["rgb_psnr"])} | {_pm(s["ab_psnr"])} | '
         f'{_pm(s["colourfulness_ratio"])} | {epochs} | '
         f'{_pm(s.get("speedup_over_reference"))} | {_pm(s["final_train_loss"], ".4f")} | '
-        f'{_pm(s["grid_shift_rms_ab"])} | {s["collapsed"]} | '
+        f'{_pm(s["grid_shift_rms_ab"])} | {s["stalled"]} | '
         f'{_pm(s["seconds_per_run"], ".0f")} |')
   spread = 'test photos x seeds' if corpus else 'folds x seeds'
   where = '' if corpus else ' in that fold'
@@ -764,9 +762,8 @@ def table(output: dict[str, Any]) -> str:
             f'{where}; FC trains on RGB, a different loss, so it has no entry (its final loss is '
             f'RGB MSE). Spread: sample std over {spread}. Grid-shift RMS: change of the '
             f'colourised first test photo of each fold when the tile grid moves a few pixels. '
-            f'Collapsed: runs whose colourisation of the first test photo varies by less than '
-            f'{COLLAPSED_SPREAD_AB} ab units (std), one colour everywhere (they count in every '
-            f'mean).']
+            f'Stalled: runs whose final train loss is >= {STALLED_FRACTION} x their loss before '
+            f'training (they count in every mean).']
   lines += _hint_table(output)
   if corpus:
     return '\n'.join(lines + _corpus_tables(output)) + '\n'
