@@ -215,3 +215,27 @@ def test_bad_embedding_files_are_one_line_errors(tmp_path):
   (tmp_path / 'x.txt').write_text('1')
   with pytest.raises(ValueError, match='must end in .npy or .msgpack'):
     colorizers.load_embedding(str(tmp_path / 'x.txt'))
+
+
+def test_hint_inputs_are_channels_beside_grey():
+  grey = random_grey(2, 16, 16)
+  model = colorizers.Colorizer(schedule='FR', width_scale=0.125, hint_inputs=True)
+  hints = jnp.zeros((2, 16, 16, 3))
+  params = model.init(jax.random.PRNGKey(0), {'grey': grey, 'hints': hints})
+  # The first conv sees 4 channels: grey, hint a, hint b, mask.
+  assert params['params']['encoder_0']['Conv_0']['kernel'].shape[2] == 4
+  with_hint = hints.at[:, 8, 8].set(jnp.array([0.5, -0.5, 1.0]))
+  out = model.apply(params, {'grey': grey, 'hints': hints})
+  assert out.shape == (2, 16, 16, 2)
+  assert not np.allclose(out, model.apply(params, {'grey': grey, 'hints': with_hint}))
+  with pytest.raises(ValueError, match='pass hints exactly when'):
+    model.apply(params, grey)
+  with pytest.raises(ValueError, match=r'hints must have shape \(2, 16, 16, 3\)'):
+    model.apply(params, {'grey': grey, 'hints': hints[..., :2]})
+  config = colorize_config.get_config('FR,tiny')
+  config.model.hint_inputs = True
+  inputs = colorize_train.model_inputs(config, grey)  # No hints given: zeros.
+  assert inputs['hints'].shape == (2, 16, 16, 3) and not np.any(inputs['hints'])
+  config.model.name = 'FC'
+  with pytest.raises(ValueError, match='hint_inputs applies to the conv colourisers only'):
+    colorize_train.check_config(config)

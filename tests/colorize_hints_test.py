@@ -163,3 +163,28 @@ def test_sampling_reads_the_truth_only_at_the_hint_positions(kind):
     expected = truth[stroke[:, 0], stroke[:, 1]].mean(0)
     np.testing.assert_allclose(hints.dense_ab()[stroke[-1, 0], stroke[-1, 1]], expected,
                                atol=1e-6)
+
+
+def test_hint_channels_hold_the_hinted_ab_and_a_mask():
+  hints = hints_lib.make(3, 4, [0, 2], [1, 3], [[0.25, -0.5], [-0.125, 0.75]])
+  channels = hints_lib.to_channels(hints)
+  expected = np.zeros((3, 4, 3), np.float32)
+  expected[0, 1] = [0.25, -0.5, 1.0]
+  expected[2, 3] = [-0.125, 0.75, 1.0]
+  np.testing.assert_array_equal(channels, expected)
+
+
+def test_training_hint_channels_read_the_truth_at_up_to_max_count_points():
+  truth = np.random.default_rng(3).uniform(-0.5, 0.5, (64, 12, 12, 2)).astype(np.float32)
+  channels = hints_lib.sample_channels([7, 11], truth, max_count=20)
+  assert channels.shape == (64, 12, 12, 3)
+  counts = channels[..., 2].sum(axis=(1, 2))
+  assert counts.min() == 0 and counts.max() <= 20 and len(set(counts.tolist())) > 5
+  mask = channels[..., 2] == 1
+  np.testing.assert_array_equal(channels[..., :2][mask], truth[mask])
+  assert np.all(channels[..., :2][~mask] == 0)
+  # log-uniform counts: about as many crops with 0-4 hints as with 5-20 (ln 5 / ln 21 = 0.53).
+  assert 0.3 < np.mean(counts <= 4) < 0.75
+  np.testing.assert_array_equal(channels, hints_lib.sample_channels([7, 11], truth, 20))
+  with pytest.raises(ValueError, match='max_count=145'):
+    hints_lib.sample_channels(0, truth, 145)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from siren_jax import tiling
+from siren_jax.colorize import hints as hints_lib
 from siren_jax.colorize import photo_colorize
 from tests.helpers import wavy_grey
 
@@ -89,3 +90,31 @@ def test_margin_hides_the_zero_padding_of_a_local_conv(shift):
   # Without the margin the padding leaks into the blend: the test can fail.
   leaky = photo_colorize.predict_tiled(_blur_zero_padded, grey, tile=24, overlap=12, offset=shift)
   assert np.abs(leaky - _blur_reflect(grey)).max() > 1e-3
+
+
+def test_hints_reach_the_model_as_channels_on_its_grid():
+  # A model that returns its hint channels' ab: where a hint lands on the model's grid, every
+  # tile covering it sees it, and the blend weights sum to one, so the output there is the
+  # hint's ab; elsewhere 0. The photo is 48x64, the model's short side 24: pixel (r, c) goes to
+  # (r // 2, c // 2), and the chroma is upsampled x2 bilinearly.
+  lightness = wavy_grey(48, 64)
+  hints = hints_lib.make(48, 64, [10, 31], [20, 51], [[0.5, -0.25], [-0.75, 0.125]])
+  seen = []
+
+  def predict(pieces):
+    seen.append(pieces.shape[-1])
+    return pieces[..., 1:3]
+
+  small = photo_colorize.predict_tiled(
+      predict, np.concatenate([np.zeros((24, 32, 1), np.float32), hints_lib.to_channels(
+          hints_lib.rescale(hints, 24, 32))], -1), tile=16, overlap=8)
+  np.testing.assert_allclose(small[5, 10], [0.5, -0.25], atol=1e-6)
+  np.testing.assert_allclose(small[15, 25], [-0.75, 0.125], atol=1e-6)
+  assert np.abs(small).sum() == pytest.approx(0.75 + 0.875, abs=1e-5)
+  ab = photo_colorize.colorize_chroma(predict, lightness, model_short_side=24, tile=16,
+                                      overlap=8, hints=hints)
+  assert ab.shape == (48, 64, 2) and set(seen) == {4}
+  assert np.abs(ab[10, 20]).max() > 0.2 and np.all(ab[:, :5] == 0)
+  with pytest.raises(ValueError, match='hints are for a 32x24 photo'):
+    photo_colorize.colorize_chroma(predict, lightness, model_short_side=24, tile=16, overlap=8,
+                                   hints=hints_lib.make(24, 32, [], [], np.zeros((0, 2))))

@@ -54,10 +54,12 @@ def model_short_side(config: ml_collections.ConfigDict) -> int:
 
 def make_predict_ab(config: ml_collections.ConfigDict, apply_fn):
   """A jitted (params, grey (B, t, t, 1)) -> ab / 128 (B, t, t, 2): the conv model's output,
-  or the chroma of the FC model's RGB (its lightness is replaced by the input's)."""
+  or the chroma of the FC model's RGB (its lightness is replaced by the input's). A model with
+  hint inputs also takes (B, t, t, 4): grey, then the hint channels (``hints.to_channels``)."""
 
-  def predict(params, grey):
-    output = apply_fn(params, colorize_train.model_inputs(config, grey))
+  def predict(params, pieces):
+    grey, hints = pieces[..., :1], (pieces[..., 1:] if pieces.shape[-1] > 1 else None)
+    output = apply_fn(params, colorize_train.model_inputs(config, grey, hints=hints))
     if config.model.name == 'FC':
       return colour.rgb_to_scaled_lab(jnp.clip(output, -1.0, 1.0))[1]
     return output
@@ -66,17 +68,20 @@ def make_predict_ab(config: ml_collections.ConfigDict, apply_fn):
 
 
 def colorize(config: ml_collections.ConfigDict, state, grey: np.ndarray, *,
-             offset: tuple[int, int] = (0, 0), predict_ab=None) -> np.ndarray:
+             offset: tuple[int, int] = (0, 0), predict_ab=None, hints=None) -> np.ndarray:
   """grey (H, W, 1) = L / 50 - 1 of any size -> RGB (H, W, 3) in [-1, 1] at the input's size:
   chroma predicted in blended tiles at the training scale, upsampled, recombined with the
   full-resolution L (``siren_jax.colorize.photo_colorize``). ``offset`` shifts the tile grid;
-  ``predict_ab``: a ``make_predict_ab`` result to reuse (saves a compile)."""
+  ``predict_ab``: a ``make_predict_ab`` result to reuse (saves a compile); ``hints``
+  (``siren_jax.colorize.hints.Hints`` on the photo's grid): for a model with hint inputs."""
+  if hints is not None and not config.model.hint_inputs:
+    raise ValueError('hints given to a model without hint inputs (config.model.hint_inputs)')
   predict_ab = predict_ab or make_predict_ab(config, state.apply_fn)
   tile, overlap, margin = tiling(config)
   ab = photo_colorize.colorize_chroma(
       lambda pieces: predict_ab(state.params, pieces), grey,
       model_short_side=model_short_side(config), tile=tile, overlap=overlap,
-      batch_size=config.batch_size, offset=offset, margin=margin)
+      batch_size=config.batch_size, offset=offset, margin=margin, hints=hints)
   return colour.scaled_lab_to_rgb(np.asarray(grey, np.float32), ab)
 
 

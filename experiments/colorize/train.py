@@ -56,6 +56,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f'config.model.fusion: {e}') from None
   if config.model.fusion and config.model.name == 'FC':
     raise ValueError('config.model.fusion applies to the conv colourisers only, not FC')
+  if config.model.hint_inputs and config.model.name == 'FC':
+    raise ValueError('config.model.hint_inputs applies to the conv colourisers only, not FC')
   common.check_choice(config, 'model.sine_init', colorizers.SINE_INITS)
   driver.check_optimizer(config)
   driver.check_run_fields(config)
@@ -66,8 +68,12 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def architecture(config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """What defines the network: config.model (whole) and the crop size."""
-  return {'model': config.model.to_dict(), 'image_size': config.image_size}
+  """What defines the network: config.model (whole) and the crop size. hint_inputs is left out
+  when off, so runs from before the field existed keep their fingerprint."""
+  model = config.model.to_dict()
+  if not model.get('hint_inputs'):
+    model.pop('hint_inputs', None)
+  return {'model': model, 'image_size': config.image_size}
 
 
 def build_model(config: ml_collections.ConfigDict):
@@ -85,19 +91,22 @@ def build_model(config: ml_collections.ConfigDict):
                               hidden_omega0=model.hidden_omega0, sine_init=model.sine_init,
                               width_scale=model.width_scale,
                               fusion_features=embedding[1] if embedding else 0,
-                              global_features=global_features, sine=config.sine)
+                              global_features=global_features, sine=config.sine,
+                              hint_inputs=model.hint_inputs)
 
 
 def model_inputs(config: ml_collections.ConfigDict, grey: jax.Array,
-                 embedding: jax.Array | None = None):
-  """What the model takes: grey (B, H, W, 1), or {'grey', 'embedding'} with fusion on
-  (``embedding``: precomputed (B, D) vectors, else computed by config.model.fusion's function)."""
+                 embedding: jax.Array | None = None, hints: jax.Array | None = None):
+  """What the model takes: grey (B, H, W, 1), or a dict {'grey', 'embedding' (with fusion on:
+  ``embedding``, precomputed (B, D) vectors, else computed by config.model.fusion's function),
+  'hints' (with config.model.hint_inputs: ``hints`` (B, H, W, 3), else none: zeros)}."""
   external = colorizers.fusion_embedding(config.model.fusion)
-  if external is None:  # No fusion, or the global branch inside the model.
-    return grey
-  if embedding is None:
-    embedding = external[0](grey)
-  return {'grey': grey, 'embedding': embedding}
+  inputs = {'grey': grey}
+  if external is not None:  # Not for no fusion, nor for the global branch inside the model.
+    inputs['embedding'] = external[0](grey) if embedding is None else embedding
+  if config.model.hint_inputs:
+    inputs['hints'] = jnp.zeros(grey.shape[:3] + (3,), grey.dtype) if hints is None else hints
+  return inputs if len(inputs) > 1 else grey
 
 
 def target_key(config: ml_collections.ConfigDict) -> str:
@@ -109,7 +118,8 @@ def make_loss_fn(config: ml_collections.ConfigDict) -> training.LossFn:
   key = target_key(config)
 
   def loss_fn(params, batch, apply_fn):
-    prediction = apply_fn(params, model_inputs(config, batch['grey'], batch.get('embedding')))
+    prediction = apply_fn(params, model_inputs(config, batch['grey'], batch.get('embedding'),
+                                               batch.get('hints')))
     return metrics.mse(prediction, batch[key]), {}
 
   return loss_fn

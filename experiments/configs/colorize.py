@@ -11,6 +11,11 @@ Variants (``--config=experiments/configs/colorize.py:MODEL[,SCALE][,key=value...
          tiny  16x16, a few epochs: for tests.
          heldout  experiments.colorize_heldout's CPU scale: 3 folds of the natural photos at a
                short side of 128, 32x32 crops (FC 16x16), width x0.25, 100 epochs, 3 seeds.
+         corpus   experiments.colorize_heldout on the photo corpus (set config.data_dir): train on
+               random crops of its train split, evaluate on its 9 test photos; CPU-sized
+               (64x64 crops, FC 16x16, width x0.25, 2 batches of 16 per epoch, 400 epochs).
+         corpus_paper  the same at the report's scale, for a GPU: 256x256 crops, full width,
+               2 batches of 20 per epoch (its 40 images), 1000 epochs, loss threshold 0.002.
 e.g. ``colorize.py:SRS``, ``colorize.py:FC,paper``, ``colorize.py:S130,tiny``.
 The report's sine init is the default (first omega0 1/30 with U(-1, 1) weights); the SIREN
 paper's: ``--config.model.sine_init=paper --config.model.first_omega0=30
@@ -23,7 +28,7 @@ from experiments.configs import common
 from siren_jax import names
 
 MODELS = names.COLORIZER_MODELS
-SCALES = (*common.SCALES, 'heldout')
+SCALES = (*common.SCALES, 'heldout', 'corpus', 'corpus_paper')
 
 
 def scales(fc: bool) -> dict[str, dict]:
@@ -42,6 +47,18 @@ def scales(fc: bool) -> dict[str, dict]:
       'heldout': {'dataset': 'embedded:natural', 'image_size': 32, 'photo_side': 128,
                   'model.width_scale': 0.25, 'batch_size': 16, 'epochs': 100,
                   'eval_every_epochs': 5, 'max_eval_examples': 32},
+      # The held-out protocol on the photo corpus (docs/colorization.md). An epoch is
+      # heldout_epoch_crops random crops whatever the number of training photos, so the points
+      # of the learning curve train for the same steps.
+      'corpus': {'dataset': 'corpus', 'image_size': 16 if fc else 64, 'model.width_scale': 0.25,
+                 'batch_size': 16, 'heldout_epoch_crops': 32, 'epochs': 400,
+                 'eval_every_epochs': 10, 'max_eval_examples': 32},
+      'corpus_paper': {'dataset': 'corpus', 'image_size': 48 if fc else 256,
+                       'model.width_scale': 1.0, 'batch_size': 70 if fc else 20,
+                       'heldout_epoch_crops': 140 if fc else 40, 'epochs': 1000,
+                       'eval_every_epochs': 5, 'checkpoint_every_epochs': 50,
+                       'max_eval_examples': 40, 'heldout_loss_threshold': 0.002,
+                       'heldout_fc_image_size': 48, 'heldout_eval_side': 512},
   }
 
 
@@ -62,6 +79,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       # trained global branch) or 'file:PATH' (a pretrained projection, .npy/.msgpack; see
       # colorizers).
       fusion='',
+      # Conv only: take (L, hint ab, hint mask) as input (Zhang et al. 2017); the held-out
+      # protocol trains it with hints sampled from the truth and scores it at heldout_hint_counts.
+      hint_inputs=False,
       # FC SIREN colouriser.
       fc_sine_layers=3,
       fc_first_omega0=30.0,
@@ -108,6 +128,20 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.heldout_fc_loss_threshold = 0.02  # FC: train MSE of RGB in [-1, 1].
   config.heldout_fc_image_size = 16
   config.heldout_fc_learning_rate = 3e-5  # FC's config.optimizer.learning_rate.
+  # Corpus mode (config.dataset 'corpus[/CONFIG]'): one split, train on crops of the corpus's
+  # train photos, test on its test photos (the manifest fixes both).
+  config.heldout_train_photos = 0  # The first N train photos in the manifest's order; 0: all.
+  config.heldout_crop_scale = (0.25, 1.0)  # Crop side as a fraction of the photo's short side.
+  config.heldout_epoch_crops = 32  # Random crops per epoch (a multiple of batch_size).
+  # Learning curve: 'N1,N2,...' more training-set sizes (first N train photos) for
+  # heldout_curve_model ('': the best model of the main table by held-out RGB PSNR).
+  config.heldout_curve = ''
+  config.heldout_curve_model = ''
+  # Models with config.model.hint_inputs: training crops get 0..heldout_train_hints points read
+  # from their truth (log-uniform count); each test photo is scored with these many points
+  # (hints.sample, hint seed = the run's seed), beside Levin et al.'s solve of the same hints.
+  config.heldout_train_hints = 100
+  config.heldout_hint_counts = '1,10,100'
 
   # Colourising from colour hints, no trained model (experiments.colorize_photo --hints=PATH,
   # and the evaluation experiments.colorize_hints; docs/colorization.md).

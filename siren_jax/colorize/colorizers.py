@@ -115,7 +115,9 @@ def upsample(x: Array, factor: int = 2) -> Array:
 
 class Colorizer(nn.Module):
   """Wallner's colouriser. Input: grey (B, H, W, 1) = L / 50 - 1 in [-1, 1], H and W multiples
-  of 8, or a dict {'grey': that, 'embedding': (B, D)} when ``fusion_features`` > 0.
+  of 8, or a dict {'grey': that, 'embedding': (B, D)} when ``fusion_features`` > 0, and
+  'hints': (B, H, W, 3) when ``hint_inputs`` (``hints.to_channels``: the hinted ab / 128 and a
+  0/1 mask, zero where no hint; Zhang et al. 2017's user points as extra input channels).
   Output: ab / 128 (B, H, W, 2) in [-1, 1]."""
 
   schedule: str = 'FR'
@@ -126,6 +128,7 @@ class Colorizer(nn.Module):
   fusion_features: int = 0  # D of an external fusion embedding; 0 = none.
   global_features: int = 0  # Width of Iizuka's jointly trained global branch; 0 = none.
   sine: str = 'auto'  # How sine layers compute sin (``fast_sine.sine``).
+  hint_inputs: bool = False  # Hint channels beside the grey input (see above).
 
   def _activation(self, index: int, num_layers: int) -> str:
     is_last = index == num_layers - 1
@@ -137,8 +140,8 @@ class Colorizer(nn.Module):
   def __call__(self, inputs: Array | dict[str, Array]) -> Array:
     check_colorizer_args(self.schedule, self.sine_init, self.width_scale, self.first_omega0,
                          self.hidden_omega0)
-    grey, embedding = (inputs['grey'], inputs.get('embedding')) if isinstance(inputs, dict) else (
-        inputs, None)
+    grey, embedding, hints = ((inputs['grey'], inputs.get('embedding'), inputs.get('hints'))
+                              if isinstance(inputs, dict) else (inputs, None, None))
     if grey.ndim != 4 or grey.shape[-1] != 1:
       raise ValueError(f'grey input must have shape (B, H, W, 1), got {grey.shape}')
     if grey.shape[1] % DOWNSAMPLING or grey.shape[2] % DOWNSAMPLING:
@@ -148,10 +151,16 @@ class Colorizer(nn.Module):
       raise ValueError('pass an embedding exactly when the model has fusion_features > 0 '
                        f'(fusion_features={self.fusion_features}, embedding given: '
                        f'{embedding is not None})')
+    if (hints is None) == self.hint_inputs:
+      raise ValueError(f'pass hints exactly when the model has hint_inputs (hint_inputs='
+                       f'{self.hint_inputs}, hints given: {hints is not None})')
+    if hints is not None and hints.shape != grey.shape[:3] + (3,):
+      raise ValueError(f'hints must have shape {grey.shape[:3] + (3,)} (ab and mask), got '
+                       f'{hints.shape}')
     fuse = bool(self.fusion_features or self.global_features)
     num_layers = len(ENCODER) + len([d for d in DECODER if d]) + 1 + fuse
     index = 0
-    x = grey
+    x = grey if hints is None else jnp.concatenate([grey, hints.astype(grey.dtype)], axis=-1)
 
     def conv(x, features, stride=1, kernel_size=3, name=None):
       nonlocal index

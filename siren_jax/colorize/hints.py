@@ -215,6 +215,15 @@ def rescale(hints: Hints, height: int, width: int) -> Hints:
   return Hints(int(height), int(width), flat // width, flat % width, ab.astype(np.float32))
 
 
+def to_channels(hints: Hints) -> np.ndarray:
+  """(H, W, 3) float32: the hinted ab / 128 in channels 0-1 and 1 in channel 2 at hinted pixels,
+  zeros elsewhere (a colouriser's extra input, ``colorizers.Colorizer(hint_inputs=True)``)."""
+  channels = np.zeros((hints.height, hints.width, 3), np.float32)
+  channels[hints.rows, hints.cols, :2] = hints.ab
+  channels[hints.rows, hints.cols, 2] = 1.0
+  return channels
+
+
 # ---- Sampling hints from the truth (evaluation) -------------------------------------------------
 
 def sample_positions(seed: int, height: int, width: int, count: int, kind: str = 'points', *,
@@ -278,3 +287,28 @@ def sample(seed: int, truth_ab: Any, count: int, kind: str = 'points', *,
   height, width = int(truth_ab.shape[0]), int(truth_ab.shape[1])
   positions = sample_positions(seed, height, width, count, kind, stroke_length=stroke_length)
   return read_truth(truth_ab, positions, height, width)
+
+
+def sample_channels(seed: int | Sequence[int], truth_ab: np.ndarray,
+                    max_count: int) -> np.ndarray:
+  """Hint channels (``to_channels``) for a batch of crops, for training a colouriser with hint
+  inputs: crop i gets n_i points read from its truth (``sample``), n_i log-uniform over
+  0..max_count (round(exp(u ln(max_count + 1))) - 1, u ~ U(0, 1): as many crops with 0-9 hints
+  as with 10-99), all a pure function of ``seed``.
+
+  Args:
+    seed: the batch's seed (``np.random.default_rng``'s: e.g. [run seed, step]).
+    truth_ab: (B, H, W, 2) ab / 128 of the crops.
+    max_count: the most hints a crop gets (at most H x W).
+  Returns:
+    (B, H, W, 3) float32.
+  """
+  batch, height, width = truth_ab.shape[:3]
+  if not 0 <= max_count <= height * width:
+    raise ValueError(f'max_count={max_count} must be in [0, {height * width}] for {height}x{width} '
+                     f'crops')
+  rng = np.random.default_rng(seed)
+  counts = np.round(np.exp(rng.random(size=batch) * np.log(max_count + 1))).astype(np.int64) - 1
+  seeds = np.asarray(rng.integers(0, 2**31 - 1, size=batch))
+  return np.stack([to_channels(sample(int(seeds[i]), truth_ab[i], int(counts[i])))
+                   for i in range(batch)])

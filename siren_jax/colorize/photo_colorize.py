@@ -27,8 +27,10 @@ import numpy as np
 import skimage.transform
 
 from siren_jax import images, tiling
+from siren_jax.colorize import hints as hints_lib
 
-PredictFn = Callable[[np.ndarray], np.ndarray]  # (B, t, t, 1) -> (B, t, t, C), NumPy or JAX.
+# (B, t, t, 1) -> (B, t, t, C), NumPy or JAX; with hints, (B, t, t, 4): L then hint channels.
+PredictFn = Callable[[np.ndarray], np.ndarray]
 
 
 def predict_tiled(predict: PredictFn, grey: np.ndarray, *, tile: int, overlap: int,
@@ -64,14 +66,22 @@ def model_scale_size(height: int, width: int, model_short_side: int) -> tuple[in
 
 def colorize_chroma(predict_ab: PredictFn, lightness: np.ndarray, *, model_short_side: int,
                     tile: int, overlap: int, batch_size: int = 8,
-                    offset: tuple[int, int] = (0, 0), margin: int = 0) -> np.ndarray:
+                    offset: tuple[int, int] = (0, 0), margin: int = 0,
+                    hints: hints_lib.Hints | None = None) -> np.ndarray:
   """Chroma ab / 128 (H, W, 2) for a full-resolution scaled lightness (H, W, 1) in [-1, 1]:
-  predicted on tiles at the model's scale, then upsampled (see the module docstring)."""
+  predicted on tiles at the model's scale, then upsampled (see the module docstring). ``hints``
+  (on the H x W grid): moved to the model's grid (``hints.rescale``) and given to ``predict_ab``
+  as 3 more channels after L (``hints.to_channels``)."""
   lightness = np.asarray(lightness, np.float32)
   if lightness.ndim != 3 or lightness.shape[-1] != 1:
     raise ValueError(f'lightness must have shape (H, W, 1), got {lightness.shape}')
   h, w = lightness.shape[:2]
   small = images.resize(lightness, model_scale_size(h, w, model_short_side))
+  if hints is not None:
+    if (hints.height, hints.width) != (h, w):
+      raise ValueError(f'hints are for a {hints.width}x{hints.height} photo, lightness is {w}x{h}')
+    small = np.concatenate([small, hints_lib.to_channels(hints_lib.rescale(
+        hints, *small.shape[:2]))], axis=-1)
   ab = predict_tiled(predict_ab, small, tile=tile, overlap=overlap, batch_size=batch_size,
                      offset=offset, margin=margin)
   if ab.shape[:2] == (h, w):

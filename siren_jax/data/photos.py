@@ -69,8 +69,11 @@ def photo_views(name: str) -> list[np.ndarray]:
 
 def photo_short_side(dataset: str, image_size: int, photo_side: int = 0) -> int:
   """The short side (pixels) the photos of ``dataset`` have when the model trains on them: the
-  scale at which a colouriser should be applied to a new photo."""
-  if dataset.partition(':')[0] == 'embedded':
+  scale at which a colouriser should be applied to a new photo. A corpus dataset takes
+  ``photo_side`` when given: the scale of random-scale crops (``crops.Crops``), which the
+  held-out protocol trains on."""
+  kind = dataset.partition(':')[0]
+  if kind == 'embedded' or (kind.partition('/')[0] == 'corpus' and photo_side):
     return photo_side or EMBEDDED_SIDE_FACTOR * image_size
   return round(TRAIN_SIDE_FACTOR * image_size)
 
