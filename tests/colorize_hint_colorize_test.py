@@ -22,6 +22,7 @@ from siren_jax import files as siren_files
 from siren_jax import images
 from siren_jax.colorize import colour, levin
 from siren_jax.colorize import hints as hints_lib
+from siren_jax.data import corpus
 
 
 def _config(**hints):
@@ -188,6 +189,31 @@ def test_evaluation_writes_tables_and_figure(tmp_path):
   expected = 10 * np.log10(1 / np.mean((np.clip(grey, 0, 1) - truth) ** 2))
   assert abs(output['grey']['astronaut']['rgb_psnr'] - expected) < 0.01
   assert '| SIREN (gradient form) | points:10 |' in (tmp_path / 'hints.md').read_text()
+
+
+def test_hint_evaluation_photos_from_a_built_corpus(tmp_path):
+  folder = tmp_path / 'photos'
+  folder.mkdir()
+  rng = np.random.default_rng(0)
+  arrays = {f'p{i}.png': rng.integers(0, 256, (12, 16, 3), np.uint8) for i in range(6)}
+  for name, array in arrays.items():
+    iio.imwrite(folder / name, array)
+  data_dir = str(tmp_path / 'data')
+  corpus.fetch_and_build(data_dir, folder=str(folder), log=lambda line: None)
+  test = corpus.open_split('test', data_dir, 'folder')
+  names = hints_eval.photo_names('corpus/folder', data_dir)  # The test split by default.
+  assert names == [f'corpus/folder:test#{photo}' for photo in dict.fromkeys(test.groups)]
+  assert hints_eval.photo_names('corpus/folder:validation', data_dir) == [
+      f'corpus/folder:validation#{g}' for g in corpus.open_split('validation', data_dir,
+                                                                 'folder').groups]
+  # The views are the stored pixels (PNG: lossless), as L and ab by scikit-image.
+  view = hints_eval.photo_views(names[0], 256, data_dir)[0]
+  truth = arrays[os.path.basename(test.names[0])] / 255.0
+  lab = skimage.color.rgb2lab(truth)
+  np.testing.assert_allclose(view['ab'], lab[..., 1:] / 128, atol=1e-3)
+  np.testing.assert_allclose(view['L'][..., 0], lab[..., 0] / 50 - 1, atol=1e-3)
+  with pytest.raises(ValueError, match='bad corpus dataset'):
+    hints_eval.photo_names('corpus:nosuchsplit', data_dir)
 
 
 def test_a_photo_folder_in_a_bucket_that_does_not_answer_is_one_value_error(monkeypatch):

@@ -276,6 +276,17 @@ def test_fake_packages_build_a_corpus_split_by_photo(built):
       np.testing.assert_array_equal(test[i], iio.imread(path))
 
 
+def test_photo_views_are_every_record_of_one_photo(built):
+  fake, data_dir, _, _ = built
+  test = corpus.open_split('test', str(data_dir))
+  views = test.photo_views('d')  # Photo d is two files (a pair): both, in record order.
+  assert len(views) == 2
+  for view, name in zip(views, [n for n, g in zip(test.names, test.groups) if g == 'd']):
+    np.testing.assert_array_equal(view, fake.arrays[os.path.basename(name)])
+  with pytest.raises(ValueError, match="no photo 'a'"):  # a is a train photo.
+    test.photo_views('a')
+
+
 def test_the_pipeline_reads_a_built_corpus_with_its_fixed_splits(built):
   _, data_dir, _, _ = built
   pipeline = data.Pipeline('corpus', image_size=16, batch_size=2, data_dir=str(data_dir))

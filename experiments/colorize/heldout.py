@@ -202,8 +202,7 @@ class _Corpus:
     return next(s for s, names in self.order.items() if name in names)
 
   def _uint8_views(self, name: str) -> list[np.ndarray]:
-    split = self.splits[self._split_of(name)]
-    return [split[i] for i, g in enumerate(split.groups) if g == name]
+    return self.splits[self._split_of(name)].photo_views(name)
 
   def views(self, name: str) -> list[np.ndarray]:
     return [v.astype(np.float32) / 255.0 for v in self._uint8_views(name)]

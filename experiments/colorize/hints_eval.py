@@ -18,6 +18,7 @@ and hints.png (grey input, hints, each method, truth).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -32,6 +33,10 @@ from experiments.colorize import hint_colorize
 from siren_jax import data, files, images
 from siren_jax.colorize import colour, colour_metrics, hint_field, levin
 from siren_jax.colorize import hints as hints_lib
+from siren_jax.data import corpus
+
+# A corpus photo's name: 'corpus/CONFIG:SPLIT#PHOTO' (photo_names('corpus[/CONFIG][:SPLIT]')).
+CORPUS_PREFIX = 'corpus'
 
 METRICS = ('rgb_psnr', 'ab_psnr', 'colourfulness_ratio')
 # Levin et al.'s direct solve; the direct solve of the gradient-domain form (the SIREN's problem
@@ -57,11 +62,17 @@ def label(setting: tuple[str, int]) -> str:
   return f'{setting[0]}:{setting[1]}'
 
 
-def photo_names(spec: str) -> list[str]:
+def photo_names(spec: str, data_dir: str = '') -> list[str]:
   """'natural' -> data.NATURAL_PHOTOS; 'A,B,...' -> offline photos or image files;
-  'folder:/path' -> its image files (those of its test/ subfolder if it has one)."""
+  'folder:/path' -> its image files (those of its test/ subfolder if it has one);
+  'corpus[/CONFIG][:SPLIT]' -> 'corpus/CONFIG:SPLIT#PHOTO' for each photo of that split
+  (default test) of siren_photos built in ``data_dir`` (its views are the photo's records)."""
   if spec == 'natural':
     return list(data.NATURAL_PHOTOS)
+  if spec.startswith(CORPUS_PREFIX):
+    config, split = corpus.parse_dataset(spec)
+    photos = _corpus_split(config, split or 'test', data_dir).groups
+    return [f'corpus/{config}:{split or "test"}#{photo}' for photo in dict.fromkeys(photos)]
   if spec.startswith('folder:'):
     path = os.path.expanduser(spec[len('folder:'):])
     files.check_reachable(path)
@@ -77,22 +88,35 @@ def photo_names(spec: str) -> list[str]:
   names = common.split_names(spec)
   bad = [n for n in names if n not in data.PHOTOS and not files.is_file(n)]
   if not names or bad:
-    raise ValueError(f'config.hints.photos={spec!r}: give natural, folder:/path, or offline photos '
-                     f'({", ".join(data.PHOTOS)}) or image files' +
+    raise ValueError(f'config.hints.photos={spec!r}: give natural, folder:/path, corpus[:SPLIT] '
+                     f'or offline photos ({", ".join(data.PHOTOS)}) or image files' +
                      (f' (not {", ".join(bad)})' if bad else ''))
   return names
 
 
-def photo_views(name: str, eval_side: int) -> list[dict[str, np.ndarray]]:
+@functools.lru_cache(maxsize=2)
+def _corpus_split(config: str, split: str, data_dir: str) -> corpus.PhotoSplit:
+  return corpus.open_split(split, data_dir or None, config)
+
+
+def _views(name: str, data_dir: str) -> list[np.ndarray]:
+  """The views of photo ``name`` (photo_names), each (H, W, 3) float32 in [0, 1]."""
+  if name in data.PHOTOS:
+    return data.photo_views(name)
+  if name.startswith(CORPUS_PREFIX):
+    dataset, photo = name.split('#', 1)
+    config, split = corpus.parse_dataset(dataset)
+    return [v.astype(np.float32) / 255.0
+            for v in _corpus_split(config, split, data_dir).photo_views(photo)]
+  image = images.read_image(name)
+  return [np.repeat(image, 3, -1) if image.shape[-1] == 1 else image]
+
+
+def photo_views(name: str, eval_side: int, data_dir: str = '') -> list[dict[str, np.ndarray]]:
   """L (H, W, 1) and ab (H, W, 2) of each view of a photo at short side ``eval_side`` (never
   upscaled)."""
-  if name in data.PHOTOS:
-    views = data.photo_views(name)
-  else:
-    image = images.read_image(name)
-    views = [np.repeat(image, 3, -1) if image.shape[-1] == 1 else image]
   out = []
-  for view in views:
+  for view in _views(name, data_dir):
     h, w = view.shape[:2]
     scale = eval_side / min(h, w)
     if scale < 1:
@@ -124,13 +148,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if hc.seeds < 1 or hc.eval_side < 8 or hc.stroke_length < 1 or hc.figure_photos < 0:
     raise ValueError('config.hints.seeds and stroke_length must be >= 1, eval_side >= 8 and '
                      'figure_photos >= 0')
-  names = photo_names(hc.photos)
+  names = photo_names(hc.photos, config.data_dir)
   workdir = common.require_workdir(workdir, config)
   start = time.perf_counter()
   results: dict[str, Any] = {'grey': {}, **{m: {} for m in METHODS}}
   figure_rows = []
   for p, name in enumerate(names):
-    views = photo_views(name, hc.eval_side)
+    views = photo_views(name, hc.eval_side, config.data_dir)
     results['grey'][name] = _mean([colour_metrics.evaluate(colour_metrics.grey_ab(v['L']),
                                                            v['L'], v['ab']) for v in views])
     for setting in dict.fromkeys(settings + siren_settings):

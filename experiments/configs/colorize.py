@@ -156,8 +156,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       'smoothness_weight': 1.0, 'seed': 0,
       'model': {'hidden_features': 32, 'hidden_layers': 2, 'first_omega0': 10.0,
                 'hidden_omega0': 30.0},
-      # Evaluation (experiments.colorize_hints): photos 'natural', 'A,B,...' (offline photos)
-      # or 'folder:/path' (its test/ subfolder if it has one), at a short side of eval_side;
+      # Evaluation (experiments.colorize_hints): photos 'natural', 'A,B,...' (offline photos),
+      # 'folder:/path' (its test/ subfolder if it has one) or 'corpus[/CONFIG][:SPLIT]' (the
+      # photo corpus built in config.data_dir; default split test), at a short side of eval_side;
       # hints sampled from the truth, KIND:COUNT with KIND points or strokes.
       'photos': 'natural', 'eval_side': 256, 'seeds': 3, 'stroke_length': 9,
       'settings': 'points:1,points:10,points:100,strokes:10',

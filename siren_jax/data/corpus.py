@@ -761,6 +761,14 @@ class PhotoSplit:
     """Record ``index``'s stored image bytes (a corpus file's own bytes)."""
     return self._source[int(index)]['image']
 
+  def photo_views(self, photo: str) -> list[np.ndarray]:
+    """Every record of photo ``photo`` (a ``groups`` value; two for a stereo pair), each
+    (H, W, 3) uint8; ValueError for a photo the split does not have."""
+    views = [self[i] for i, g in enumerate(self.groups) if g == photo]
+    if not views:
+      raise ValueError(f'siren_photos {self.config} {self.split} has no photo {photo!r}')
+    return views
+
 
 def open_split(split: str, data_dir: str | None = None, config: str = 'corpus') -> PhotoSplit:
   """A built split of siren_photos (``config`` 'corpus' or 'folder'); ValueError saying how to
