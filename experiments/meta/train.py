@@ -107,7 +107,8 @@ def open_photos(config: ml_collections.ConfigDict, dataset: str) -> Any:
 
 
 def photo_name(photos: Any, index: int) -> str:
-  return str(photos.names[index]) if hasattr(photos, 'names') else f'photo_{index}'
+  """Photo ``index``'s name (every source here has ``names``: its file or record names)."""
+  return str(photos.names[index])
 
 
 def views(config: ml_collections.ConfigDict, photos: Any, limit: int = 0
