@@ -73,6 +73,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if config[name] > min(sizes) ** 2 or (config[name] == 0 and len(set(sizes)) > 1):
       raise ValueError(f'config.{name}={config[name]} must be at most the smallest crop side '
                        f'squared ({min(sizes) ** 2}), or 0 (every pixel) with one crop side')
+  if config.task == 'train' and config.meta.meta_batch % jax.device_count():
+    raise ValueError(f'config.meta.meta_batch={config.meta.meta_batch} must be a multiple of the '
+                     f'{jax.device_count()} devices (the tasks are split over them)')
   if config.task == 'train' and config.dataset.partition(':')[2] == 'test':
     raise ValueError(f'config.dataset={config.dataset!r} is a test split: never meta-train on it')
   if config.task == 'evaluate' and not config.init:
