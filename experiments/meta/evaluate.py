@@ -1,0 +1,184 @@
+"""A learned init vs random inits on the test photos (never seen in meta-training): the normal
+fit (config.fit: Adam 1e-4, full image, config.fit.steps steps) of each photo's centre square at
+config.image_size, through the one driver, from the learned init and from a random init per seed
+of config.seeds, evaluated at every step.
+
+Per photo and seed: PSNR after config.fit.report_steps steps from each init, and the steps and
+training seconds the learned init needs to reach the random init's final PSNR (the target). The
+summary gives mean ± std over photos x seeds. Writes metrics.json, results.md (the per-photo
+table and the summary), psnr.png (mean curves), TensorBoard scalars under tb/ and checkpoints
+under checkpoints/photoNN_{learned,random_sS}/ (a killed evaluation resumes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+
+from experiments import common, driver, figures
+from experiments.meta import train
+from siren_jax import fitting, grids, init_file
+from siren_jax.meta import curves
+
+LEARNED = 'learned'
+
+
+def fit_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+  """The field-fit config of the normal fit: config.fit's optimiser and steps, evaluated every
+  step, a checkpoint only at the end, the random init's ``seed``."""
+  fit = ml_collections.ConfigDict(config.to_dict())
+  fit.optimizer = ml_collections.ConfigDict(config.fit.optimizer.to_dict())
+  fit.steps, fit.seed = config.fit.steps, seed
+  fit.steps_per_call, fit.eval_every, fit.checkpoint_every = 1, 1, 0
+  fit.log_every = min(config.log_every, config.fit.steps) if config.log_every else 0
+  return fit
+
+
+def fit_one(config: ml_collections.ConfigDict, workdir: str, spec: dict[str, Any],
+            image: np.ndarray, init: Any, *, tag: str, source: str,
+            writer: common.ScalarWriter) -> dict[str, Any]:
+  """One fit of ``image`` (H, W, C) from ``init`` (params; None: the random init of
+  config.seed); returns its PSNR curve (after 0..steps steps) and training seconds."""
+  coords, values = grids.image_to_samples(image, config.data.grid)
+  batch = {'coords': coords, 'values': values}
+  state = driver.field_state(config, spec)
+  if init is not None:  # A copy: the driver donates the state's buffers.
+    state = state.replace(params=jax.tree.map(np.array, init))
+  fingerprint = driver.field_fingerprint(config, spec, batch, fitting.image_loss, source=source)
+  fingerprint['init'] = config.init if init is not None else 'random'
+  result = driver.run(state, fitting.image_loss, workdir=workdir, tag=tag,
+                      schedule=driver.Schedule.from_config(config), writer=writer, batch=batch,
+                      eval_fn=driver.image_fit_eval(config, image),
+                      param_sharding=config.param_sharding, fingerprint=fingerprint,
+                      resume=config.resume, nan_policy=config.nan_policy)
+  return {'steps': [int(r['step']) for r in result.history],
+          'psnr': [float(r['psnr']) for r in result.history],
+          'train_seconds': [float(s) for s in result.train_seconds],
+          'seconds_per_step': result.seconds_per_step}
+
+
+def compare(learned: dict[str, Any], random: dict[str, Any],
+            report_steps: list[int]) -> dict[str, Any]:
+  """PSNR at ``report_steps`` from both inits; steps and seconds for each to reach the random
+  init's final PSNR (the learned init's: None if it never does)."""
+  target = random['psnr'][-1]
+  row: dict[str, Any] = {'target_psnr': target}
+  for name, run in ((LEARNED, learned), ('random', random)):
+    by_step = dict(zip(run['steps'], run['psnr']))
+    row[name] = {f'psnr_after_{s}': by_step.get(s) for s in report_steps}
+    reached = curves.steps_to_reach(run['psnr'], target)
+    row[name]['steps_to_target'] = None if reached is None else run['steps'][reached]
+    row[name]['seconds_to_target'] = None if reached is None else run['train_seconds'][reached]
+  return row
+
+
+def summary(rows: list[dict[str, Any]], report_steps: list[int]) -> dict[str, Any]:
+  """Mean ± std over rows (photos x seeds) of every number of ``compare``; how many rows the
+  learned init reached the target in at most a tenth of the random init's steps."""
+  out: dict[str, Any] = {'rows': len(rows), 'target_psnr': common.mean_std(
+      [r['target_psnr'] for r in rows])}
+  for name in (LEARNED, 'random'):
+    keys = [f'psnr_after_{s}' for s in report_steps] + ['steps_to_target', 'seconds_to_target']
+    out[name] = {k: _mean_std([r[name][k] for r in rows if r[name][k] is not None])
+                 for k in keys}
+    out[name]['reached'] = sum(r[name]['steps_to_target'] is not None for r in rows)
+  out['learned_within_tenth'] = sum(
+      r[LEARNED]['steps_to_target'] is not None
+      and r[LEARNED]['steps_to_target'] * 10 <= r['random']['steps_to_target'] for r in rows)
+  return out
+
+
+def _mean_std(values: list[float]) -> dict[str, float] | None:
+  return common.mean_std(values) if values else None
+
+
+def _cell(value: float | None, spec: str = '.2f') -> str:
+  return '-' if value is None else format(value, spec)
+
+
+def results_table(rows: list[dict[str, Any]], stats: dict[str, Any],
+                  report_steps: list[int]) -> str:
+  """results.md: one line per photo and seed, then mean ± std."""
+  psnr_heads = ' | '.join(f'PSNR@{s} learned / random' for s in report_steps)
+  lines = [f'| photo | seed | target (random @ end) | {psnr_heads} | steps to target learned / '
+           f'random | seconds to target learned / random |',
+           '|---|---|---|' + '---|' * len(report_steps) + '---|---|']
+  for r in rows:
+    psnrs = ' | '.join(f'{_cell(r[LEARNED][f"psnr_after_{s}"])} / '
+                       f'{_cell(r["random"][f"psnr_after_{s}"])}' for s in report_steps)
+    lines.append(f'| {r["photo"]} | {r["seed"]} | {r["target_psnr"]:.2f} | {psnrs} | '
+                 f'{_cell(r[LEARNED]["steps_to_target"], "d")} / '
+                 f'{_cell(r["random"]["steps_to_target"], "d")} | '
+                 f'{_cell(r[LEARNED]["seconds_to_target"], ".1f")} / '
+                 f'{_cell(r["random"]["seconds_to_target"], ".1f")} |')
+  pm = common.format_mean_std
+  psnrs = ' | '.join(f'{pm(stats[LEARNED][f"psnr_after_{s}"])} / '
+                     f'{pm(stats["random"][f"psnr_after_{s}"])}' for s in report_steps)
+  lines.append(f'| mean ± std ({stats["rows"]}) | | {pm(stats["target_psnr"])} | {psnrs} | '
+               f'{pm(stats[LEARNED]["steps_to_target"], ".1f")} / '
+               f'{pm(stats["random"]["steps_to_target"], ".1f")} | '
+               f'{pm(stats[LEARNED]["seconds_to_target"], ".1f")} / '
+               f'{pm(stats["random"]["seconds_to_target"], ".1f")} |')
+  lines.append('')
+  lines.append(f'Learned init reached the target in {stats[LEARNED]["reached"]} of '
+               f'{stats["rows"]} fits, in at most a tenth of the random init\'s steps in '
+               f'{stats["learned_within_tenth"]}.')
+  return '\n'.join(lines) + '\n'
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Fits every test photo from the learned and the random inits; returns metrics.json."""
+  spec = train.model_spec(config)
+  learned_init = init_file.load(config.init)
+  init_file.check_matches(learned_init, spec, config.data.grid, config.init)
+  photos = train.open_photos(config, config.test_dataset)
+  images = train.views(config, photos, config.max_photos)
+  seeds = train.int_list(config, 'seeds', minimum=0)
+  report_steps = [s for s in train.int_list(config, 'fit.report_steps') if s <= config.fit.steps]
+  workdir = common.require_workdir(workdir, config)
+  logging.info('Evaluating %s on %d test photos at %d^2 %s: %d steps from the learned init and '
+               'from random inits (seeds %s).', config.init, len(images), config.image_size,
+               config.colour, config.fit.steps, ', '.join(map(str, seeds)))
+  rows, runs = [], {}
+  writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
+  start = time.perf_counter()
+  try:
+    for i, (name, image) in enumerate(images):
+      learned = fit_one(fit_config(config, seeds[0]), workdir, spec, image,
+                        learned_init.params, tag=f'photo{i:02d}_{LEARNED}', source=name,
+                        writer=writer)
+      runs[f'photo{i:02d}_{LEARNED}'] = learned
+      for seed in seeds:
+        random = fit_one(fit_config(config, seed), workdir, spec, image, None,
+                         tag=f'photo{i:02d}_random_s{seed}', source=name, writer=writer)
+        runs[f'photo{i:02d}_random_s{seed}'] = random
+        rows.append({'photo': name, 'seed': seed, **compare(learned, random, report_steps)})
+        logging.info('%s seed %d: random %.2f dB after %d steps; learned %s', name, seed,
+                     rows[-1]['target_psnr'], config.fit.steps,
+                     f'reaches it after {rows[-1][LEARNED]["steps_to_target"]} steps'
+                     if rows[-1][LEARNED]['steps_to_target'] is not None else 'never reaches it')
+  finally:
+    writer.close()
+  stats = summary(rows, report_steps)
+  output = {'task': 'evaluate', 'init': config.init, 'trained_on': learned_init.trained_on,
+            'rows': rows, 'summary': stats, 'runs': runs,
+            'wall_seconds': time.perf_counter() - start, 'device': jax.devices()[0].device_kind,
+            'machine': common.machine(), 'config': config.to_dict()}
+  if common.is_main_process():
+    common.write_json(os.path.join(workdir, 'metrics.json'), output)
+    common.write_text(os.path.join(workdir, 'results.md'),
+                      results_table(rows, stats, report_steps))
+    steps = runs[f'photo00_{LEARNED}']['steps']
+    mean = lambda key: np.mean([r['psnr'] for k, r in runs.items() if key in k],  # noqa: E731
+                               axis=0).tolist()
+    figures.curves(os.path.join(workdir, 'psnr.png'),
+                   {'learned init': (steps, mean(LEARNED)), 'random init': (steps, mean('random'))},
+                   xlabel='step (Adam, full image)', ylabel='test PSNR (dB), mean',
+                   title=f'{len(images)} test photos, {config.image_size}^2 {config.colour}')
+  return output

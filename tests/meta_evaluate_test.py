@@ -1,0 +1,91 @@
+"""experiments.meta.evaluate: the learned vs random comparison worked by hand on given curves,
+the tiny end to end run (its random fit is the normal Adam fit, checked against an independent
+loop), and a learned init for another model as one error line."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from experiments.configs import meta as meta_config
+from experiments.meta import evaluate, train
+from siren_jax import fitting, grids, metrics, models, render, training
+from siren_jax.models import fields
+from tests.helpers import REPO_ROOT, subprocess_env
+
+
+def _run(psnr, seconds=None):
+  return {'steps': list(range(len(psnr))), 'psnr': psnr,
+          'train_seconds': seconds or [float(i) for i in range(len(psnr))]}
+
+
+def test_compare_finds_the_steps_to_the_random_inits_final_psnr():
+  learned = _run([20.0, 25.0, 31.0, 33.0, 34.0], [0.0, 2.0, 3.0, 4.0, 5.0])
+  random = _run([10.0, 15.0, 20.0, 26.0, 30.0])
+  row = evaluate.compare(learned, random, [1, 4])
+  assert row['target_psnr'] == 30.0
+  assert row['learned'] == {'psnr_after_1': 25.0, 'psnr_after_4': 34.0, 'steps_to_target': 2,
+                            'seconds_to_target': 3.0}
+  assert row['random']['steps_to_target'] == 4
+  never = evaluate.compare(_run([5.0, 6.0, 7.0, 8.0, 9.0]), random, [1])
+  assert never['learned']['steps_to_target'] is None
+
+
+def test_summary_is_mean_and_sample_std_over_photos_and_seeds():
+  rows = [evaluate.compare(_run([20.0, 31.0]), _run([10.0, 30.0]), [1]),
+          evaluate.compare(_run([20.0, 21.0]), _run([10.0, 30.0]), [1])]
+  stats = evaluate.summary(rows, [1])
+  assert stats['learned']['psnr_after_1']['mean'] == pytest.approx(26.0)
+  assert stats['learned']['psnr_after_1']['std'] == pytest.approx(np.sqrt(50.0))  # ddof 1.
+  assert stats['learned']['reached'] == 1 and stats['random']['reached'] == 2
+  assert stats['learned_within_tenth'] == 0  # 1 step is not <= 1 / 10 of 1.
+  assert 'mean ± std (2)' in evaluate.results_table(
+      [{'photo': 'a', 'seed': 0, **r} for r in rows], stats, [1])
+
+
+@pytest.fixture(scope='module')
+def tiny_init(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('meta_train')
+  train.train(meta_config.get_config('tiny'), str(workdir))
+  return str(workdir / 'init_grey.init')
+
+
+def test_tiny_evaluation_compares_every_photo_and_seed(tmp_path, tiny_init):
+  config = meta_config.get_config('evaluate,tiny')
+  config.init, config.seeds, config.max_photos = tiny_init, '0,1', 2
+  out = evaluate.evaluate(config, str(tmp_path))
+  assert [(r['photo'], r['seed']) for r in out['rows']] == [
+      ('sinusoid_3_0', 0), ('sinusoid_3_0', 1), ('sinusoid_3_1', 0), ('sinusoid_3_1', 1)]
+  assert 'mean ± std (4)' in (tmp_path / 'results.md').read_text()
+  assert (tmp_path / 'psnr.png').stat().st_size > 0
+  written = json.loads((tmp_path / 'metrics.json').read_text())
+  assert written['summary']['rows'] == 4
+  # The random fit is the normal fit: Adam 1e-4 on the full image from the seed's init.
+  random = written['runs']['photo01_random_s1']
+  image = train.views(config, train.open_photos(config, config.test_dataset))[1][1]
+  spec = train.model_spec(config)
+  model = fields.make_field_model(**spec)
+  state = training.TrainState.create(
+      apply_fn=models.apply_fn(model), params=fields.init_params(model, jax.random.PRNGKey(1)),
+      tx=optax.adam(1e-4))
+  coords, values = grids.image_to_samples(image)
+  step = training.make_train_step(fitting.image_loss, steps_per_call=config.fit.steps)
+  state, _ = step(state, {'coords': coords, 'values': values})
+  fit = render.render(state.apply_fn, state.params, *image.shape[:2])
+  assert random['steps'] == list(range(config.fit.steps + 1))
+  np.testing.assert_allclose(random['psnr'][-1], float(metrics.psnr(fit, image)), rtol=1e-5)
+
+
+def test_an_init_for_another_model_is_one_error_line(tmp_path, tiny_init):
+  result = subprocess.run(
+      [sys.executable, '-m', 'experiments.meta', '--config=experiments/configs/meta.py:'
+       'evaluate,tiny', f'--config.init={tiny_init}', '--config.model.hidden_features=8',
+       f'--workdir={tmp_path}'], cwd=REPO_ROOT, env=subprocess_env(), capture_output=True,
+      text=True, timeout=240)
+  assert result.returncode == 2
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: learned init') and 'hidden_features: init 16 != config 8' in last
