@@ -4,12 +4,15 @@ user-image upscaler.
 Task 'compare' writes to the workdir: comparison.png (zoomed crops of every method at each
 factor, and where SIREN beats bicubic), metrics.json (PSNR/SSIM of every method vs the ground
 truth, also split into edge and smooth pixels), siren_x<f>.inr (the fitted networks),
-TensorBoard scalars under tb/ and checkpoints under checkpoints/.
+TensorBoard scalars under tb/ and checkpoints under checkpoints/; over a photo set
+(config.photos, ``compare_photos``) metrics.json and table.md instead of the figure and networks.
 Task 'upscale' writes the upscaled PNG, the fitted-network file and metrics.json.
 
 Fairness: the low-resolution input is an exact box (area) average of factor x factor blocks, so
 its pixel centres are the means of the centres they cover -- the ``grids`` convention; PIL's
 resamplers use the same half-pixel convention, and every method sees the same low-res pixels.
+Over a photo set the inputs are PIL-bicubic reductions instead, as the learned model's training
+inputs are.
 """
 
 from __future__ import annotations
