@@ -195,3 +195,12 @@ def test_compare_over_photos_scores_every_method_as_scikit_image(photo_folder, s
   again = resize_lib.train_and_evaluate(config, str(tmp_path))
   assert again['fits']['b.png']['x2']['resumed_from_step'] == 10
   assert again['scores'] == output['scores']
+
+
+def test_compare_over_photos_smaller_than_the_size_is_a_one_line_error(tmp_path):
+  images.save_png(str(tmp_path / 'small.png'), np.zeros((30, 40, 3), np.float32))
+  config = resize_config.get_config('compare,tiny')
+  config.update({'photos': f'folder:{tmp_path}', 'image_size': 48})
+  with pytest.raises(ValueError, match='no photo with a short side of at least') as e:
+    resize_lib.train_and_evaluate(config, str(tmp_path / 'w'))
+  assert '\n' not in str(e.value) and not (tmp_path / 'w').exists()
