@@ -1,6 +1,9 @@
 r"""Resizes images through the coordinate grid: SIREN super-resolution vs classical resampling.
 
   python -m experiments.resize --config=experiments/configs/resize.py --workdir=/tmp/resize
+  python -m experiments.resize --config=experiments/configs/resize.py --workdir=/tmp/rp \
+      --config.photos=corpus:test --config.data_dir=/tmp/siren_photos \
+      --config.model_file=/tmp/sr/model.sr   # every method on the corpus's test photos
   python -m experiments.resize --config=experiments/configs/resize.py:upscale \
       --workdir=/tmp/up --config.input=photo.png --config.factor=3 --config.output=/tmp/big.png
   python -m experiments.resize --config=experiments/configs/resize.py:upscale \

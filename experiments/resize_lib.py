@@ -4,7 +4,8 @@ user-image upscaler.
 Task 'compare' writes to the workdir: comparison.png (zoomed crops of every method at each
 factor, and where SIREN beats bicubic), metrics.json (PSNR/SSIM of every method vs the ground
 truth, also split into edge and smooth pixels), siren_x<f>.inr (the fitted networks),
-TensorBoard scalars under tb/ and checkpoints under checkpoints/.
+TensorBoard scalars under tb/ and checkpoints under checkpoints/; over a photo set
+(config.photos, ``compare_photos``) metrics.json and table.md instead of the figure and networks.
 Task 'upscale' writes the upscaled PNG, the fitted-network file and metrics.json.
 
 Fairness: the low-resolution input is an exact box (area) average of factor x factor blocks, so
@@ -13,29 +14,32 @@ resamplers use the same half-pixel convention, and every method sees the same lo
 
 A learned init (``config.init``) starts every SIREN fit (compare: each factor's; a tiled
 upscale: every tile); metrics.json and the ``.inr`` files record it.
+Over a photo set the inputs are PIL-bicubic reductions instead, as the learned model's training
+inputs are.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import ml_collections
 import numpy as np
 from absl import logging
-from PIL import Image
 
 from experiments import common, driver, figures
 from experiments.configs.resize import TASKS
+from experiments.sr import evaluate as sr_evaluate
 from siren_jax import (finite_differences, fitting, grids, images, init_file, inr_file, metrics,
                        models, render, tiling, training)
+from siren_jax.data import crops
 from siren_jax.models import fields
-from siren_jax.sr import model_file, upscale as sr_upscale
-# PIL resampling filters, all on PIL's pixel-centre (half-pixel) convention.
-CLASSICAL = {'nearest': Image.Resampling.NEAREST, 'bilinear': Image.Resampling.BILINEAR,
-             'bicubic': Image.Resampling.BICUBIC, 'lanczos': Image.Resampling.LANCZOS}
+from siren_jax.sr import model_file, patches, upscale as sr_upscale
+CLASSICAL = patches.PIL_FILTERS  # The classical resamplers compared, by name.
 EDGE_QUANTILE = 0.8  # Pixels with Sobel magnitude above this quantile count as edges.
 UPSCALE_METHODS = ('siren', 'learned')
 LEARNED_TILE_SIZE = 192  # Input pixels per tile of the learned upscaler when tile_size is 0.
@@ -103,11 +107,9 @@ def box_downsample(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def classical_resize(image: np.ndarray, height: int, width: int, method: str) -> np.ndarray:
-  """(h, w, C) float image -> (height, width, C) with a PIL filter, per channel in float32."""
-  channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], np.float32), 'F')
-                         .resize((width, height), CLASSICAL[method]))
-              for c in range(image.shape[-1])]
-  return np.stack(channels, axis=-1)
+  """(h, w, C) float image -> (height, width, C) with the PIL filter named ``method``
+  (CLASSICAL), per channel in float32."""
+  return patches.pil_resize(image, height, width, CLASSICAL[method])
 
 
 def field_spec(config: ml_collections.ConfigDict, image: np.ndarray) -> dict:
@@ -127,11 +129,12 @@ def check_init(config: ml_collections.ConfigDict, fitted: list[np.ndarray]
 
 def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.ndarray,
         writer: common.ScalarWriter, layout: tiling.TileLayout | None = None,
-        init: init_file.LearnedInit | None = None
+        init: init_file.LearnedInit | None = None, source: str = ''
         ) -> tuple[dict, Callable, training.LoopResult]:
   """Fits config.model.name to (h, w, C) ``image`` (in tiles when ``layout`` is given) from
   ``init`` (every tile; None: random); returns (model spec, the fitted image's field, loop
-  result)."""
+  result). ``source`` names the image in the run's fingerprint ('' = config.image or
+  config.input)."""
   spec = field_spec(config, image)
   if layout is None:
     coords, values = grids.image_to_samples(image, config.data.grid)
@@ -144,14 +147,16 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
       config, workdir, tag=tag, spec=spec, loss_fn=fitting.image_loss, batch=batch,
       eval_fn=driver.image_fit_eval(config, image, field), writer=writer,
       num_tiles=layout.num_tiles if layout else 0,
-      source=config.image if config.task == 'compare' else config.input,
+      source=source or (config.image if config.task == 'compare' else config.input),
       image_fn=driver.field_images(config, *image.shape[:2], field), init=init)
   return spec, field or result.state.apply_fn, result
 
 
 def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Downsamples the ground truth by each factor, upsamples it back with every method and
-  SIREN, and measures them against the ground truth."""
+  SIREN, and measures them against the ground truth (over config.photos when given)."""
+  if config.photos:
+    return compare_photos(config, workdir)
   truth = images.load_image(config.image, mode=config.mode or None, size=config.image_size,
                             resize_method=config.data.resize)
   height, width, channels = truth.shape
@@ -224,6 +229,133 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
     figures.image_grid(os.path.join(workdir, 'comparison.png'), rows, cell_inches=1.9)
     common.write_json(os.path.join(workdir, 'metrics.json'), output)
   return output
+
+
+def photo_truth(photo: np.ndarray, side: int) -> np.ndarray:
+  """(H, W, 3) uint8 photo -> (side, side, 3) float32 in [-1, 1]: its short side resized to
+  ``side`` (``siren_jax.images.resize``, bicubic, anti-aliased), then its centred square."""
+  h, w = photo.shape[:2]
+  scale = side / min(h, w)
+  height, width = max(side, round(h * scale)), max(side, round(w * scale))
+  resized = images.resize(photo.astype(np.float32) / 255.0, (height, width))
+  top, left = (height - side) // 2, (width - side) // 2
+  return np.clip(resized[top:top + side, left:left + side] * 2.0 - 1.0, -1.0, 1.0)
+
+
+def fit_method(config: ml_collections.ConfigDict) -> str:
+  """The per-photo fit's row name: config.model.name, with '_init' when the fit starts from a
+  learned initialisation (config.init)."""
+  return config.model.name + ('_init' if config.get('init') else '')
+
+
+def compare_photos(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """The comparison over every photo of config.photos: for each photo and factor, the classical
+  filters, the per-photo fit of config.model (fitted to the low-res photo and rendered at full
+  size, checkpointed per photo and factor, so a rerun resumes the fits) and, with
+  config.model_file, the learned model. Scores as ``experiments.sr.evaluate`` (RGB and
+  luminance PSNR and SSIM, ceil(factor) border pixels shaved). Writes metrics.json and
+  table.md (mean ± std over photos, then every photo)."""
+  trained = model_file.load(config.model_file) if config.model_file else None
+  side = config.image_size
+  factor_list = factors(config)
+  driver.check_ssim_size(side, side)
+  photos = []
+  for name, photo in sr_evaluate.first_views(
+      crops.open_photos(config.photos, data_dir=config.data_dir or None)):
+    if min(photo.shape[:2]) < side:
+      logging.warning('%s: %dx%d is smaller than config.image_size=%d; skipped.', name,
+                      *photo.shape[:2], side)
+      continue
+    photos.append((name, photo_truth(photo, side)))
+  if not photos:
+    raise ValueError(f'config.photos={config.photos!r} has no photo with a short side of at '
+                     f'least config.image_size={side}')
+  # Checked against each factor's fit before anything is written (every photo has the same size).
+  init = check_init(config, [photos[0][1][:side // f, :side // f] for f in factor_list])
+  workdir = common.require_workdir(workdir, config)
+  method = fit_method(config)
+  rows: dict[str, dict[str, Any]] = {}
+  details: dict[str, dict[str, Any]] = {}
+  writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
+  try:
+    for name, truth in photos:
+      rows[name], details[name] = {}, {}
+      for factor in factor_list:
+        low = classical_resize(truth, side // factor, side // factor, 'bicubic')
+        outputs = {m: classical_resize(low, side, side, m) for m in CLASSICAL}
+        start = time.perf_counter()
+        _, field, result = fit(config, workdir, f'{method}_{name}_x{factor}', low, writer,
+                               init=init, source=f'{config.photos}/{name}')
+        outputs[method] = render.render(field, result.params, side, side,
+                                        max_chunk_points=config.render_chunk_points)
+        fit_seconds = time.perf_counter() - start
+        low_fit = render.render(field, result.params, *low.shape[:2],
+                                max_chunk_points=config.render_chunk_points)
+        if trained is not None:
+          outputs['learned'] = sr_upscale.upscale(
+              trained.spec, trained.params, low, side, side,
+              tile_size=config.tile_size or LEARNED_TILE_SIZE)
+        rows[name][f'x{factor}'] = {m: sr_evaluate.scores(out, truth, math.ceil(factor))
+                                    for m, out in outputs.items()}
+        details[name][f'x{factor}'] = {
+            'fit_psnr_on_low_res': float(metrics.psnr(low_fit, low)),
+            'steps': int(result.state.step), 'fit_seconds': fit_seconds,
+            'seconds_per_step': result.seconds_per_step,
+            'resumed_from_step': result.resumed_from}
+        logging.info('%s x%d: %s', name, factor, ', '.join(
+            f'{m} {v["psnr"]:.2f}' for m, v in rows[name][f'x{factor}'].items()))
+  finally:
+    writer.close()
+  keys = [f'x{f}' for f in factor_list]
+  summary = summarise_photos(rows, keys)
+  output = {'task': 'compare', 'photos': config.photos, 'size': side, 'channels': 3,
+            'fit_method': method, 'model_file': config.model_file,
+            'learned_model': trained.metadata if trained is not None else None,
+            'scores': rows, 'fits': details, 'summary': summary,
+            'device': jax.devices()[0].device_kind, 'config': config.to_dict()}
+  if common.is_main_process():
+    common.write_json(os.path.join(workdir, 'metrics.json'), output)
+    common.write_text(os.path.join(workdir, 'table.md'), photos_table(rows, summary, keys))
+  return output
+
+
+PHOTO_REFERENCE = 'lanczos'  # The filter every other method's gain is measured against.
+
+
+def summarise_photos(rows: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+  """Per factor key and method: ``common.mean_std`` over photos of each score, and of the RGB
+  PSNR gain over PHOTO_REFERENCE with the share of photos it improves."""
+  summary: dict[str, Any] = {}
+  for key in keys:
+    per = [r[key] for r in rows.values() if key in r]
+    entry: dict[str, Any] = {}
+    for m in per[0]:
+      entry[m] = {metric: common.mean_std(p[m][metric] for p in per) for metric in per[0][m]}
+      gains = [p[m]['psnr'] - p[PHOTO_REFERENCE]['psnr'] for p in per]
+      entry[m]['gain'] = common.mean_std(gains)
+      entry[m]['improved'] = float(np.mean([g > 0 for g in gains]))
+    summary[key] = entry
+  return summary
+
+
+def photos_table(rows: dict[str, Any], summary: dict[str, Any], keys: list[str]) -> str:
+  """Markdown: per factor and method the mean ± std of RGB PSNR, gain over Lanczos (share of
+  photos improved), Y-PSNR and SSIM; then RGB PSNR per photo."""
+  pm = common.format_mean_std
+  lines = ['| factor | method | PSNR (dB) | gain over Lanczos | improved | Y-PSNR | SSIM |',
+           '|---|---|---|---|---|---|---|']
+  for key in keys:
+    for m, e in summary[key].items():
+      lines.append(f'| {key} | {m} | {pm(e["psnr"])} | {e["gain"]["mean"]:+.2f} ± '
+                   f'{e["gain"]["std"]:.2f} | {e["improved"]:.0%} | {pm(e["psnr_y"])} | '
+                   f'{pm(e["ssim"], ".3f")} |')
+  methods = [m for m in summary[keys[0]] if m not in ('nearest', 'bilinear')]
+  lines += ['', '| photo | ' + ' | '.join(f'{k} {m}' for k in keys for m in methods) + ' |',
+            '|---|' + '---|' * (len(keys) * len(methods))]
+  for name, r in rows.items():
+    lines.append(f'| {name} | ' + ' | '.join(f'{r[k][m]["psnr"]:.2f}' for k in keys
+                                             for m in methods) + ' |')
+  return '\n'.join(lines) + '\n'
 
 
 def output_size(config: ml_collections.ConfigDict, height: int, width: int) -> tuple[int, int]:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import jax
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -148,6 +149,28 @@ def test_resize_compare_starts_each_factors_fit_from_the_init(tmp_path):
     network = inr_file.load(str(tmp_path / 'run' / f'siren_x{factor}.inr'))
     assert network.metadata['init'] == out['init']
   _assert_records(out['init'], path)
+
+
+def test_resize_compare_over_photos_starts_every_fit_from_the_init(tmp_path):
+  rng = np.random.default_rng(5)
+  for name in ('a.png', 'b.png'):
+    images.save_png(str(tmp_path / 'photos' / name), rng.uniform(-1, 1, (32, 40, 3)))
+  config = _resize('compare', **{'optimizer.learning_rate': 1e-12, 'steps': 1})
+  config.update({'photos': f'folder:{tmp_path / "photos"}', 'image_size': 32, 'mode': 'rgb'})
+  config.init = _init_for(config, tmp_path, channels=3)
+  out = resize_lib.train_and_evaluate(config, str(tmp_path / 'run'))
+  for name in ('a.png', 'b.png'):
+    truth = resize_lib.photo_truth(iio.imread(tmp_path / 'photos' / name), 32)
+    assert set(out['scores'][name]['x2']) >= {'siren_init', 'lanczos'}
+    for factor in (4, 2):
+      low = resize_lib.classical_resize(truth, 32 // factor, 32 // factor, 'bicubic')
+      assert out['fits'][name][f'x{factor}']['fit_psnr_on_low_res'] == pytest.approx(
+          _constant_psnr(low), abs=1e-3)
+  # A grey init cannot start these RGB fits: one line, nothing written.
+  config.init = _init_for(config, tmp_path, channels=1, name='grey.init')
+  with pytest.raises(ValueError, match='out_features') as e:
+    resize_lib.train_and_evaluate(config, str(tmp_path / 'other'))
+  assert '\n' not in str(e.value) and not (tmp_path / 'other').exists()
 
 
 @pytest.fixture(scope='module')

@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
 
 from experiments import resize_lib
 from experiments.configs import resize as resize_config
@@ -140,3 +142,65 @@ def test_killed_tiled_upscale_resumes_and_writes_the_same_png(small_png, tmp_pat
   assert fresh.returncode == 0, fresh.stderr[-2000:]
   np.testing.assert_array_equal(images.read_image(str(killed / 'upscaled.png')),
                                 images.read_image(str(tmp_path / 'fresh' / 'upscaled.png')))
+
+
+def test_photo_truth_is_the_centred_square_after_resizing_the_short_side():
+  photo = np.random.default_rng(0).integers(0, 256, (20, 30, 3)).astype(np.uint8)
+  # Short side already the size: no resampling, the columns 5..24 mapped to [-1, 1].
+  np.testing.assert_allclose(resize_lib.photo_truth(photo, 20),
+                             photo[:, 5:25] / 127.5 - 1.0, atol=1e-6)
+  # 40x60 -> short side 20 is a 20x30 photo; a constant stays constant.
+  constant = np.full((40, 60, 3), 51, np.uint8)
+  np.testing.assert_allclose(resize_lib.photo_truth(constant, 20), 51 / 127.5 - 1.0, atol=1e-5)
+  assert resize_lib.photo_truth(constant, 20).shape == (20, 20, 3)
+
+
+@pytest.fixture(scope='module')
+def photo_folder(tmp_path_factory):
+  folder = tmp_path_factory.mktemp('photos')
+  rng = np.random.default_rng(2)
+  for name, shape in [('a.png', (48, 60, 3)), ('b.png', (50, 48, 3)), ('small.png', (30, 40, 3))]:
+    images.save_png(str(folder / name), rng.uniform(-1, 1, shape))
+  return folder
+
+
+@pytest.mark.slow
+def test_compare_over_photos_scores_every_method_as_scikit_image(photo_folder, sr_model_path,
+                                                                 tmp_path):
+  config = resize_config.get_config('compare,tiny')
+  config.update({'photos': f'folder:{photo_folder}', 'image_size': 48, 'steps': 10,
+                 'model_file': sr_model_path})
+  output = resize_lib.train_and_evaluate(config, str(tmp_path))
+  assert set(output['scores']) == {'a.png', 'b.png'}  # small.png is under 48 pixels.
+  methods = {'nearest', 'bilinear', 'bicubic', 'lanczos', 'siren', 'learned'}
+  assert set(output['summary']['x4']) == set(output['summary']['x2']) == methods
+  # Bicubic x2 by PIL directly, scored by scikit-image on the interior shaved by 2 pixels
+  # (data range 2 on [-1, 1]); a.png is 48x60, so its truth is columns 6..53 as they are.
+  truth = images.load_image(str(photo_folder / 'a.png'), mode='rgb')[:, 6:54]
+  low = np.stack([np.asarray(Image.fromarray(truth[..., c], 'F').resize((24, 24), Image.BICUBIC))
+                  for c in range(3)], -1)
+  up = np.stack([np.asarray(Image.fromarray(low[..., c], 'F').resize((48, 48), Image.BICUBIC))
+                 for c in range(3)], -1)
+  expected = peak_signal_noise_ratio(truth[2:-2, 2:-2], np.clip(up, -1, 1)[2:-2, 2:-2],
+                                     data_range=2.0)
+  assert output['scores']['a.png']['x2']['bicubic']['psnr'] == pytest.approx(expected, abs=1e-3)
+  stats = output['summary']['x2']['lanczos']
+  assert stats['gain']['mean'] == 0.0 and stats['psnr']['n'] == 2
+  mean = np.mean([output['scores'][p]['x2']['siren']['psnr'] for p in ('a.png', 'b.png')])
+  assert output['summary']['x2']['siren']['psnr']['mean'] == pytest.approx(mean)
+  assert output['fits']['a.png']['x4']['steps'] == 10
+  table = (tmp_path / 'table.md').read_text()
+  assert '| x2 | learned |' in table and '| a.png |' in table
+  # A rerun resumes every fit at its last step (no training) and scores the same.
+  again = resize_lib.train_and_evaluate(config, str(tmp_path))
+  assert again['fits']['b.png']['x2']['resumed_from_step'] == 10
+  assert again['scores'] == output['scores']
+
+
+def test_compare_over_photos_smaller_than_the_size_is_a_one_line_error(tmp_path):
+  images.save_png(str(tmp_path / 'small.png'), np.zeros((30, 40, 3), np.float32))
+  config = resize_config.get_config('compare,tiny')
+  config.update({'photos': f'folder:{tmp_path}', 'image_size': 48})
+  with pytest.raises(ValueError, match='no photo with a short side of at least') as e:
+    resize_lib.train_and_evaluate(config, str(tmp_path / 'w'))
+  assert '\n' not in str(e.value) and not (tmp_path / 'w').exists()

@@ -5,6 +5,9 @@ Variants ``--config=experiments/configs/resize.py:[TASK][,SCALE][,key=value...]`
   TASK   compare  (default) 256x256 cameraman ground truth, box-downsampled x4 (64x64) and x2
                   (128x128); SIREN (width 256, 3 hidden layers) fitted 500 steps on each and
                   rendered at 256x256, vs nearest/bilinear/bicubic/Lanczos.
+                  config.photos='corpus:test' runs the comparison over a photo set instead
+                  (RGB; each photo's short side resized to image_size, centre square,
+                  PIL-bicubic downsampled; config.model_file adds the learned model's row).
          upscale  fit a user's image (config.input; default the built-in 172x448 'text', 300
                   steps) and render it config.factor times larger (or at out_height/out_width)
                   to config.output, saving the fitted network too; an input ending in .inr
@@ -55,6 +58,12 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.mode = 'grey'  # 'grey' or 'rgb' (upscale: '' keeps the file's channels).
   config.image_size = 256  # Ground-truth side length; must be divisible by every factor.
   config.factors = '4,2'  # Integer downsampling factors to evaluate.
+  # A photo set ('corpus[:SPLIT]', 'folder:/path'; siren_jax.data.crops.open_photos) to compare
+  # on instead of config.image: each photo (a stereo pair's first view) in RGB, its short side
+  # resized to image_size and its centred square the ground truth, downsampled by PIL bicubic
+  # as the learned model was trained. '' = config.image.
+  config.photos = ''
+  config.data_dir = ''  # Where the corpus is built; '' = the tensorflow_datasets default.
   # The zoomed crop in the figure, as fractions of the image (cameraman's head and camera).
   config.crop_top = 0.12
   config.crop_left = 0.38
@@ -66,7 +75,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.out_width = 0
   config.output = ''  # Output PNG; '' = WORKDIR/upscaled.png.
   config.method = 'siren'  # 'siren': fit the image and render it; 'learned': config.model_file.
-  config.model_file = ''  # A learned-resize model file (python -m experiments.sr).
+  # A learned-resize model file (python -m experiments.sr): upscale with method=learned, and a
+  # row of compare over config.photos.
+  config.model_file = ''
   config.network_output = ''  # Fitted-network file; '' = WORKDIR/fitted.inr.
   config.param_dtype = 'float32'  # Of the saved network: 'float32' or 'float16' (half size).
   config.tile_size = 0  # > 0: fit in overlapping tiles of this many pixels (large images).

@@ -24,10 +24,9 @@ import numpy as np
 from absl import logging
 
 from experiments import common
-from experiments.resize_lib import classical_resize
 from experiments.sr import train
 from siren_jax import metrics
-from siren_jax.sr import model_file, upscale
+from siren_jax.sr import model_file, patches, upscale
 
 BASELINES = ('bicubic', 'lanczos')
 
@@ -73,7 +72,12 @@ def scores(prediction: np.ndarray, target: np.ndarray, shave: int) -> dict[str, 
 
 def test_photos(config: ml_collections.ConfigDict) -> list[tuple[str, np.ndarray]]:
   """(name, uint8 photo) for the first file of each photo of config.test_dataset."""
-  photos = train.open_photos(config, config.test_dataset)
+  return first_views(train.open_photos(config, config.test_dataset))
+
+
+def first_views(photos: Any) -> list[tuple[str, np.ndarray]]:
+  """(name, (H, W, 3) uint8 photo) for the first file of each photo of ``photos`` (a
+  ``siren_jax.data.crops.open_photos`` source; a stereo pair counts once)."""
   seen, out = set(), []
   for i in range(len(photos)):
     group = photos.groups[i]
@@ -98,7 +102,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     rows[name] = {}
     for s in scale_list:
       low_side = max(1, round(side / s))
-      low = classical_resize(truth, low_side, low_side, 'bicubic')
+      low = patches.pil_resize(truth, low_side, low_side)
       if low_side < trained.spec.min_input_side:
         logging.warning('%s x%g: a %d-pixel input is below the model\'s receptive field; '
                         'skipped.', name, s, low_side)
@@ -107,7 +111,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       out = {'model': upscale.upscale(trained.spec, trained.params, low, side, side,
                                       tile_size=config.tile_size)}
       seconds += time.perf_counter() - start
-      out.update({m: classical_resize(low, side, side, m) for m in BASELINES})
+      out.update({m: patches.pil_resize(low, side, side, patches.PIL_FILTERS[m])
+                  for m in BASELINES})
       shave = math.ceil(s)
       rows[name][f'x{s:g}'] = {m: scores(out[m], truth, shave) for m in methods}
       logging.info('%s x%g (%d -> %d): %s', name, s, low_side, side, ', '.join(

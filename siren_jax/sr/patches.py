@@ -19,6 +19,11 @@ import numpy as np
 from PIL import Image
 
 
+# PIL resampling filters by name, all on PIL's pixel-centre (half-pixel) convention.
+PIL_FILTERS = {'nearest': Image.Resampling.NEAREST, 'bilinear': Image.Resampling.BILINEAR,
+               'bicubic': Image.Resampling.BICUBIC, 'lanczos': Image.Resampling.LANCZOS}
+
+
 def pil_resize(image: np.ndarray, height: int, width: int,
                method: Image.Resampling = Image.Resampling.BICUBIC) -> np.ndarray:
   """(h, w, C) float image -> (height, width, C) float32, per channel with a PIL filter (PIL's
