@@ -151,6 +151,7 @@ def test_resize_compare_starts_each_factors_fit_from_the_init(tmp_path):
   _assert_records(out['init'], path)
 
 
+@pytest.mark.slow
 def test_resize_compare_over_photos_starts_every_fit_from_the_init(tmp_path):
   rng = np.random.default_rng(5)
   for name in ('a.png', 'b.png'):

@@ -54,6 +54,7 @@ def tiny_init(tmp_path_factory):
   return str(workdir / 'init_grey.init')
 
 
+@pytest.mark.slow
 def test_tiny_evaluation_compares_every_photo_and_seed(tmp_path, tiny_init):
   config = meta_config.get_config('evaluate,tiny')
   config.init, config.seeds, config.max_photos = tiny_init, '0,1', 2

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from siren_jax import fitting, grids, models
 from siren_jax.meta import maml
@@ -45,6 +46,7 @@ def test_meta_batch_loss_is_the_mean_over_tasks():
                              rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_gradient_through_the_inner_loop_of_a_siren_matches_finite_differences():
   spec = fields.field_spec('siren', out_features=1, image_side=8, hidden_features=8,
                            hidden_layers=1, first_omega0=30.0, hidden_omega0=30.0,

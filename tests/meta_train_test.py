@@ -24,6 +24,7 @@ def _run_cli(*args, timeout=240):
                         env=subprocess_env(), capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_tiny_meta_training_writes_the_init_file_curves_and_metrics(tmp_path):
   out = train.train(_tiny(), str(tmp_path))
   learned = init_file.load(str(tmp_path / 'init_grey.init'))
@@ -43,6 +44,7 @@ def test_tiny_meta_training_writes_the_init_file_curves_and_metrics(tmp_path):
                              rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_maml_and_rgb_variants_train(tmp_path):
   config = _tiny('meta.algorithm=maml,colour=rgb,inner.name=sgd,inner.learning_rate=0.01')
   out = train.train(config, str(tmp_path))
