@@ -235,7 +235,8 @@ def run(*, seeds: int = 3, steps: int = 500, size: int = 256, width: int = 256,
       torch.manual_seed(seed)
       net = common.torch_reference_siren(2, width, hidden_layers, 1)
       save(f'{TORCH} {seed}', torch_fit(torch, net, coords, pixels, **hyper))
-  body = tables(runs, list(range(seeds)), steps, same_init and torch is not None)
+  # The same-init rows of every seed that has them, also when this run fits no new ones.
+  body = tables(runs, list(range(seeds)), steps, torch is not None)
   common.report(f'Reference gap: {size}x{size} cameraman, {steps} steps', body, results_path,
                 notes)
   return runs
