@@ -188,6 +188,19 @@ RUN_FLAGS = ('workdir', 'config', 'distributed', 'coordinator_address', 'num_pro
              'process_id')
 
 
+def train_or_evaluate(check_config: Callable[[ml_collections.ConfigDict], None],
+                      train: Callable[[ml_collections.ConfigDict, str], dict],
+                      evaluate: Callable[[ml_collections.ConfigDict, str], dict]
+                      ) -> Callable[[ml_collections.ConfigDict, str], dict]:
+  """The ``run`` function of an experiment with a train and an evaluate task: checks the config,
+  then runs ``evaluate`` when config.task is 'evaluate' and ``train`` otherwise; each returns
+  what it wrote to metrics.json."""
+  def dispatch(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    check_config(config)
+    return (evaluate if config.task == 'evaluate' else train)(config, workdir)
+  return dispatch
+
+
 def run(train_and_evaluate: Callable[[ml_collections.ConfigDict, str], Any], *,
         default_config: str,
         workdir_help: str = 'Directory for metrics, figures and checkpoints.') -> None:

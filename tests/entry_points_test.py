@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 
+import ml_collections
 import numpy as np
 import pytest
 from tensorboardX.proto import event_pb2
@@ -222,3 +223,19 @@ def test_installed_entry_points_run_from_any_directory_with_their_packaged_confi
   with open(elsewhere / 'w' / 'config.json') as f:
     assert json.load(f)['versions']['siren_jax'] == '0.2.0'
   assert f'{venv}' in result.stderr  # The config came from the installed package.
+
+
+def test_train_or_evaluate_checks_the_config_then_runs_the_task_it_names():
+  calls = []
+  def check(config):
+    calls.append('check')
+    if config.task not in ('train', 'evaluate'):
+      raise ValueError('bad task')
+  run = common.train_or_evaluate(check, lambda c, w: calls.append(('train', w)) or {'ran': 'train'},
+                                 lambda c, w: calls.append(('evaluate', w)) or {'ran': 'evaluate'})
+  assert run(ml_collections.ConfigDict({'task': 'evaluate'}), 'W') == {'ran': 'evaluate'}
+  assert run(ml_collections.ConfigDict({'task': 'train'}), 'V') == {'ran': 'train'}
+  assert calls == ['check', ('evaluate', 'W'), 'check', ('train', 'V')]
+  with pytest.raises(ValueError, match='bad task'):  # Checked before either runs.
+    run(ml_collections.ConfigDict({'task': 'other'}), 'X')
+  assert len(calls) == 5

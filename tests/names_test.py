@@ -9,7 +9,6 @@ import pytest
 
 from siren_jax import names, sharding
 from siren_jax.colorize import colorizers
-from siren_jax.models import fields
 
 
 def test_names_module_imports_nothing():
@@ -26,13 +25,6 @@ def test_the_names_are_the_papers_and_the_reports():
   assert names.COLORIZER_SCHEDULES == ('FR', 'SRS', 'S130')
   assert names.COLORIZER_MODELS == ('FR', 'SRS', 'S130', 'FC')
   assert names.PARAM_SHARDINGS == ('replicate', 'shard_kernels')
-
-
-@pytest.mark.parametrize('name', names.FIELD_MODELS)
-def test_every_field_model_name_builds_a_field(name):
-  model = fields.make_field_model(name, out_features=2, hidden_features=8, hidden_layers=1)
-  x = jnp.zeros((3, 2))
-  assert model.apply(model.init(jax.random.PRNGKey(0), x), x).shape == (3, 2)
 
 
 def test_every_colorizer_schedule_is_accepted_and_no_other():

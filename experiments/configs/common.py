@@ -224,6 +224,17 @@ def add_data_fields(config: ml_collections.ConfigDict) -> None:
   config.data.grid = 'half_pixel'
 
 
+def add_photo_datasets(config: ml_collections.ConfigDict) -> None:
+  """The photo sets of an experiment that learns from the corpus: config.dataset (training),
+  config.val_dataset, config.test_dataset ('corpus[:SPLIT]', siren_jax.data.corpus, built by
+  python -m tools.fetch_photos; or 'folder:/path') and config.data_dir."""
+  # Never a split holding the test photos for training.
+  config.dataset = 'corpus:train'
+  config.val_dataset = 'corpus:validation'
+  config.test_dataset = 'corpus:test'
+  config.data_dir = ''  # Where the corpus is built; '' = the tensorflow_datasets default.
+
+
 def add_run_fields(config: ml_collections.ConfigDict) -> None:
   """What every trained experiment does on a non-finite step and with old checkpoints
   (docs/failures.md), which steps it profiles, and which sine it computes."""

@@ -45,12 +45,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
                                                   default_mode='train', scales=tuple(SCALES))
   config = ml_collections.ConfigDict()
   config.task = task  # One of TASKS.
-  # Photos: 'corpus[:SPLIT]' (built by python -m tools.fetch_photos), 'folder:/path', or
-  # 'synthetic[:SPLIT]' (siren_jax.meta.tasks.SinusoidPhotos). Never train on a test split.
-  config.dataset = 'corpus:train'
-  config.val_dataset = 'corpus:validation'
-  config.test_dataset = 'corpus:test'
-  config.data_dir = ''  # Where the corpus is built; '' = the tensorflow_datasets default.
+  # Photos (configs.common): the corpus's splits, 'folder:/path', or 'synthetic[:SPLIT]'
+  # (siren_jax.meta.tasks.SinusoidPhotos).
+  common.add_photo_datasets(config)
   config.colour = 'grey'  # 'grey' (L* / 50 - 1, the crops' grey view) or 'rgb'.
   # The image side the init is for: the model spec's image side, validation and test images
   # (centre squares of the photos resized to it).

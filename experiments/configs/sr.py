@@ -35,12 +35,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
                                                   default_mode='train', scales=tuple(SCALES))
   config = ml_collections.ConfigDict()
   config.task = task  # One of TASKS.
-  # Photos: 'corpus[:SPLIT]' (siren_jax.data.corpus; built by python -m tools.fetch_photos) or
-  # 'folder:/path'. Never a split holding the test photos for training.
-  config.dataset = 'corpus:train'
-  config.val_dataset = 'corpus:validation'
-  config.test_dataset = 'corpus:test'
-  config.data_dir = ''  # Where the corpus is built; '' = the tensorflow_datasets default.
+  common.add_photo_datasets(config)
   # siren_jax.sr.liif.Spec fields.
   config.model = ml_collections.ConfigDict({
       'encoder_features': 32, 'encoder_blocks': 4, 'activation': 'sine',

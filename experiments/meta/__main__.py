@@ -9,19 +9,10 @@ model on random crops of the photo corpus, or evaluates a learned init on its te
       --config.init=/tmp/meta/init_grey.init
 """
 
-import ml_collections
-
 from experiments import common
 from experiments.meta import evaluate, train
 
-
-def train_or_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Runs config.task ('train' or 'evaluate'); returns what it wrote to metrics.json."""
-  train.check_config(config)
-  if config.task == 'evaluate':
-    return evaluate.evaluate(config, workdir)
-  return train.train(config, workdir)
-
+train_or_evaluate = common.train_or_evaluate(train.check_config, train.train, evaluate.evaluate)
 
 if __name__ == '__main__':
   common.run(train_or_evaluate, default_config='experiments/configs/meta.py')

@@ -8,19 +8,10 @@ evaluates it against bicubic and Lanczos on the corpus's test photos.
       --config.data_dir=/tmp/siren_photos --config.model_file=/tmp/sr/model.sr
 """
 
-import ml_collections
-
 from experiments import common
 from experiments.sr import evaluate, train
 
-
-def train_or_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Runs config.task ('train' or 'evaluate'); returns what it wrote to metrics.json."""
-  train.check_config(config)
-  if config.task == 'evaluate':
-    return evaluate.evaluate(config, workdir)
-  return train.train(config, workdir)
-
+train_or_evaluate = common.train_or_evaluate(train.check_config, train.train, evaluate.evaluate)
 
 if __name__ == '__main__':
   common.run(train_or_evaluate, default_config='experiments/configs/sr.py')
