@@ -133,8 +133,9 @@ def _loss_psnr(losses: list[float]) -> np.ndarray:
   return np.asarray(metrics.psnr_from_mse(np.asarray(losses, np.float64)))
 
 
-def tables(runs: dict[str, dict], seeds: list[int], steps: int, same_init: bool) -> str:
-  """The Markdown of the report: PSNR per preparation, and the same-init per-step gap."""
+def tables(runs: dict[str, dict], seeds: list[int], steps: int) -> str:
+  """The Markdown of the report: PSNR per preparation, and the same-init per-step gap of every
+  seed whose state holds both fits (also when this run fitted none)."""
   shown = sorted({s for s in REPORT_STEPS if s <= steps} | {steps})
   names = [*PREPARATIONS, SAME_INIT, TORCH]
   rows = []
@@ -154,21 +155,21 @@ def tables(runs: dict[str, dict], seeds: list[int], steps: int, same_init: bool)
   body = common.table(['fit', 'resize', 'grid', 'seeds',
                        *[f'PSNR after {s} steps (dB)' for s in shown],
                        f'mean minus PyTorch at {steps}', 's/step'], rows)
-  if same_init:
-    pairs = [(runs[f'reference {s}'], runs[f'{SAME_INIT} {s}']) for s in seeds
-             if f'reference {s}' in runs and f'{SAME_INIT} {s}' in runs]
-    if pairs:
-      gaps = np.stack([_loss_psnr(t['losses']) - _loss_psnr(j['losses']) for j, t in pairs])
-      at = [s for s in GAP_STEPS if s <= steps]
-      rows = [[f'seed {s}', *[f'{g[i - 1]:+.3f}' for i in at],
-               f'{np.abs(g[:300]).max():.3f}', f'{np.abs(g).max():.3f}',
-               f'{t["psnr"][str(steps)] - j["psnr"][str(steps)]:+.3f}']
-              for s, g, (j, t) in zip(seeds, gaps, pairs)]
-      body += ('\n\nSame initial weights (siren_jax\'s, copied into the reference\'s network), '
-               'reference preparation: PyTorch minus siren_jax, PSNR (dB) from the loss before '
-               'step t, and after the last step.\n\n' + common.table(
-                   ['start', *[f't={s}' for s in at], 'max abs, t<=300', 'max abs, all',
-                    f'PSNR after {steps}'], rows))
+  pairs = [(s, runs[f'reference {s}'], runs[f'{SAME_INIT} {s}']) for s in seeds
+           if f'reference {s}' in runs and f'{SAME_INIT} {s}' in runs]
+  if pairs:
+    at = [s for s in GAP_STEPS if s <= steps]
+    rows = []
+    for s, j, t in pairs:  # Labelled by their own seed: not every seed need have a pair.
+      g = _loss_psnr(t['losses']) - _loss_psnr(j['losses'])
+      rows.append([f'seed {s}', *[f'{g[i - 1]:+.3f}' for i in at],
+                   f'{np.abs(g[:300]).max():.3f}', f'{np.abs(g).max():.3f}',
+                   f'{t["psnr"][str(steps)] - j["psnr"][str(steps)]:+.3f}'])
+    body += ('\n\nSame initial weights (siren_jax\'s, copied into the reference\'s network), '
+             'reference preparation: PyTorch minus siren_jax, PSNR (dB) from the loss before '
+             'step t, and after the last step.\n\n' + common.table(
+                 ['start', *[f't={s}' for s in at], 'max abs, t<=300', 'max abs, all',
+                  f'PSNR after {steps}'], rows))
   return body
 
 
@@ -235,8 +236,7 @@ def run(*, seeds: int = 3, steps: int = 500, size: int = 256, width: int = 256,
       torch.manual_seed(seed)
       net = common.torch_reference_siren(2, width, hidden_layers, 1)
       save(f'{TORCH} {seed}', torch_fit(torch, net, coords, pixels, **hyper))
-  # The same-init rows of every seed that has them, also when this run fits no new ones.
-  body = tables(runs, list(range(seeds)), steps, torch is not None)
+  body = tables(runs, list(range(seeds)), steps)
   common.report(f'Reference gap: {size}x{size} cameraman, {steps} steps', body, results_path,
                 notes)
   return runs

@@ -156,6 +156,21 @@ def test_hint_colorize_runs_both_methods_in_their_own_processes(tmp_path):
   assert 'Hint colourisation of a 48x64 photo' in text
   assert '| levin | 48x64 |' in text and '| siren | 48x64 |' in text
   assert 'Tiling check' in text
+
+
+def test_reference_gap_labels_each_same_init_row_by_its_own_seed():
+  from bench import reference_gap  # pylint: disable=g-import-not-at-top
+  def fit(losses):
+    return {'losses': losses, 'psnr': {'1': 10.0, '2': 20.0}, 'seconds': 1.0}
+  # Only seed 1 has both fits of the same-init pair; seed 0 has the reference fit alone.
+  runs = {'reference 0': fit([0.1, 0.1]), 'reference 1': fit([0.1, 0.1]),
+          f'{reference_gap.SAME_INIT} 1': fit([0.1, 0.01])}
+  rows = [line for line in reference_gap.tables(runs, [0, 1], 2).splitlines()
+          if line.startswith('| seed')]
+  # PSNR from the loss before step 2: 20 dB (0.01) minus 10 dB (0.1) = +10.
+  assert rows == ['| seed 1 | +0.000 | 10.000 | 10.000 | +0.000 |']
+
+
 @pytest.mark.slow
 def test_reference_gap_fits_every_preparation_and_resumes_from_its_state(tmp_path):
   from bench import reference_gap  # pylint: disable=g-import-not-at-top
