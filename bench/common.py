@@ -22,6 +22,7 @@ import numpy as np
 from absl import flags
 
 from experiments.common import machine, versions
+from siren_jax import images
 
 DEFAULT_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'RESULTS.md')
 NO_TORCH = 'PyTorch is not installed (pip install torch): its columns are skipped.'
@@ -39,6 +40,13 @@ def define_siren_flags(size: int) -> None:
   flags.DEFINE_integer('hidden_layers', 3, 'SIREN hidden layers.')
   flags.DEFINE_bool('torch', True, 'Run the PyTorch reference when it is installed.')
   define_results_flag()
+
+
+def define_resize_method_flag() -> None:
+  """``--resize_method``: how the scripts that take it prepare the image (``images.load_image``)."""
+  flags.DEFINE_enum('resize_method', 'bicubic', list(images.RESIZE_METHODS),
+                    "How the image is resized to --size: 'reference' is the SIREN reference "
+                    "code's preparation (the paper's PSNRs), 'bicubic' the project's default.")
 
 
 def try_import_torch():

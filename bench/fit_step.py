@@ -45,15 +45,16 @@ TORCH_NAMES = {'eager': 'PyTorch reference', 'compile': 'PyTorch compile',
 
 
 def make_problem(image: str, size: int, width: int, hidden_layers: int, learning_rate: float,
-                 seed: int = 0, compute_dtype: str = 'float32', sine: str = 'auto'
-                 ) -> tuple[dict[str, jax.Array], Any]:
+                 seed: int = 0, compute_dtype: str = 'float32', sine: str = 'auto',
+                 resize_method: str = 'bicubic') -> tuple[dict[str, jax.Array], Any]:
   """The full-image batch {'coords': (N, 2), 'values': (N, C)} and a state factory.
 
   ``new_state()`` returns a fresh train state with the same initial weights every time (the
   train step donates its input, so every run needs its own); the weights depend on ``seed``
-  only, not on ``compute_dtype`` or ``sine`` (how its SIREN computes sin).
+  only, not on ``compute_dtype`` or ``sine`` (how its SIREN computes sin). ``resize_method``
+  (``images.RESIZE_METHODS``): 'reference' prepares the image as the SIREN reference does.
   """
-  target = images.load_image(image, mode='grey', size=size)
+  target = images.load_image(image, mode='grey', size=size, resize_method=resize_method)
   coords, values = grids.image_to_samples(target)
   model = fields.make_field_model('siren', out_features=values.shape[-1],
                                   hidden_features=width, hidden_layers=hidden_layers,
@@ -143,7 +144,7 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
         torch_configs: tuple[str, ...] = ('eager',), target_psnrs: tuple[float, ...] = (),
         seed: int = 0, single_step: bool = True,
         results_path: str | None = common.DEFAULT_RESULTS,
-        sines: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        sines: tuple[str, ...] = (), resize_method: str = 'bicubic') -> list[dict[str, Any]]:
   """Times and fits every implementation; prints and appends the table; returns its rows."""
   for name, value in (('size', size), ('width', width), ('steps', steps),
                       ('steps_per_call', steps_per_call)):
@@ -166,7 +167,8 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
       raise ValueError(f'unknown --torch_configs entry {c!r}; choose from '
                        f'{", ".join(TORCH_CONFIGS)}')
   torch = common.try_import_torch() if use_torch else None
-  batch, new_state = make_problem(image, size, width, hidden_layers, learning_rate, seed)
+  batch, new_state = make_problem(image, size, width, hidden_layers, learning_rate, seed,
+                                  resize_method=resize_method)
   k = steps_per_call
 
   # Each runner advances its own model by k optimiser steps and waits for the result.
@@ -194,7 +196,8 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
             + ('' if sine == 'auto' else f', sine={sine}')
             + ('' if compute_dtype == 'float32' else f', compute {compute_dtype}'))
     new = new_state if (compute_dtype, sine) == ('float32', 'auto') else make_problem(
-        image, size, width, hidden_layers, learning_rate, seed, compute_dtype, sine)[1]
+        image, size, width, hidden_layers, learning_rate, seed, compute_dtype, sine,
+        resize_method)[1]
     states[name] = new()
     with _precision_context(precision):  # Compile for fresh and for stepped states.
       common.block(step_k(step_k(new(), batch)[0], batch))
@@ -252,7 +255,7 @@ def run(*, image: str = 'camera', size: int = 128, width: int = 256, hidden_laye
   body = common.table(headers, [
       [r['implementation'], r['seconds_per_step'], r['steps_per_second'], r['psnr'],
        r['speedup_vs_torch']] + [r['seconds_to_psnr'][t] for t in target_psnrs] for r in rows])
-  notes = [f'{image} {size}x{size} grey, SIREN width {width}, {hidden_layers} hidden layers, '
+  notes = [f'{image} {size}x{size} grey ({resize_method} resize), SIREN width {width}, {hidden_layers} hidden layers, '
            f'Adam lr {learning_rate:g}, full batch, same initial weights (seed {seed}); '
            f'{steps // k} alternating rounds of {k} steps each; rows without sine= use the '
            f"default sine='auto' ({'fast_sine' if jax.devices()[0].platform == 'cpu' else 'jnp'} "
@@ -286,6 +289,7 @@ if __name__ == '__main__':
   flags.DEFINE_list('target_psnrs', [], 'PSNRs (dB) whose time to reach is reported.')
   flags.DEFINE_integer('seed', 0, 'Seed of the shared initial weights.')
   flags.DEFINE_bool('single_step', True, 'Also time siren_jax with one step per call.')
+  common.define_resize_method_flag()
   flags.DEFINE_list('sines', [], 'Extra rows with the sine forced: fast_sine, jnp (the '
                     'default rows use auto).')
 
@@ -299,6 +303,6 @@ if __name__ == '__main__':
         use_torch=f.torch, torch_configs=tuple(f.torch_configs),
         target_psnrs=tuple(_floats(f.target_psnrs, 'target_psnrs')), seed=f.seed,
         single_step=f.single_step,
-        results_path=f.results or None, sines=tuple(f.sines))
+        results_path=f.results or None, sines=tuple(f.sines), resize_method=f.resize_method)
 
   app.run(main)

@@ -49,14 +49,15 @@ def _with_policy(state: training.TrainState, compute_dtype: str, width: int,
 
 
 def fit_pair(image: str, size: int, width: int, hidden_layers: int, steps: int,
-             steps_per_call: int, seed: int, learning_rate: float = 1e-4
-             ) -> dict[str, dict[str, Any]]:
+             steps_per_call: int, seed: int, learning_rate: float = 1e-4,
+             resize_method: str = 'bicubic') -> dict[str, dict[str, Any]]:
   """float32 and bfloat16 fits from the same weights, calls alternating; per dtype the step
   times, the PSNR curve (after every call) and the final state."""
   step = training.make_train_step(fitting.image_loss, steps_per_call=steps_per_call)
   runs: dict[str, dict[str, Any]] = {}
   for dtype in DTYPES:
-    batch, new_state = make_problem(image, size, width, hidden_layers, learning_rate, seed, dtype)
+    batch, new_state = make_problem(image, size, width, hidden_layers, learning_rate, seed, dtype,
+                                    resize_method=resize_method)
     common.block(step(step(new_state(), batch)[0], batch))  # Compile for both input kinds.
     runs[dtype] = {'state': new_state(), 'batch': batch, 'times': [], 'curve': []}
 
@@ -122,7 +123,8 @@ def run(*, images: tuple[str, ...] = ('camera',), seeds: tuple[int, ...] = (0,),
         size: int = 256, width: int = 256, hidden_layers: int = 3, steps: int = 500,
         steps_per_call: int = 25, ceiling_size: int = 32, ceiling_steps: int = 1500,
         switch_fraction: float = 0.2, derivatives: bool = True,
-        results_path: str | None = common.DEFAULT_RESULTS) -> dict[str, Any]:
+        results_path: str | None = common.DEFAULT_RESULTS,
+        resize_method: str = 'bicubic') -> dict[str, Any]:
   """Runs the three parts; prints and appends the tables; returns the numbers."""
   for name, value in (('size', size), ('width', width), ('steps', steps),
                       ('steps_per_call', steps_per_call), ('ceiling_size', ceiling_size)):
@@ -140,7 +142,8 @@ def run(*, images: tuple[str, ...] = ('camera',), seeds: tuple[int, ...] = (0,),
   first = None
   for image in images:
     for seed in seeds:
-      runs = fit_pair(image, size, width, hidden_layers, steps, steps_per_call, seed)
+      runs = fit_pair(image, size, width, hidden_layers, steps, steps_per_call, seed,
+                      resize_method=resize_method)
       first = first or runs['float32']
       row = {'image': image, 'seed': seed}
       for dtype, run_ in runs.items():
@@ -157,7 +160,7 @@ def run(*, images: tuple[str, ...] = ('camera',), seeds: tuple[int, ...] = (0,),
   body = [common.table(['image', 'seed', 'float32 s/step', 'bfloat16 s/step', 'speed-up',
                         f'float32 PSNR after {steps} (dB)', f'bfloat16 PSNR after {steps} (dB)',
                         'bfloat16 - float32 (dB)'], rows)]
-  notes = [f'{size}x{size} grey, SIREN width {width}, {hidden_layers} hidden layers, Adam lr '
+  notes = [f'{size}x{size} grey ({resize_method} resize), SIREN width {width}, {hidden_layers} hidden layers, Adam lr '
            f'1e-4, full batch; per image and seed both dtypes start from the same weights; '
            f'alternating calls of {steps_per_call} steps; s/step are medians.',
            f'Default rule (bfloat16 within {DEFAULT_RULE_DB} dB of float32 on every row): '
@@ -205,6 +208,7 @@ if __name__ == '__main__':
   flags.DEFINE_float('switch_fraction', 0.2, 'Fraction of the ceiling steps run in float32 '
                      'after bfloat16.')
   flags.DEFINE_bool('derivatives', True, 'Measure the derivative differences.')
+  common.define_resize_method_flag()
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:
@@ -218,6 +222,6 @@ if __name__ == '__main__':
         hidden_layers=f.hidden_layers, steps=f.steps, steps_per_call=f.steps_per_call,
         ceiling_size=f.ceiling_size, ceiling_steps=f.ceiling_steps,
         switch_fraction=f.switch_fraction, derivatives=f.derivatives,
-        results_path=f.results or None)
+        results_path=f.results or None, resize_method=f.resize_method)
 
   app.run(main)
