@@ -1,10 +1,12 @@
 r"""What the bfloat16 compute policy costs and buys a SIREN fit, against float32.
 
-1. **Fits**: for every ``--images`` x ``--seeds``, float32 and bfloat16 (``compute_dtype``,
-   ``siren_jax.layers``) fit the same image from the same initial weights, alternating calls of
-   ``--steps_per_call`` steps; seconds per step (median) and the PSNR after ``--steps`` steps,
-   and the gap bfloat16 - float32. The default-precision rule is checked on these rows: bfloat16
-   may become the default only within 0.1 dB of float32 on every image and seed.
+1. **Fits**: for every ``--supervisions`` x ``--images`` x ``--seeds``, float32 and bfloat16
+   (``compute_dtype``, ``siren_jax.layers``) fit the same image from the same initial weights,
+   trained on its pixels or, as the Poisson reconstructions are, only on its gradient or
+   Laplacian, alternating calls of ``--steps_per_call`` steps; seconds per step (median), the
+   PSNR after ``--steps`` steps and the gap bfloat16 - float32, and per supervision the PSNR
+   against steps and training seconds over the seeds. The default-precision rule is checked on
+   these rows: bfloat16 may become the default only within 0.1 dB of float32 on every row.
 2. **Ceiling**: a long fit of a small image (``--ceiling_size``, ``--ceiling_steps``) in float32,
    in bfloat16, and in bfloat16 switched to float32 for the last ``--switch_fraction`` of the
    steps (same parameters and Adam state, only the policy changes): where bfloat16 stops
@@ -16,6 +18,8 @@ r"""What the bfloat16 compute policy costs and buys a SIREN fit, against float32
 
   python -m bench.precision --size=256 --seeds=0,1,2 --images=camera,astronaut,coffee
   python -m bench.precision --size=128 --steps=300 --seeds=0 --ceiling_steps=1500
+  python -m bench.precision --size=64 --supervisions=gradient,laplacian --seeds=0,1,2 \
+      --ceiling_steps=0 --noderivatives
 """
 
 from __future__ import annotations
@@ -29,15 +33,41 @@ from absl import app, flags
 from bench import common
 from bench.fit_step import make_problem
 from experiments.common import main_with_clean_errors
-from siren_jax import fitting, metrics, models, training
+from siren_jax import fitting, metrics, models, poisson, training
 from siren_jax.models import fields
 
 DTYPES = ('float32', 'bfloat16')
+# What a fit is trained on: the pixels, or only the image's gradient or Laplacian (the Poisson
+# reconstructions of experiments.poisson), judged by the mean-matched PSNR of the field.
+SUPERVISIONS = ('image', 'gradient', 'laplacian')
+LOSSES = {'image': fitting.image_loss, 'gradient': poisson.gradient_loss,
+          'laplacian': poisson.laplacian_loss}
 DEFAULT_RULE_DB = 0.1  # bfloat16 becomes the default only within this of float32 everywhere.
 
 
 def _psnr(state: training.TrainState, batch: dict[str, jax.Array]) -> float:
-  return float(metrics.psnr(state.apply_fn(state.params, batch['coords']), batch['values']))
+  """PSNR (dB) of the field against the image; after matching the mean when the fit never saw
+  the pixels (a field from a gradient or Laplacian is defined up to a constant)."""
+  prediction = state.apply_fn(state.params, batch['coords'])
+  if 'gradients' in batch or 'laplacians' in batch:
+    return poisson.fair_psnr(np.asarray(prediction), np.asarray(batch['values']))
+  return float(metrics.psnr(prediction, batch['values']))
+
+
+def supervise(batch: dict[str, jax.Array], size: int, supervision: str
+              ) -> dict[str, jax.Array]:
+  """The image batch ('coords' (N, 2), 'values' (N, 1) of a size x size image, row-major) with
+  the target ``supervision`` trains on: 'gradients' (N, 1, 2) or 'laplacians' (N, 1) in
+  coordinate units (``poisson.gradient_target`` / ``laplacian_target``); 'image': unchanged."""
+  if supervision not in SUPERVISIONS:
+    raise ValueError(f'unknown supervision {supervision!r}; choose from {", ".join(SUPERVISIONS)}')
+  if supervision == 'image':
+    return batch
+  image = np.asarray(batch['values']).reshape(size, size, -1)
+  n = size * size
+  if supervision == 'gradient':
+    return {**batch, 'gradients': poisson.gradient_target(image).reshape(n, -1, 2)}
+  return {**batch, 'laplacians': poisson.laplacian_target(image).reshape(n, -1)}
 
 
 def _with_policy(state: training.TrainState, compute_dtype: str, width: int,
@@ -50,14 +80,17 @@ def _with_policy(state: training.TrainState, compute_dtype: str, width: int,
 
 def fit_pair(image: str, size: int, width: int, hidden_layers: int, steps: int,
              steps_per_call: int, seed: int, learning_rate: float = 1e-4,
-             resize_method: str = 'bicubic') -> dict[str, dict[str, Any]]:
-  """float32 and bfloat16 fits from the same weights, calls alternating; per dtype the step
-  times, the PSNR curve (after every call) and the final state."""
-  step = training.make_train_step(fitting.image_loss, steps_per_call=steps_per_call)
+             resize_method: str = 'bicubic', supervision: str = 'image'
+             ) -> dict[str, dict[str, Any]]:
+  """float32 and bfloat16 fits from the same weights, trained on ``supervision``
+  (``SUPERVISIONS``), calls alternating; per dtype the step times, the PSNR curve (after every
+  call) and the final state."""
+  step = training.make_train_step(LOSSES[supervision], steps_per_call=steps_per_call)
   runs: dict[str, dict[str, Any]] = {}
   for dtype in DTYPES:
     batch, new_state = make_problem(image, size, width, hidden_layers, learning_rate, seed, dtype,
                                     resize_method=resize_method)
+    batch = supervise(batch, size, supervision)
     common.block(step(step(new_state(), batch)[0], batch))  # Compile for both input kinds.
     runs[dtype] = {'state': new_state(), 'batch': batch, 'times': [], 'curve': []}
 
@@ -119,12 +152,34 @@ def _plateau(curve: list[tuple[int, float]], tolerance: float = 0.1) -> tuple[fl
   return best, next(s for s, p in curve if p >= best - tolerance)
 
 
+def _mean_std(values: list[float]) -> str:
+  return f'{np.mean(values):.2f} ± {np.std(values):.2f}'
+
+
+def curve_rows(fits: list[dict[str, Any]], steps: int, steps_per_call: int) -> list[list[Any]]:
+  """Rows (step, float32, bfloat16, difference, each mean ± std over ``fits``; the mean
+  training seconds of each dtype up to that step) at about ten steps of the curves."""
+  every = max(steps_per_call, steps // 10)
+  rows = []
+  for i, (step_, _) in enumerate(fits[0]['float32_curve']):
+    if step_ % every and step_ != steps:
+      continue
+    p32 = [f['float32_curve'][i][1] for f in fits]
+    p16 = [f['bfloat16_curve'][i][1] for f in fits]
+    rows.append([step_, _mean_std(p32), _mean_std(p16),
+                 _mean_std([b - a for a, b in zip(p32, p16)]),
+                 np.mean([f['float32_elapsed'][i] for f in fits]),
+                 np.mean([f['bfloat16_elapsed'][i] for f in fits])])
+  return rows
+
+
 def run(*, images: tuple[str, ...] = ('camera',), seeds: tuple[int, ...] = (0,),
         size: int = 256, width: int = 256, hidden_layers: int = 3, steps: int = 500,
         steps_per_call: int = 25, ceiling_size: int = 32, ceiling_steps: int = 1500,
         switch_fraction: float = 0.2, derivatives: bool = True,
         results_path: str | None = common.DEFAULT_RESULTS,
-        resize_method: str = 'bicubic') -> dict[str, Any]:
+        resize_method: str = 'bicubic', supervisions: tuple[str, ...] = ('image',)
+        ) -> dict[str, Any]:
   """Runs the three parts; prints and appends the tables; returns the numbers."""
   for name, value in (('size', size), ('width', width), ('steps', steps),
                       ('steps_per_call', steps_per_call), ('ceiling_size', ceiling_size)):
@@ -137,40 +192,52 @@ def run(*, images: tuple[str, ...] = ('camera',), seeds: tuple[int, ...] = (0,),
     raise ValueError(f'--switch_fraction must be in [0, 1), got {switch_fraction}')
   if not images or not seeds:
     raise ValueError('--images and --seeds must each name at least one')
+  for supervision in supervisions:
+    if supervision not in SUPERVISIONS:
+      raise ValueError(f'unknown --supervisions entry {supervision!r}; choose from '
+                       f'{", ".join(SUPERVISIONS)}')
   out: dict[str, Any] = {'fits': [], 'ceiling': None, 'derivatives': None}
   rows = []
   first = None
-  for image in images:
-    for seed in seeds:
-      runs = fit_pair(image, size, width, hidden_layers, steps, steps_per_call, seed,
-                      resize_method=resize_method)
-      first = first or runs['float32']
-      row = {'image': image, 'seed': seed}
-      for dtype, run_ in runs.items():
-        row[f'{dtype}_seconds'] = common.median(run_['times']) / steps_per_call
-        row[f'{dtype}_psnr'] = run_['curve'][-1][1]
-        row[f'{dtype}_curve'] = run_['curve']
-      row['gap_db'] = row['bfloat16_psnr'] - row['float32_psnr']
-      out['fits'].append(row)
-      rows.append([image, seed, row['float32_seconds'], row['bfloat16_seconds'],
-                   row['float32_seconds'] / row['bfloat16_seconds'], row['float32_psnr'],
-                   row['bfloat16_psnr'], row['gap_db']])
+  for supervision in supervisions:
+    for image in images:
+      for seed in seeds:
+        runs = fit_pair(image, size, width, hidden_layers, steps, steps_per_call, seed,
+                        resize_method=resize_method, supervision=supervision)
+        if supervision == 'image':
+          first = first or runs['float32']
+        row = {'supervision': supervision, 'image': image, 'seed': seed}
+        for dtype, run_ in runs.items():
+          row[f'{dtype}_seconds'] = common.median(run_['times']) / steps_per_call
+          row[f'{dtype}_psnr'] = run_['curve'][-1][1]
+          row[f'{dtype}_curve'] = run_['curve']
+          row[f'{dtype}_elapsed'] = np.cumsum(run_['times']).tolist()
+        row['gap_db'] = row['bfloat16_psnr'] - row['float32_psnr']
+        out['fits'].append(row)
+        rows.append([supervision, image, seed, row['float32_seconds'], row['bfloat16_seconds'],
+                     row['float32_seconds'] / row['bfloat16_seconds'], row['float32_psnr'],
+                     row['bfloat16_psnr'], row['gap_db']])
   gaps = [r['gap_db'] for r in out['fits']]
   out['bfloat16_qualifies_as_default'] = all(abs(g) <= DEFAULT_RULE_DB for g in gaps)
-  body = [common.table(['image', 'seed', 'float32 s/step', 'bfloat16 s/step', 'speed-up',
-                        f'float32 PSNR after {steps} (dB)', f'bfloat16 PSNR after {steps} (dB)',
-                        'bfloat16 - float32 (dB)'], rows)]
-  notes = [f'{size}x{size} grey ({resize_method} resize), SIREN width {width}, {hidden_layers} hidden layers, Adam lr '
-           f'1e-4, full batch; per image and seed both dtypes start from the same weights; '
-           f'alternating calls of {steps_per_call} steps; s/step are medians.',
+  body = [common.table(['trained on', 'image', 'seed', 'float32 s/step', 'bfloat16 s/step',
+                        'speed-up', f'float32 PSNR after {steps} (dB)',
+                        f'bfloat16 PSNR after {steps} (dB)', 'bfloat16 - float32 (dB)'], rows)]
+  notes = [f'{size}x{size} grey ({resize_method} resize), SIREN width {width}, {hidden_layers} '
+           f'hidden layers, Adam lr 1e-4, full batch; per image and seed both dtypes start from '
+           f'the same weights; alternating calls of {steps_per_call} steps; s/step are medians. '
+           'Fits trained on the gradient or Laplacian are scored after matching their mean to '
+           "the image's (poisson.fair_psnr).",
            f'Default rule (bfloat16 within {DEFAULT_RULE_DB} dB of float32 on every row): '
            f'{"met" if out["bfloat16_qualifies_as_default"] else "not met"} (gaps '
            f'{min(gaps):+.3f} to {max(gaps):+.3f} dB over {len(gaps)} fits).']
-  curve_rows = [[step_, p32, p16, p16 - p32] for (step_, p32), (_, p16) in zip(
-      out['fits'][0]['float32_curve'], out['fits'][0]['bfloat16_curve'])
-                if step_ % max(steps_per_call, steps // 10) == 0 or step_ == steps]
-  body.append(f'PSNR against steps, {images[0]} seed {seeds[0]}:\n\n' + common.table(
-      ['step', 'float32 (dB)', 'bfloat16 (dB)', 'difference (dB)'], curve_rows))
+  for supervision in supervisions:
+    body.append(f'PSNR against steps and training seconds, trained on the {supervision}, '
+                f'{images[0]}, mean ± std over seeds {", ".join(map(str, seeds))}:\n\n'
+                + common.table(['step', 'float32 (dB)', 'bfloat16 (dB)',
+                                'bfloat16 - float32 (dB)', 'float32 s', 'bfloat16 s'],
+                               curve_rows([r for r in out['fits'] if r['image'] == images[0]
+                                           and r['supervision'] == supervision],
+                                          steps, steps_per_call)))
 
   if ceiling_steps > 0:
     curves = ceiling(images[0], ceiling_size, width, hidden_layers, ceiling_steps,
@@ -209,6 +276,8 @@ if __name__ == '__main__':
                      'after bfloat16.')
   flags.DEFINE_bool('derivatives', True, 'Measure the derivative differences.')
   common.define_resize_method_flag()
+  flags.DEFINE_list('supervisions', ['image'], 'What the fits train on: ' + ', '.join(
+      SUPERVISIONS) + ' (the last two: the Poisson reconstructions).')
 
   @main_with_clean_errors
   def main(argv: list[str]) -> None:
@@ -222,6 +291,7 @@ if __name__ == '__main__':
         hidden_layers=f.hidden_layers, steps=f.steps, steps_per_call=f.steps_per_call,
         ceiling_size=f.ceiling_size, ceiling_steps=f.ceiling_steps,
         switch_fraction=f.switch_fraction, derivatives=f.derivatives,
-        results_path=f.results or None, resize_method=f.resize_method)
+        results_path=f.results or None, resize_method=f.resize_method,
+        supervisions=tuple(f.supervisions))
 
   app.run(main)

@@ -14,6 +14,7 @@ import pytest
 
 from bench import (colorize_throughput, common, cost_growth, derivatives, fit_step, machine_limit,
                    precision)
+from siren_jax import images, poisson
 from tests.helpers import REPO_ROOT
 
 HAS_TORCH = common.try_import_torch() is not None
@@ -59,6 +60,46 @@ def test_precision_compares_both_policies_and_applies_the_default_rule(tmp_path)
   assert set(out['ceiling']) == {'float32', 'bfloat16', 'bfloat16 then float32'}
   assert 0 < out['derivatives']['gradient_max_rel'] < 0.1
   assert 'Precision: float32 vs bfloat16, 16x16' in open(tmp_path / 'R.md').read()
+
+
+def test_precision_supervise_gives_each_pixel_its_own_poisson_target():
+  batch, _ = fit_step.make_problem('camera', 8, 4, 1, 1e-4)
+  image = np.asarray(batch['values']).reshape(8, 8, 1)
+  grad = precision.supervise(batch, 8, 'gradient')['gradients']
+  lap = precision.supervise(batch, 8, 'laplacian')['laplacians']
+  assert grad.shape == (64, 1, 2) and lap.shape == (64, 1)
+  # Row-major: sample 8 r + c is pixel (r, c), whose coordinates are (y_r, x_c).
+  r, c = 2, 5
+  np.testing.assert_array_equal(grad[8 * r + c], poisson.gradient_target(image)[r, c])
+  np.testing.assert_array_equal(lap[8 * r + c], poisson.laplacian_target(image)[r, c])
+  assert batch['coords'][8 * r + c, 0] < batch['coords'][8 * (r + 1) + c, 0]
+  assert batch['coords'][8 * r + c, 1] < batch['coords'][8 * r + c + 1, 1]
+  assert precision.supervise(batch, 8, 'image') is batch
+  with pytest.raises(ValueError, match="unknown supervision 'pixels'"):
+    precision.supervise(batch, 8, 'pixels')
+
+
+def test_make_problem_prepares_the_image_as_asked():
+  reference, _ = fit_step.make_problem('camera', 32, 4, 1, 1e-4, resize_method='reference')
+  bicubic, _ = fit_step.make_problem('camera', 32, 4, 1, 1e-4)
+  expected = images.load_image('camera', mode='grey', size=32, resize_method='reference')
+  np.testing.assert_array_equal(np.asarray(reference['values']), expected.reshape(-1, 1))
+  assert not np.array_equal(np.asarray(reference['values']), np.asarray(bicubic['values']))
+
+
+@pytest.mark.slow
+def test_precision_fits_trained_on_derivatives_score_the_field_against_the_image(tmp_path):
+  out = precision.run(images=('camera',), seeds=(0, 1), size=16, width=16, hidden_layers=2,
+                      steps=4, steps_per_call=2, ceiling_steps=0, derivatives=False,
+                      supervisions=('gradient', 'laplacian'), results_path=str(tmp_path / 'R.md'))
+  assert [(f['supervision'], f['seed']) for f in out['fits']] == [
+      ('gradient', 0), ('gradient', 1), ('laplacian', 0), ('laplacian', 1)]
+  for fit in out['fits']:
+    assert len(fit['float32_curve']) == 2 and fit['float32_elapsed'][1] > fit['float32_elapsed'][0]
+  text = open(tmp_path / 'R.md').read()
+  assert 'trained on the laplacian, camera, mean ± std over seeds 0, 1' in text
+  with pytest.raises(ValueError, match="unknown --supervisions entry 'pixels'"):
+    precision.run(supervisions=('pixels',), results_path=None)
 
 
 def test_fit_step_rejects_steps_not_divisible_by_steps_per_call():
