@@ -32,7 +32,7 @@ from absl import app, flags
 
 from bench import common
 from bench.fit_step import make_problem
-from experiments.common import main_with_clean_errors
+from experiments.common import format_mean_std, main_with_clean_errors, mean_std
 from siren_jax import fitting, metrics, models, poisson, training
 from siren_jax.models import fields
 
@@ -152,8 +152,8 @@ def _plateau(curve: list[tuple[int, float]], tolerance: float = 0.1) -> tuple[fl
   return best, next(s for s, p in curve if p >= best - tolerance)
 
 
-def _mean_std(values: list[float]) -> str:
-  return f'{np.mean(values):.2f} ± {np.std(values):.2f}'
+def _pm(values: list[float]) -> str:
+  return format_mean_std(mean_std(values))
 
 
 def curve_rows(fits: list[dict[str, Any]], steps: int, steps_per_call: int) -> list[list[Any]]:
@@ -166,8 +166,8 @@ def curve_rows(fits: list[dict[str, Any]], steps: int, steps_per_call: int) -> l
       continue
     p32 = [f['float32_curve'][i][1] for f in fits]
     p16 = [f['bfloat16_curve'][i][1] for f in fits]
-    rows.append([step_, _mean_std(p32), _mean_std(p16),
-                 _mean_std([b - a for a, b in zip(p32, p16)]),
+    rows.append([step_, _pm(p32), _pm(p16),
+                 _pm([b - a for a, b in zip(p32, p16)]),
                  np.mean([f['float32_elapsed'][i] for f in fits]),
                  np.mean([f['bfloat16_elapsed'][i] for f in fits])])
   return rows
