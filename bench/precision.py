@@ -190,8 +190,8 @@ def run(*, images: tuple[str, ...] = ('camera',), seeds: tuple[int, ...] = (0,),
                      f'of --steps_per_call={steps_per_call}')
   if not 0 <= switch_fraction < 1:
     raise ValueError(f'--switch_fraction must be in [0, 1), got {switch_fraction}')
-  if not images or not seeds:
-    raise ValueError('--images and --seeds must each name at least one')
+  if not images or not seeds or not supervisions:
+    raise ValueError('--images, --seeds and --supervisions must each name at least one')
   for supervision in supervisions:
     if supervision not in SUPERVISIONS:
       raise ValueError(f'unknown --supervisions entry {supervision!r}; choose from '

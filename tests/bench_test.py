@@ -100,6 +100,8 @@ def test_precision_fits_trained_on_derivatives_score_the_field_against_the_image
   assert 'trained on the laplacian, camera, mean ± std over seeds 0, 1' in text
   with pytest.raises(ValueError, match="unknown --supervisions entry 'pixels'"):
     precision.run(supervisions=('pixels',), results_path=None)
+  with pytest.raises(ValueError, match='--supervisions must each name at least one'):
+    precision.run(supervisions=(), results_path=None)
 
 
 def test_fit_step_rejects_steps_not_divisible_by_steps_per_call():
