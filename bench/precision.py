@@ -54,13 +54,18 @@ def _psnr(state: training.TrainState, batch: dict[str, jax.Array]) -> float:
   return float(metrics.psnr(prediction, batch['values']))
 
 
+def check_supervision(supervision: str) -> None:
+  """Raises ValueError naming ``supervision`` unless it is one of ``SUPERVISIONS``."""
+  if supervision not in SUPERVISIONS:
+    raise ValueError(f'unknown supervision {supervision!r}; choose from {", ".join(SUPERVISIONS)}')
+
+
 def supervise(batch: dict[str, jax.Array], size: int, supervision: str
               ) -> dict[str, jax.Array]:
   """The image batch ('coords' (N, 2), 'values' (N, 1) of a size x size image, row-major) with
   the target ``supervision`` trains on: 'gradients' (N, 1, 2) or 'laplacians' (N, 1) in
   coordinate units (``poisson.gradient_target`` / ``laplacian_target``); 'image': unchanged."""
-  if supervision not in SUPERVISIONS:
-    raise ValueError(f'unknown supervision {supervision!r}; choose from {", ".join(SUPERVISIONS)}')
+  check_supervision(supervision)
   if supervision == 'image':
     return batch
   image = np.asarray(batch['values']).reshape(size, size, -1)
@@ -85,6 +90,7 @@ def fit_pair(image: str, size: int, width: int, hidden_layers: int, steps: int,
   """float32 and bfloat16 fits from the same weights, trained on ``supervision``
   (``SUPERVISIONS``), calls alternating; per dtype the step times, the PSNR curve (after every
   call) and the final state."""
+  check_supervision(supervision)
   step = training.make_train_step(LOSSES[supervision], steps_per_call=steps_per_call)
   runs: dict[str, dict[str, Any]] = {}
   for dtype in DTYPES:
@@ -109,7 +115,8 @@ def fit_pair(image: str, size: int, width: int, hidden_layers: int, steps: int,
 
 def ceiling(image: str, size: int, width: int, hidden_layers: int, steps: int,
             steps_per_call: int, switch_fraction: float, seed: int = 0,
-            learning_rate: float = 1e-4) -> dict[str, list[tuple[int, float]]]:
+            learning_rate: float = 1e-4, resize_method: str = 'bicubic'
+            ) -> dict[str, list[tuple[int, float]]]:
   """PSNR curves of a long fit: float32, bfloat16, and bfloat16 then float32 from the step
   ``(1 - switch_fraction) * steps`` (rounded to a call) on."""
   step = training.make_train_step(fitting.image_loss, steps_per_call=steps_per_call)
@@ -118,7 +125,8 @@ def ceiling(image: str, size: int, width: int, hidden_layers: int, steps: int,
   curves: dict[str, list[tuple[int, float]]] = {}
   for name, dtype in (('float32', 'float32'), ('bfloat16', 'bfloat16'),
                       ('bfloat16 then float32', 'bfloat16')):
-    batch, new_state = make_problem(image, size, width, hidden_layers, learning_rate, seed, dtype)
+    batch, new_state = make_problem(image, size, width, hidden_layers, learning_rate, seed, dtype,
+                                    resize_method=resize_method)
     state, curve = new_state(), []
     for c in range(calls):
       if name == 'bfloat16 then float32' and c == switch_call:
@@ -193,9 +201,7 @@ def run(*, images: tuple[str, ...] = ('camera',), seeds: tuple[int, ...] = (0,),
   if not images or not seeds or not supervisions:
     raise ValueError('--images, --seeds and --supervisions must each name at least one')
   for supervision in supervisions:
-    if supervision not in SUPERVISIONS:
-      raise ValueError(f'unknown --supervisions entry {supervision!r}; choose from '
-                       f'{", ".join(SUPERVISIONS)}')
+    check_supervision(supervision)
   out: dict[str, Any] = {'fits': [], 'ceiling': None, 'derivatives': None}
   rows = []
   first = None
@@ -241,7 +247,7 @@ def run(*, images: tuple[str, ...] = ('camera',), seeds: tuple[int, ...] = (0,),
 
   if ceiling_steps > 0:
     curves = ceiling(images[0], ceiling_size, width, hidden_layers, ceiling_steps,
-                     steps_per_call, switch_fraction)
+                     steps_per_call, switch_fraction, resize_method=resize_method)
     out['ceiling'] = curves
     ceiling_rows = []
     for name, curve in curves.items():

@@ -79,6 +79,20 @@ def test_precision_supervise_gives_each_pixel_its_own_poisson_target():
     precision.supervise(batch, 8, 'pixels')
 
 
+def test_precision_fit_pair_names_an_unknown_supervision_before_fitting():
+  with pytest.raises(ValueError, match="unknown supervision 'pixels'"):
+    precision.fit_pair('camera', 8, 4, 1, steps=2, steps_per_call=1, seed=0,
+                       supervision='pixels')
+
+
+def test_precision_ceiling_prepares_its_image_as_asked():
+  kwargs = dict(image='camera', size=8, width=4, hidden_layers=1, steps=1, steps_per_call=1,
+                switch_fraction=0.0)
+  reference = precision.ceiling(**kwargs, resize_method='reference')
+  bicubic = precision.ceiling(**kwargs)
+  assert reference['float32'] != bicubic['float32']
+
+
 def test_make_problem_prepares_the_image_as_asked():
   reference, _ = fit_step.make_problem('camera', 32, 4, 1, 1e-4, resize_method='reference')
   bicubic, _ = fit_step.make_problem('camera', 32, 4, 1, 1e-4)
@@ -98,7 +112,7 @@ def test_precision_fits_trained_on_derivatives_score_the_field_against_the_image
     assert len(fit['float32_curve']) == 2 and fit['float32_elapsed'][1] > fit['float32_elapsed'][0]
   text = open(tmp_path / 'R.md').read()
   assert 'trained on the laplacian, camera, mean ± std over seeds 0, 1' in text
-  with pytest.raises(ValueError, match="unknown --supervisions entry 'pixels'"):
+  with pytest.raises(ValueError, match="unknown supervision 'pixels'"):
     precision.run(supervisions=('pixels',), results_path=None)
   with pytest.raises(ValueError, match='--supervisions must each name at least one'):
     precision.run(supervisions=(), results_path=None)
