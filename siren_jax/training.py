@@ -367,13 +367,25 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
              else 'nothing to save yet' if step == 0 else 'no checkpoint manager: not saved')
     raise Preempted(f'preempted at step {step}: {where}', step if step > 0 else None)
 
+  def finish_writes() -> None:
+    """Waits for the checkpoint being written in the background. Starting or stopping a
+    profiler trace while orbax's writer threads run crashed the process (a segfault inside
+    jax.profiler.stop_trace, seen on CPU), so a trace starts and stops with no write in flight."""
+    if checkpoint_manager is not None:
+      checkpoint_manager.wait_until_finished()
+
+  def stop_trace() -> None:
+    finish_writes()
+    jax.profiler.stop_trace()
+
   profiling = False
   while step < num_steps and not stopped:
     if preempt_fn is not None and preempt_fn(step):
       if profiling:
-        jax.profiler.stop_trace()
+        stop_trace()
       preempted()
     if profile_steps is not None and not profiling and profile_steps[0] <= step < profile_steps[1]:
+      finish_writes()
       jax.profiler.start_trace(str(profile_dir))
       profiling = True
     state, metrics = train_step(state, batch_fn(step))
@@ -382,7 +394,7 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
     interval_steps += steps_per_call
     if profiling and (step >= profile_steps[1] or step >= num_steps):  # type: ignore[index]
       jax.block_until_ready(state)  # The trace holds the device's work, not only its dispatch.
-      jax.profiler.stop_trace()
+      stop_trace()
       profiling = False
     do_log = bool(log_fn is not None and log_every and step % log_every == 0)
     do_eval = bool(eval_every and step % eval_every == 0) or step == num_steps
@@ -402,7 +414,7 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       save(wait=False)
     interval_start, interval_steps = time.perf_counter(), 0
   if profiling:  # Stopped early (stop_fn) inside the traced steps.
-    jax.profiler.stop_trace()
+    stop_trace()
   if step != resumed_from:  # A finished run restarted has nothing new (orbax refuses a resave).
     save(wait=True)  # The loop always ends on a checked sync (step == num_steps evaluates).
   timed = sorted(interval_times[1:])  # The first interval includes compilation.
