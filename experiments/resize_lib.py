@@ -35,7 +35,7 @@ from experiments import common, driver, figures
 from experiments.configs.resize import TASKS
 from experiments.sr import evaluate as sr_evaluate
 from siren_jax import (finite_differences, fitting, grids, images, init_file, inr_file, metrics,
-                       models, render, tiling, training)
+                       models, render, sampling, tiling, training)
 from siren_jax.data import crops
 from siren_jax.models import fields
 from siren_jax.sr import model_file, patches, upscale as sr_upscale
@@ -58,12 +58,21 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                        f'are box averages, which sit on that grid), got {config.data.grid!r}')
     factors(config)
     common.check_positive(config, ('image_size', 'crop_size'))
+    if not (isinstance(config.holdout, (int, float)) and 0 <= config.holdout < 1):
+      raise ValueError(f'config.holdout must be in [0, 1) (the share of low-resolution pixels '
+                       f'held out to choose the step count), got {config.holdout!r}')
+    if config.holdout and not config.eval_every:
+      raise ValueError('config.holdout needs config.eval_every > 0: the held-out PSNR is '
+                       'measured at every evaluation')
     common.check_image_size(config, max_pixels=config.max_pixels)
     if not (0 <= config.crop_top and 0 <= config.crop_left and
             config.crop_top + config.crop_size <= 1 and config.crop_left + config.crop_size <= 1):
       raise ValueError('config.crop_top/crop_left/crop_size must describe a square inside the '
                        'image (fractions in [0, 1])')
   else:
+    if config.holdout:
+      raise ValueError(f'config.holdout={config.holdout} is for the compare task (its fits are '
+                       'scored against a ground truth); leave it 0 for upscale')
     if not config.input:
       raise ValueError('config.input is empty: give an image path, a built-in image name or a '
                        '.inr file')
@@ -152,6 +161,53 @@ def fit(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.nda
   return spec, field or result.state.apply_fn, result
 
 
+def choose_steps(config: ml_collections.ConfigDict, workdir: str, tag: str, image: np.ndarray,
+                 writer: common.ScalarWriter, init: init_file.LearnedInit | None = None,
+                 source: str = '') -> dict[str, Any]:
+  """Early stopping on held-out pixels: fits config.model to the pixels of (h, w, C) ``image``
+  outside a random share config.holdout of them (fixed by config.seed) for config.steps steps,
+  from ``init``, measuring the PSNR of the held-out pixels at every evaluation
+  (config.eval_every). Returns {'steps': the first step > 0 with the best held-out PSNR,
+  'best_psnr': that PSNR, 'curve': [[step, PSNR], ...], 'held_out_pixels', 'fraction'}. Checkpointed under
+  ``<tag>_holdout`` like any fit."""
+  coords, values = grids.image_to_samples(image, config.data.grid)
+  kept, held = sampling.holdout_split(len(coords), config.holdout, config.seed)
+  held_coords, held_values = coords[held], values[held]
+
+  def held_out_psnr(state: training.TrainState) -> dict[str, float]:
+    return {'psnr': float(metrics.psnr(state.apply_fn(state.params, held_coords), held_values))}
+
+  select = ml_collections.ConfigDict(config.to_dict())
+  select.target_psnr = 0.0  # The held-out PSNR chooses the step; it does not stop the fit.
+  result = driver.train_field(
+      select, workdir, tag=f'{tag}_holdout', spec=field_spec(config, image),
+      loss_fn=fitting.image_loss, batch={'coords': coords[kept], 'values': values[kept]},
+      eval_fn=held_out_psnr, writer=writer, init=init,
+      source=f'{source or config.image} without {len(held)} held-out pixels')
+  curve = [[int(r['step']), float(r['psnr'])] for r in result.history if r['step'] > 0]
+  best = max(curve, key=lambda point: point[1])  # The first of equal bests.
+  return {'steps': best[0], 'best_psnr': best[1], 'curve': curve, 'held_out_pixels': len(held),
+          'fraction': float(config.holdout)}
+
+
+def fit_early_stopped(config: ml_collections.ConfigDict, workdir: str, tag: str,
+                      image: np.ndarray, writer: common.ScalarWriter,
+                      init: init_file.LearnedInit | None = None, source: str = ''
+                      ) -> tuple[dict, Callable, training.LoopResult, dict[str, Any] | None]:
+  """``fit`` of all of ``image``'s pixels for config.steps steps, or, with config.holdout > 0,
+  for the step count ``choose_steps`` picks (tag ``<tag>_es<steps>``, so a fit of another length
+  is never resumed in its place); returns fit's triple and choose_steps' record (or None)."""
+  if not config.holdout:
+    return (*fit(config, workdir, tag, image, writer, init=init, source=source), None)
+  chosen = choose_steps(config, workdir, tag, image, writer, init=init, source=source)
+  refit = ml_collections.ConfigDict(config.to_dict())
+  refit.steps = chosen['steps']
+  logging.info('[%s] held-out PSNR best after %d of %d steps (%.2f dB); refitting all pixels.',
+               tag, chosen['steps'], config.steps, chosen['best_psnr'])
+  return (*fit(refit, workdir, f'{tag}_es{chosen["steps"]}', image, writer, init=init,
+               source=source), chosen)
+
+
 def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Downsamples the ground truth by each factor, upsamples it back with every method and
   SIREN, and measures them against the ground truth (over config.photos when given)."""
@@ -178,8 +234,8 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
       low = box_downsample(truth, factor)
       logging.info('x%d: %dx%d -> %dx%d', factor, *low.shape[:2], height, width)
       outputs = {m: classical_resize(low, height, width, m) for m in CLASSICAL}
-      spec, field, result = fit(config, workdir, f'{config.model.name}_x{factor}', low, writer,
-                                init=init)
+      spec, field, result, chosen = fit_early_stopped(
+          config, workdir, f'{config.model.name}_x{factor}', low, writer, init=init)
       steps = int(result.state.step)
       start = time.perf_counter()
       outputs[config.model.name] = render.render(field, result.params, height, width,
@@ -204,7 +260,7 @@ def compare(config: ml_collections.ConfigDict, workdir: str) -> dict:
           'steps': steps, 'seconds_per_step': result.seconds_per_step,
           'render_seconds': render_seconds, 'network_file': os.path.basename(network_path),
           'network_bytes': network_bytes, 'low_res_8bit_bytes': int(low.size),
-          'resumed_from_step': result.resumed_from}
+          'resumed_from_step': result.resumed_from, 'holdout': chosen}
       logging.info('x%d: %s', factor, ', '.join(f'{n} {s["psnr"]:.2f} dB' for n, s in
                                                 scores.items()))
       # Clipped as the metrics clip: positive where the model is closer to the truth.
@@ -284,8 +340,9 @@ def compare_photos(config: ml_collections.ConfigDict, workdir: str) -> dict:
         low = classical_resize(truth, side // factor, side // factor, 'bicubic')
         outputs = {m: classical_resize(low, side, side, m) for m in CLASSICAL}
         start = time.perf_counter()
-        _, field, result = fit(config, workdir, f'{method}_{name}_x{factor}', low, writer,
-                               init=init, source=f'{config.photos}/{name}')
+        _, field, result, chosen = fit_early_stopped(
+            config, workdir, f'{method}_{name}_x{factor}', low, writer, init=init,
+            source=f'{config.photos}/{name}')
         outputs[method] = render.render(field, result.params, side, side,
                                         max_chunk_points=config.render_chunk_points)
         fit_seconds = time.perf_counter() - start
@@ -301,7 +358,7 @@ def compare_photos(config: ml_collections.ConfigDict, workdir: str) -> dict:
             'fit_psnr_on_low_res': float(metrics.psnr(low_fit, low)),
             'steps': int(result.state.step), 'fit_seconds': fit_seconds,
             'seconds_per_step': result.seconds_per_step,
-            'resumed_from_step': result.resumed_from}
+            'resumed_from_step': result.resumed_from, 'holdout': chosen}
         logging.info('%s x%d: %s', name, factor, ', '.join(
             f'{m} {v["psnr"]:.2f}' for m, v in rows[name][f'x{factor}'].items()))
   finally:

@@ -156,3 +156,17 @@ def minibatch_fn(full_batch: Batch, batch_size: int, *, seed: int = 0,
   seed_array = jnp.asarray(seed, jnp.int32)
   return lambda step: _gather(resident, seed_array, jnp.asarray(step, jnp.int32),
                               num_points=num_points, batch_size=batch_size, replace=replace)
+
+
+def holdout_split(num_points: int, fraction: float, seed: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+  """Rows [0, num_points) split at random (a pure function of ``seed``) into (kept, held out),
+  each sorted; round(fraction * num_points) rows held out, at least one, and at least one kept.
+  For choosing a fit's step count on pixels it does not train on (early stopping)."""
+  if not 0.0 < fraction < 1.0:
+    raise ValueError(f'the held-out fraction must be in (0, 1), got {fraction}')
+  if num_points < 2:
+    raise ValueError(f'holding rows out needs at least 2 rows, got {num_points}')
+  held = min(max(1, round(fraction * num_points)), num_points - 1)
+  order = np.random.default_rng([_SAMPLING_STREAM, seed]).permutation(num_points)
+  return np.sort(order[held:]), np.sort(order[:held])

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from experiments import resize_lib
+from experiments import common, resize_lib
 from experiments.configs import resize as resize_config
-from siren_jax import grids, images, inr_file, metrics
+from siren_jax import grids, images, inr_file, metrics, sampling
 from tests.helpers import kill_after_first_checkpoint, REPO_ROOT, subprocess_env
 
 
@@ -204,3 +204,50 @@ def test_compare_over_photos_smaller_than_the_size_is_a_one_line_error(tmp_path)
   with pytest.raises(ValueError, match='no photo with a short side of at least') as e:
     resize_lib.train_and_evaluate(config, str(tmp_path / 'w'))
   assert '\n' not in str(e.value) and not (tmp_path / 'w').exists()
+
+
+def _holdout_config(**overrides):
+  config = resize_config.get_config('tiny')
+  config.holdout, config.eval_every, config.steps_per_call = 0.25, 5, 5
+  config.update(overrides)
+  return config
+
+
+def test_choose_steps_scores_only_pixels_the_fit_never_saw(tmp_path):
+  # Every kept pixel is 0 and every held-out one is 1: a fit that trains on the kept pixels
+  # only predicts ~0 there (PSNR ~6 dB at an error of 1); one that saw them would approach 1.
+  config = _holdout_config(steps=40)
+  image = np.zeros((16, 16, 1), np.float32)
+  _, held = sampling.holdout_split(16 * 16, config.holdout, config.seed)
+  image.reshape(-1)[held] = 1.0
+  writer = common.ScalarWriter(str(tmp_path / 'tb'))
+  chosen = resize_lib.choose_steps(config, str(tmp_path), 'zeros', image, writer)
+  writer.close()
+  assert chosen['held_out_pixels'] == len(held) == 64
+  assert [s for s, _ in chosen['curve']] == list(range(5, 41, 5))
+  assert max(p for _, p in chosen['curve']) < 9.0
+  best = max(chosen['curve'], key=lambda point: point[1])
+  assert (chosen['steps'], chosen['best_psnr']) == tuple(best)
+
+
+def test_compare_with_holdout_refits_all_pixels_for_the_chosen_steps(tmp_path):
+  config = _holdout_config(factors='2')
+  output = resize_lib.compare(config, str(tmp_path))
+  record = output['factors']['x2']
+  chosen = record['holdout']
+  assert chosen['steps'] in [s for s, _ in chosen['curve']]
+  assert record['steps'] == chosen['steps']
+  assert os.path.isdir(tmp_path / 'checkpoints' / 'siren_x2_holdout')
+  assert os.path.isdir(tmp_path / 'checkpoints' / f'siren_x2_es{chosen["steps"]}')
+
+
+@pytest.mark.parametrize('overrides,error', [
+    ({'holdout': 1.0}, 'config.holdout must be in [0, 1)'),
+    ({'holdout': 0.1, 'eval_every': 0}, 'config.holdout needs config.eval_every > 0'),
+    ({'task': 'upscale', 'holdout': 0.1, 'input': 'text'}, 'is for the compare task'),
+])
+def test_bad_holdout_settings_are_one_line_errors(overrides, error):
+  config = resize_config.get_config('tiny')
+  config.update(overrides)
+  with pytest.raises(ValueError, match=error.replace('[', r'\[').replace(')', r'\)')):
+    resize_lib.check_config(config)

@@ -67,3 +67,23 @@ def test_mix32_is_lowbias32():
       np.random.default_rng(0).integers(0, 2**32, 50, dtype=np.uint64))
   got = np.asarray(sampling._mix32(jnp.asarray(np.array(xs, np.uint32))))
   assert [int(g) for g in got] == [_lowbias32(int(x)) for x in xs]
+
+
+@pytest.mark.parametrize('num_points,fraction,held', [(100, 0.1, 10), (7, 0.01, 1), (3, 0.99, 2)])
+def test_holdout_split_partitions_the_rows_reproducibly(num_points, fraction, held):
+  kept, out = sampling.holdout_split(num_points, fraction, seed=3)
+  assert len(out) == held and len(kept) == num_points - held
+  np.testing.assert_array_equal(np.sort(np.concatenate([kept, out])), np.arange(num_points))
+  again = sampling.holdout_split(num_points, fraction, seed=3)
+  np.testing.assert_array_equal(again[1], out)
+  assert list(out) == sorted(out) and list(kept) == sorted(kept)
+
+
+def test_holdout_split_depends_on_the_seed_and_rejects_bad_fractions():
+  assert not np.array_equal(sampling.holdout_split(1000, 0.1, 0)[1],
+                            sampling.holdout_split(1000, 0.1, 1)[1])
+  for fraction in (0.0, 1.0, -0.1):
+    with pytest.raises(ValueError, match='held-out fraction must be in'):
+      sampling.holdout_split(10, fraction)
+  with pytest.raises(ValueError, match='at least 2 rows'):
+    sampling.holdout_split(1, 0.5)

@@ -68,6 +68,11 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.crop_top = 0.12
   config.crop_left = 0.38
   config.crop_size = 0.3
+  # Early stopping: > 0 holds this share of the low-resolution pixels out (random, fixed by
+  # config.seed), fits the rest for config.steps steps, and refits all of them for the step
+  # count (an evaluation step, config.eval_every) with the best held-out PSNR. 0: fit all
+  # pixels for config.steps steps.
+  config.holdout = 0.0
   # --- upscale ---
   config.input = ''  # Image path or built-in name, or a .inr file saved by an earlier run.
   config.factor = 2.0  # Scale factor, used when out_height and out_width are 0.
