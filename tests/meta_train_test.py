@@ -84,6 +84,7 @@ def _leaves(params):
     ('meta.algorithm=anil', 'config.meta.algorithm must be one of reptile, maml'),
     ('colour=lab', 'config.colour must be one of grey, rgb'),
     ('inner.name=lamb', 'config.inner.name must be one of sgd, adam'),
+    ('fit.supervision=laplacian', 'config.fit.supervision must be one of image, gradient'),
     ('meta.inner_pixels=1000', 'config.meta.inner_pixels=1000 must be at most'),
     ('meta.crop_sizes=16,x', 'config.meta.crop_sizes must be comma-separated integers'),
     ('dataset=corpus:test', 'is a test split: never meta-train on it'),

@@ -24,6 +24,7 @@ TASKS = ('train', 'evaluate')
 ALGORITHMS = ('reptile', 'maml')
 COLOURS = ('grey', 'rgb')
 INNER_OPTIMIZERS = ('sgd', 'adam')
+SUPERVISIONS = ('image', 'gradient')  # evaluate: config.fit.supervision.
 SCALES = {
     'paper': {'meta.algorithm': 'maml', 'meta.meta_batch': 3, 'meta.inner_pixels': 0,
               'meta.outer_pixels': 0, 'meta.crop_sizes': '256', 'inner.name': 'sgd',
@@ -80,6 +81,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       optimizer=common.optimizer(1e-4),
       steps=500,
       report_steps='1,10,50,500',  # evaluate: PSNR after these steps.
+      # evaluate: what the fits train on: 'image' (the pixels) or 'gradient' (only the image's
+      # gradient, the Poisson reconstruction; PSNR after matching the mean).
+      supervision='image',
   ))
   # --- evaluate ---
   config.init = ''  # The learned-init file to evaluate (written by the train task).

@@ -1,7 +1,8 @@
 """A learned init vs random inits on the test photos (never seen in meta-training): the normal
 fit (config.fit: Adam 1e-4, full image, config.fit.steps steps) of each photo's centre square at
 config.image_size, through the one driver, from the learned init and from a random init per seed
-of config.seeds, evaluated at every step.
+of config.seeds, evaluated at every step. With config.fit.supervision 'gradient' the fits see
+only each photo's gradient (the Poisson reconstruction) and are scored after matching the mean.
 
 Per photo and seed: PSNR after config.fit.report_steps steps from each init, and the steps and
 training seconds the learned init needs to reach the random init's final PSNR (the target). The
@@ -23,7 +24,7 @@ from absl import logging
 
 from experiments import common, driver, figures
 from experiments.meta import train
-from siren_jax import fitting, grids, init_file
+from siren_jax import fitting, grids, init_file, poisson, render
 from siren_jax.meta import curves
 
 LEARNED = 'learned'
@@ -44,23 +45,44 @@ def fit_one(config: ml_collections.ConfigDict, workdir: str, spec: dict[str, Any
             image: np.ndarray, init: Any, *, tag: str, source: str,
             writer: common.ScalarWriter) -> dict[str, Any]:
   """One fit of ``image`` (H, W, C) from ``init`` (params; None: the random init of
-  config.seed); returns its PSNR curve (after 0..steps steps) and training seconds."""
+  config.seed), trained on its pixels or, with config.fit.supervision 'gradient', only on its
+  gradient (``poisson.gradient_target``; scored by ``poisson.fair_psnr``, the field's mean
+  matched to the image's); returns its PSNR curve (after 0..steps steps) and training
+  seconds."""
   coords, values = grids.image_to_samples(image, config.data.grid)
-  batch = {'coords': coords, 'values': values}
+  if config.fit.supervision == 'gradient':
+    target = poisson.gradient_target(image, config.data.grid)
+    batch = {'coords': coords, 'gradients': target.reshape(len(coords), -1, 2)}
+    loss_fn, eval_fn = poisson.gradient_loss, _fair_psnr_eval(config, image)
+  else:
+    batch = {'coords': coords, 'values': values}
+    loss_fn, eval_fn = fitting.image_loss, driver.image_fit_eval(config, image)
   state = driver.field_state(config, spec)
   if init is not None:  # A copy: the driver donates the state's buffers.
     state = state.replace(params=jax.tree.map(np.array, init))
-  fingerprint = driver.field_fingerprint(config, spec, batch, fitting.image_loss, source=source)
+  fingerprint = driver.field_fingerprint(config, spec, batch, loss_fn, source=source)
   fingerprint['init'] = config.init if init is not None else 'random'
-  result = driver.run(state, fitting.image_loss, workdir=workdir, tag=tag,
+  result = driver.run(state, loss_fn, workdir=workdir, tag=tag,
                       schedule=driver.Schedule.from_config(config), writer=writer, batch=batch,
-                      eval_fn=driver.image_fit_eval(config, image),
+                      eval_fn=eval_fn,
                       param_sharding=config.param_sharding, fingerprint=fingerprint,
                       resume=config.resume, nan_policy=config.nan_policy)
   return {'steps': [int(r['step']) for r in result.history],
           'psnr': [float(r['psnr']) for r in result.history],
           'train_seconds': [float(s) for s in result.train_seconds],
           'seconds_per_step': result.seconds_per_step}
+
+
+def _fair_psnr_eval(config: ml_collections.ConfigDict, image: np.ndarray) -> driver.EvalFn:
+  """PSNR of the rendered field vs (H, W, C) ``image`` after matching its mean (a field fitted
+  to a gradient is defined up to a constant)."""
+  def eval_fn(state: Any) -> dict[str, float]:
+    field = render.render(state.apply_fn, state.params, *image.shape[:2],
+                          max_chunk_points=config.render_chunk_points, max_pixels=None,
+                          grid=config.data.grid)
+    return {'psnr': poisson.fair_psnr(field, image)}
+
+  return eval_fn
 
 
 def compare(learned: dict[str, Any], random: dict[str, Any],
@@ -142,9 +164,10 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   seeds = train.int_list(config, 'seeds', minimum=0)
   report_steps = [s for s in train.int_list(config, 'fit.report_steps') if s <= config.fit.steps]
   workdir = common.require_workdir(workdir, config)
-  logging.info('Evaluating %s on %d test photos at %d^2 %s: %d steps from the learned init and '
-               'from random inits (seeds %s).', config.init, len(images), config.image_size,
-               config.colour, config.fit.steps, ', '.join(map(str, seeds)))
+  logging.info('Evaluating %s on %d test photos at %d^2 %s, trained on the %s: %d steps from '
+               'the learned init and from random inits (seeds %s).', config.init, len(images),
+               config.image_size, config.colour, config.fit.supervision, config.fit.steps,
+               ', '.join(map(str, seeds)))
   rows, runs = [], {}
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
   start = time.perf_counter()
@@ -180,5 +203,6 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     figures.curves(os.path.join(workdir, 'psnr.png'),
                    {'learned init': (steps, mean(LEARNED)), 'random init': (steps, mean('random'))},
                    xlabel='step (Adam, full image)', ylabel='test PSNR (dB), mean',
-                   title=f'{len(images)} test photos, {config.image_size}^2 {config.colour}')
+                   title=f'{len(images)} test photos, {config.image_size}^2 {config.colour}'
+                   + (', from the gradient' if config.fit.supervision == 'gradient' else ''))
   return output

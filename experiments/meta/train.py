@@ -20,7 +20,7 @@ import numpy as np
 from absl import logging
 
 from experiments import common, driver, figures
-from experiments.configs.meta import ALGORITHMS, COLOURS, INNER_OPTIMIZERS, TASKS
+from experiments.configs.meta import ALGORITHMS, COLOURS, INNER_OPTIMIZERS, SUPERVISIONS, TASKS
 from siren_jax import fitting, grids, init_file, models, optimizers, training
 from siren_jax.data import crops
 from siren_jax.meta import curves, inner, maml, reptile, tasks
@@ -49,6 +49,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   common.check_choice(config, 'colour', COLOURS)
   common.check_choice(config, 'meta.algorithm', ALGORITHMS)
   common.check_choice(config, 'inner.name', INNER_OPTIMIZERS)
+  common.check_choice(config, 'fit.supervision', SUPERVISIONS)
   common.check_positive(config, ('image_size', 'meta.meta_batch', 'inner.steps',
                                  'inner.learning_rate', 'fit.steps', 'meta.crop_scale_min'))
   common.check_non_negative(config, ('meta.inner_pixels', 'meta.outer_pixels', 'max_photos'))
