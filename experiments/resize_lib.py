@@ -168,8 +168,8 @@ def choose_steps(config: ml_collections.ConfigDict, workdir: str, tag: str, imag
   outside a random share config.holdout of them (fixed by config.seed) for config.steps steps,
   from ``init``, measuring the PSNR of the held-out pixels at every evaluation
   (config.eval_every). Returns {'steps': the first step > 0 with the best held-out PSNR,
-  'best_psnr': that PSNR, 'curve': [[step, PSNR], ...], 'held_out_pixels', 'fraction'}. Checkpointed under
-  ``<tag>_holdout`` like any fit."""
+  'best_psnr': that PSNR, 'curve': [[step, PSNR], ...], 'held_out_pixels', 'fraction'}.
+  Checkpointed under ``<tag>_holdout`` like any fit."""
   coords, values = grids.image_to_samples(image, config.data.grid)
   kept, held = sampling.holdout_split(len(coords), config.holdout, config.seed)
   held_coords, held_values = coords[held], values[held]
@@ -300,8 +300,10 @@ def photo_truth(photo: np.ndarray, side: int) -> np.ndarray:
 
 def fit_method(config: ml_collections.ConfigDict) -> str:
   """The per-photo fit's row name: config.model.name, with '_init' when the fit starts from a
-  learned initialisation (config.init)."""
-  return config.model.name + ('_init' if config.get('init') else '')
+  learned initialisation (config.init) and '_es' when held-out pixels choose its steps
+  (config.holdout)."""
+  return (config.model.name + ('_init' if config.get('init') else '')
+          + ('_es' if config.get('holdout') else ''))
 
 
 def compare_photos(config: ml_collections.ConfigDict, workdir: str) -> dict:

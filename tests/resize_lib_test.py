@@ -251,3 +251,10 @@ def test_bad_holdout_settings_are_one_line_errors(overrides, error):
   config.update(overrides)
   with pytest.raises(ValueError, match=error.replace('[', r'\[').replace(')', r'\)')):
     resize_lib.check_config(config)
+
+
+def test_photo_rows_name_the_init_and_the_early_stopping():
+  config = resize_config.get_config('tiny')
+  assert resize_lib.fit_method(config) == 'siren'
+  config.init, config.holdout = '/some/init.init', 0.1
+  assert resize_lib.fit_method(config) == 'siren_init_es'
