@@ -518,14 +518,16 @@ def write_psnr_vs_time(path: str, results: dict[str, training.LoopResult],
 
 
 def image_fit_eval(config: ml_collections.ConfigDict, image: Any,
-                   field: Callable[[Any, Any], jax.Array] | None = None) -> EvalFn:
+                   field: Callable[[Any, Any], jax.Array] | None = None,
+                   score: Callable[[Any, Any], Any] = metrics.psnr) -> EvalFn:
   """An eval_fn: PSNR of the rendered field (default the state's own) on the config's grid
-  (``config.data.grid``) vs ``image`` (H, W, C)."""
+  (``config.data.grid``) vs ``image`` (H, W, C), as ``score(rendered, image)`` computes it
+  (default ``metrics.psnr``; e.g. ``poisson.fair_psnr`` for a field known up to a constant)."""
   def eval_fn(state: training.TrainState) -> dict[str, float]:
     rendered = render.render(field or state.apply_fn, state.params, *image.shape[:2],
                              max_chunk_points=config.render_chunk_points, max_pixels=None,
                              grid=config.data.grid)
-    return {'psnr': float(metrics.psnr(rendered, image))}
+    return {'psnr': float(score(rendered, image))}
 
   return eval_fn
 

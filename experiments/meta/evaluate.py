@@ -24,7 +24,7 @@ from absl import logging
 
 from experiments import common, driver, figures
 from experiments.meta import train
-from siren_jax import fitting, grids, init_file, poisson, render
+from siren_jax import fitting, grids, init_file, poisson
 from siren_jax.meta import curves
 
 LEARNED = 'learned'
@@ -53,7 +53,8 @@ def fit_one(config: ml_collections.ConfigDict, workdir: str, spec: dict[str, Any
   if config.fit.supervision == 'gradient':
     target = poisson.gradient_target(image, config.data.grid)
     batch = {'coords': coords, 'gradients': target.reshape(len(coords), -1, 2)}
-    loss_fn, eval_fn = poisson.gradient_loss, _fair_psnr_eval(config, image)
+    loss_fn = poisson.gradient_loss
+    eval_fn = driver.image_fit_eval(config, image, score=poisson.fair_psnr)
   else:
     batch = {'coords': coords, 'values': values}
     loss_fn, eval_fn = fitting.image_loss, driver.image_fit_eval(config, image)
@@ -71,18 +72,6 @@ def fit_one(config: ml_collections.ConfigDict, workdir: str, spec: dict[str, Any
           'psnr': [float(r['psnr']) for r in result.history],
           'train_seconds': [float(s) for s in result.train_seconds],
           'seconds_per_step': result.seconds_per_step}
-
-
-def _fair_psnr_eval(config: ml_collections.ConfigDict, image: np.ndarray) -> driver.EvalFn:
-  """PSNR of the rendered field vs (H, W, C) ``image`` after matching its mean (a field fitted
-  to a gradient is defined up to a constant)."""
-  def eval_fn(state: Any) -> dict[str, float]:
-    field = render.render(state.apply_fn, state.params, *image.shape[:2],
-                          max_chunk_points=config.render_chunk_points, max_pixels=None,
-                          grid=config.data.grid)
-    return {'psnr': poisson.fair_psnr(field, image)}
-
-  return eval_fn
 
 
 def compare(learned: dict[str, Any], random: dict[str, Any],

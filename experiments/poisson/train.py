@@ -141,13 +141,12 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
                          max_chunk_points=config.render_chunk_points, max_pixels=None,
                          grid=config.data.grid)
 
-  def eval_fn(state) -> dict[str, float]:
-    return {'psnr': poisson.fair_psnr(render_image(state.apply_fn, state.params), reference,
-                                      where)}
-
   start = time.time()
   result = driver.train_field(
-      config, workdir, tag=tag, spec=field_spec(config, target.shape), loss_fn=loss_fn, batch=batch, eval_fn=eval_fn, writer=writer,
+      config, workdir, tag=tag, spec=field_spec(config, target.shape), loss_fn=loss_fn,
+      batch=batch, writer=writer,
+      eval_fn=driver.image_fit_eval(
+          config, reference, score=lambda field, ref: poisson.fair_psnr(field, ref, where)),
       source=(config.image if config.mode in ('grad', 'laplacian')
               else [config.image, config.image_b]),
       image_fn=driver.field_images(
