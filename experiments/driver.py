@@ -337,6 +337,8 @@ def check_optimizer(config: ml_collections.ConfigDict) -> None:
     optimizers.make_optimizer(**config.optimizer)
   except ValueError as e:  # Every message starts with the argument's name.
     raise ValueError(f'config.optimizer.{e}') from None
+
+
 def check_data_fields(config: ml_collections.ConfigDict) -> None:
   """One-line errors for ``config.data``, the image preparation of a field experiment."""
   for name, choices in (('resize', images.RESIZE_METHODS), ('grid', grids.GRIDS)):
