@@ -399,15 +399,19 @@ def load_init(config: ml_collections.ConfigDict) -> init_file.LearnedInit | None
 
 
 def check_init(config: ml_collections.ConfigDict, init: init_file.LearnedInit,
-               spec: dict[str, Any]) -> None:
+               spec: dict[str, Any], size: tuple[int, int]) -> None:
   """One-line ValueError naming every field in which ``init`` differs from the fit of ``spec``
-  on ``config.data.grid`` it would start."""
+  on ``config.data.grid`` it would start; a logged warning when the fit's (height, width)
+  ``size`` is not one the init was learned at (``init_file.size_note``)."""
   try:
     init_file.check_matches(init, spec, config.data.grid, config.init)
   except ValueError as e:
     raise ValueError(f'config.init: {e}; configure the fit as the init was learned '
                      f'(config.model, colour mode, config.data.grid) or give an init learned for '
                      f'this fit') from None
+  note = init_file.size_note(init, *size)
+  if note:
+    logging.warning('config.init: %s.', note)
 
 
 def init_record(config: ml_collections.ConfigDict, init: init_file.LearnedInit | None

@@ -35,10 +35,10 @@ def check_config(config: ml_collections.ConfigDict) -> list[str]:
   return driver.check_model_fields(config, 'models')
 
 
-def check_init(config: ml_collections.ConfigDict, names: list[str],
-               specs: dict[str, dict]) -> init_file.LearnedInit | None:
+def check_init(config: ml_collections.ConfigDict, names: list[str], specs: dict[str, dict],
+               size: tuple[int, int]) -> init_file.LearnedInit | None:
   """``config.init``'s learned init, checked against the spec of the model in ``names`` it is
-  for; None without one. One-line errors for a missing or foreign file, a model not in
+  for and the (height, width) ``size`` of the fit; None without one. One-line errors for a missing or foreign file, a model not in
   ``config.models`` and a spec that differs."""
   init = driver.load_init(config)
   if init is None:
@@ -47,7 +47,7 @@ def check_init(config: ml_collections.ConfigDict, names: list[str],
   if name not in names:
     raise ValueError(f'config.init: {config.init!r} is an init for {name} but config.models '
                      f'({config.models!r}) does not list {name}; add it')
-  driver.check_init(config, init, specs[name])
+  driver.check_init(config, init, specs[name], size)
   return init
 
 
@@ -66,7 +66,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   driver.check_ssim_size(*image.shape[:2])  # Before anything is written to the workdir.
   height, width, channels = image.shape
   specs = {name: driver.model_spec(config, name, channels, max(height, width)) for name in names}
-  init = check_init(config, names, specs)
+  init = check_init(config, names, specs, (height, width))
   workdir = common.require_workdir(workdir, config)
   grid = config.data.grid
   coords, values = grids.image_to_samples(image, grid)

@@ -128,11 +128,12 @@ def field_spec(config: ml_collections.ConfigDict, image: np.ndarray) -> dict:
 
 def check_init(config: ml_collections.ConfigDict, fitted: list[np.ndarray]
                ) -> init_file.LearnedInit | None:
-  """config.init's learned init, checked against the fit of each image in ``fitted``; None
-  without one."""
+  """config.init's learned init, checked against the fit of each image in ``fitted`` (of each
+  tile, with config.tile_size); None without one."""
   init = driver.load_init(config)
   for image in fitted if init is not None else ():
-    driver.check_init(config, init, field_spec(config, image))
+    size = tuple(min(side, config.tile_size or side) for side in image.shape[:2])
+    driver.check_init(config, init, field_spec(config, image), size)
   return init
 
 

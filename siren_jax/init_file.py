@@ -114,6 +114,19 @@ def check_matches(init: LearnedInit, model: Mapping[str, Any], grid: str, path: 
     raise ValueError(f'learned init {path!r} is for another model: {"; ".join(differences)}')
 
 
+def size_note(init: LearnedInit, height: int, width: int) -> str | None:
+  """A one-line note when ``init`` was meta-learned on square crops (``trained_on['crop_sizes']``,
+  pixels) none of which is the longer side of this ``height`` x ``width`` fit; None when one is,
+  or when the file does not say. The coordinate range is the same at every size, so another
+  size is another pixel density, one the init was not learned for (measured on the corpus: a
+  256-pixel init fits 64- and 128-pixel photos slightly worse than a random init)."""
+  sizes = init.trained_on.get('crop_sizes')
+  if not sizes or max(height, width) in sizes:
+    return None
+  return (f'the init was learned on {"/".join(str(s) for s in sizes)}-pixel crops and this fit '
+          f'is {height}x{width}: at another pixel density it may help less than a random init')
+
+
 def _template(spec: Mapping[str, Any]) -> Any:
   model = fields.make_field_model(**spec)
   return jax.eval_shape(functools.partial(fields.init_params, model), jax.random.PRNGKey(0))

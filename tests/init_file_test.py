@@ -205,3 +205,18 @@ def test_fields_a_siren_ignores_do_not_stop_an_init_starting_a_larger_image(save
                              zero_bias=True)
   assert larger['num_frequencies'] != init.model['num_frequencies']
   assert init_file.spec_differences(init, larger, 'half_pixel') == []
+
+
+def test_size_note_names_a_fit_at_a_size_the_init_was_not_learned_at(tmp_path, params):
+  path = str(tmp_path / 'crops.init')
+  init_file.save(path, params, model=SMALL_SIREN, trained_on={'crop_sizes': [32, 48]})
+  init = init_file.load(path)
+  assert init_file.size_note(init, 32, 32) is None
+  assert init_file.size_note(init, 20, 48) is None  # The longer side is a learned crop size.
+  note = init_file.size_note(init, 64, 40)
+  assert note is not None and '32/48-pixel crops' in note and '64x40' in note
+  assert '\n' not in note
+
+
+def test_size_note_is_silent_when_the_file_does_not_say(saved):
+  assert init_file.size_note(init_file.load(saved), 512, 512) is None  # TRAINED_ON: no sizes.

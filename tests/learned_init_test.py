@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import subprocess
 import sys
 
@@ -254,7 +255,25 @@ def test_an_init_learned_on_small_crops_starts_a_larger_image(tmp_path):
   config = _fit_image(models='siren')
   config.init = _init_for(config, tmp_path, channels=1)  # Learned for 32-pixel images.
   init = driver.load_init(config)
-  driver.check_init(config, init, driver.model_spec(config, 'siren', 1, 512))
+  driver.check_init(config, init, driver.model_spec(config, 'siren', 1, 512), (512, 512))
+
+
+def test_an_init_used_at_another_size_than_it_was_learned_at_is_a_warning(tmp_path, caplog):
+  config = _fit_image(models='siren')
+  spec = driver.model_spec(config, 'siren', 1, 32)
+  path = str(tmp_path / 'crops.init')
+  init_file.save(path, fields.init_params(fields.make_field_model(**spec), jax.random.PRNGKey(0)),
+                 model=spec, trained_on={'crop_sizes': [32]})
+  config.init = path
+  init = driver.load_init(config)
+  with caplog.at_level(logging.WARNING, logger='absl'):
+    driver.check_init(config, init, spec, (32, 32))
+  assert not [r for r in caplog.records if 'pixel crops' in r.getMessage()]
+  with caplog.at_level(logging.WARNING, logger='absl'):
+    driver.check_init(config, init, driver.model_spec(config, 'siren', 1, 128), (128, 96))
+  (warning,) = [r.getMessage() for r in caplog.records if 'pixel crops' in r.getMessage()]
+  assert warning.startswith('config.init: the init was learned on 32-pixel crops')
+  assert '128x96' in warning
 
 
 @pytest.mark.slow

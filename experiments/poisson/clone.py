@@ -352,7 +352,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   dest, source, mask, position = load_inputs(config, color)
   init = driver.load_init(config)
   if init is not None:
-    driver.check_init(config, init, field_spec(config, dest))
+    driver.check_init(config, init, field_spec(config, dest), dest.shape[:2])
   workdir = common.require_workdir(workdir, config)
   # float64 throughout: the residual then shows the solver's tolerance, not float32 rounding;
   # float32 -> float64 is exact, so off Omega the result still is the destination bit for bit.

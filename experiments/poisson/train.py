@@ -66,7 +66,7 @@ def check_inputs(config: ml_collections.ConfigDict, colors: list[str]
     else:
       image_a = load(config, config.image, color)
     if init is not None:
-      driver.check_init(config, init, field_spec(config, image_a.shape))
+      driver.check_init(config, init, field_spec(config, image_a.shape), image_a.shape[:2])
   return init
 
 
