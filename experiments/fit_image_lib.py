@@ -38,8 +38,8 @@ def check_config(config: ml_collections.ConfigDict) -> list[str]:
 def check_init(config: ml_collections.ConfigDict, names: list[str], specs: dict[str, dict],
                size: tuple[int, int]) -> init_file.LearnedInit | None:
   """``config.init``'s learned init, checked against the spec of the model in ``names`` it is
-  for and the (height, width) ``size`` of the fit; None without one. One-line errors for a missing or foreign file, a model not in
-  ``config.models`` and a spec that differs."""
+  for and the (height, width) ``size`` of the fit; None without one. One-line errors for a
+  missing or foreign file, a model not in ``config.models`` and a spec that differs."""
   init = driver.load_init(config)
   if init is None:
     return None
