@@ -79,6 +79,32 @@ def test_tiny_evaluation_compares_every_photo_and_seed(tmp_path, tiny_init):
   fit = render.render(state.apply_fn, state.params, *image.shape[:2])
   assert random['steps'] == list(range(config.fit.steps + 1))
   np.testing.assert_allclose(random['psnr'][-1], float(metrics.psnr(fit, image)), rtol=1e-5)
+  # One named photo in the same workdir: its fits are the full run's, restored, not refitted.
+  config.photos = 'sinusoid_3_1'
+  again = evaluate.evaluate(config, str(tmp_path))
+  assert [(r['photo'], r['seed']) for r in again['rows']] == [('sinusoid_3_1', 0),
+                                                              ('sinusoid_3_1', 1)]
+  assert again['rows'] == out['rows'][2:]
+  restored = again['runs']['photo01_random_s1']
+  assert (restored['psnr'], restored['train_seconds']) == (random['psnr'],
+                                                           random['train_seconds'])
+  assert restored['seconds_per_step'] is None  # Restored whole: no step ran.
+
+
+def test_photos_selects_test_photos_by_name_keeping_their_index():
+  config = meta_config.get_config('evaluate,tiny')
+  photos = train.open_photos(config, config.test_dataset)
+  everything = evaluate.selected_views(config, photos)
+  assert [(i, name) for i, name, _ in everything] == [
+      (i, f'sinusoid_3_{i}') for i in range(len(photos))]
+  config.photos = 'sinusoid_3_3, sinusoid_3_1'
+  chosen = evaluate.selected_views(config, photos)
+  assert [(i, name) for i, name, _ in chosen] == [(1, 'sinusoid_3_1'), (3, 'sinusoid_3_3')]
+  np.testing.assert_array_equal(chosen[1][2], everything[3][2])
+  config.photos, config.max_photos = 'sinusoid_3_3', 2
+  with pytest.raises(ValueError, match=r'config.photos: sinusoid_3_3 not among the 2 test '
+                     r'photos \(sinusoid_3_0, sinusoid_3_1\)'):
+    evaluate.selected_views(config, photos)
 
 
 def test_gradient_supervised_evaluation_is_the_poisson_fit_scored_after_matching_the_mean(

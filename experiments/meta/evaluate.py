@@ -143,13 +143,30 @@ def results_table(rows: list[dict[str, Any]], stats: dict[str, Any],
   return '\n'.join(lines) + '\n'
 
 
+def selected_views(config: ml_collections.ConfigDict, photos: Any
+                   ) -> list[tuple[int, str, np.ndarray]]:
+  """(index among the test photos, name, view) of the photos config.photos names (every one of
+  the first config.max_photos when empty). The index names the photo's checkpoints, so a run on
+  a few photos restores and continues the same fits as a run on all of them. One-line error for
+  a name that is not a test photo."""
+  views = train.views(config, photos, config.max_photos)
+  wanted = [name.strip() for name in config.photos.split(',') if name.strip()]
+  names = [name for name, _ in views]
+  unknown = [name for name in wanted if name not in names]
+  if unknown:
+    raise ValueError(f'config.photos: {", ".join(unknown)} not among the {len(names)} test '
+                     f'photos ({", ".join(names)})')
+  return [(i, name, image) for i, (name, image) in enumerate(views)
+          if not wanted or name in wanted]
+
+
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Fits every test photo from the learned and the random inits; returns metrics.json."""
   spec = train.model_spec(config)
   learned_init = init_file.load(config.init)
   init_file.check_matches(learned_init, spec, config.data.grid, config.init)
   photos = train.open_photos(config, config.test_dataset)
-  images = train.views(config, photos, config.max_photos)
+  images = selected_views(config, photos)
   seeds = train.int_list(config, 'seeds', minimum=0)
   report_steps = [s for s in train.int_list(config, 'fit.report_steps') if s <= config.fit.steps]
   workdir = common.require_workdir(workdir, config)
@@ -161,7 +178,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   writer = common.ScalarWriter(os.path.join(workdir, 'tb'))
   start = time.perf_counter()
   try:
-    for i, (name, image) in enumerate(images):
+    for i, name, image in images:
       learned = fit_one(fit_config(config, seeds[0]), workdir, spec, image,
                         learned_init.params, tag=f'photo{i:02d}_{LEARNED}', source=name,
                         writer=writer)
@@ -186,7 +203,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     common.write_json(os.path.join(workdir, 'metrics.json'), output)
     common.write_text(os.path.join(workdir, 'results.md'),
                       results_table(rows, stats, report_steps))
-    steps = runs[f'photo00_{LEARNED}']['steps']
+    steps = runs[f'photo{images[0][0]:02d}_{LEARNED}']['steps']
     mean = lambda key: np.mean([r['psnr'] for k, r in runs.items() if key in k],  # noqa: E731
                                axis=0).tolist()
     figures.curves(os.path.join(workdir, 'psnr.png'),
