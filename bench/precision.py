@@ -69,10 +69,8 @@ def supervise(batch: dict[str, jax.Array], size: int, supervision: str
   if supervision == 'image':
     return batch
   image = np.asarray(batch['values']).reshape(size, size, -1)
-  n = size * size
-  if supervision == 'gradient':
-    return {**batch, 'gradients': poisson.gradient_target(image).reshape(n, -1, 2)}
-  return {**batch, 'laplacians': poisson.laplacian_target(image).reshape(n, -1)}
+  target = (poisson.gradient_target if supervision == 'gradient' else poisson.laplacian_target)
+  return {**batch, **poisson.target_entry(target(image))}
 
 
 def _with_policy(state: training.TrainState, compute_dtype: str, width: int,

@@ -131,3 +131,18 @@ def test_mixed_gradients_keep_a_on_a_tie():
   grad_a = np.array([1.0, 0.0]).reshape(1, 1, 1, 2)
   grad_b = np.array([0.0, -1.0]).reshape(1, 1, 1, 2)  # The same norm as A's.
   np.testing.assert_array_equal(targets.compose_gradients(grad_a, grad_b, 'mixed'), grad_a)
+
+
+def test_target_entry_pairs_each_pixels_target_with_its_coordinates():
+  image = np.random.default_rng(5).uniform(-1, 1, size=(4, 6, 3)).astype(np.float32)
+  coords, _ = grids.image_to_samples(image)
+  grad, lap = targets.gradient_target(image), targets.laplacian_target(image)
+  gradients = targets.target_entry(grad)['gradients']
+  laplacians = targets.target_entry(lap)['laplacians']
+  assert gradients.shape == (24, 3, 2) and laplacians.shape == (24, 3)
+  ys, xs = np.unravel_index(np.arange(24), (4, 6))
+  np.testing.assert_array_equal(coords, np.asarray(grids.make_grid(4, 6))[ys, xs])
+  np.testing.assert_array_equal(gradients, grad[ys, xs])
+  np.testing.assert_array_equal(laplacians, lap[ys, xs])
+  with pytest.raises(ValueError, match=r'got shape \(4, 6\)'):
+    targets.target_entry(image[..., 0])

@@ -51,8 +51,8 @@ def fit_one(config: ml_collections.ConfigDict, workdir: str, spec: dict[str, Any
   seconds."""
   coords, values = grids.image_to_samples(image, config.data.grid)
   if config.fit.supervision == 'gradient':
-    target = poisson.gradient_target(image, config.data.grid)
-    batch = {'coords': coords, 'gradients': target.reshape(len(coords), -1, 2)}
+    batch = {'coords': coords,
+             **poisson.target_entry(poisson.gradient_target(image, config.data.grid))}
     loss_fn = poisson.gradient_loss
     eval_fn = driver.image_fit_eval(config, image, score=poisson.fair_psnr)
   else:

@@ -17,7 +17,6 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
@@ -129,12 +128,8 @@ def fit(config: ml_collections.ConfigDict, workdir: str, writer: common.ScalarWr
   """
   height, width, channels = target.shape[:3]
   coords = grids.make_grid(height, width, grid=config.data.grid).reshape(-1, 2)
-  if kind == 'grad':
-    batch = {'coords': coords, 'gradients': jnp.asarray(target.reshape(-1, channels, 2))}
-    loss_fn = poisson.gradient_loss
-  else:
-    batch = {'coords': coords, 'laplacians': jnp.asarray(target.reshape(-1, channels))}
-    loss_fn = poisson.laplacian_loss
+  batch = {'coords': coords, **poisson.target_entry(target)}
+  loss_fn = poisson.gradient_loss if kind == 'grad' else poisson.laplacian_loss
 
   def render_image(apply_fn, params) -> np.ndarray:
     return render.render(apply_fn, params, height, width,

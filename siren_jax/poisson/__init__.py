@@ -6,8 +6,8 @@ from siren_jax.poisson.solvers import (STENCILS, fair_psnr, match_affine, match_
                                        solve_from_gradient, solve_from_laplacian)
 from siren_jax.poisson.targets import (RULES, check_mask, compose_gradients, gradient_loss,
                                        gradient_target, laplacian_loss, laplacian_target,
-                                       naive_paste)
+                                       naive_paste, target_entry)
 
 __all__ = ['STENCILS', 'fair_psnr', 'match_affine', 'match_mean', 'solve_from_gradient',
            'solve_from_laplacian', 'RULES', 'check_mask', 'compose_gradients', 'gradient_loss',
-           'gradient_target', 'laplacian_loss', 'laplacian_target', 'naive_paste']
+           'gradient_target', 'laplacian_loss', 'laplacian_target', 'naive_paste', 'target_entry']

@@ -37,6 +37,20 @@ def laplacian_target(image: np.ndarray, grid: str = grids.HALF_PIXEL) -> np.ndar
   return finite_differences.laplacian(image, grid=grid).astype(np.float32)
 
 
+def target_entry(target: np.ndarray) -> dict[str, np.ndarray]:
+  """The batch entry a loss here reads, for a target of ``gradient_target`` or
+  ``laplacian_target``: {'gradients': (H * W, C, 2)} for a gradient (H, W, C, 2), {'laplacians':
+  (H * W, C)} for a Laplacian (H, W, C); rows in the row-major pixel order of the coordinates
+  of ``grids.image_to_samples``."""
+  target = np.asarray(target)
+  if target.ndim == 4 and target.shape[-1] == 2:
+    return {'gradients': target.reshape(-1, target.shape[2], 2)}
+  if target.ndim == 3:
+    return {'laplacians': target.reshape(-1, target.shape[2])}
+  raise ValueError(f'a target is a gradient (H, W, C, 2) or a Laplacian (H, W, C), got shape '
+                   f'{target.shape}')
+
+
 def gradient_loss(params, batch: dict[str, Array], apply_fn: ApplyFn) -> tuple[Array, dict]:
   """Mean over points and channels of ||grad phi - g||^2.
 
