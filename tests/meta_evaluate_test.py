@@ -102,8 +102,22 @@ def test_photos_selects_test_photos_by_name_keeping_their_index():
   assert [(i, name) for i, name, _ in chosen] == [(1, 'sinusoid_3_1'), (3, 'sinusoid_3_3')]
   np.testing.assert_array_equal(chosen[1][2], everything[3][2])
   config.photos, config.max_photos = 'sinusoid_3_3', 2
-  with pytest.raises(ValueError, match=r'config.photos: sinusoid_3_3 not among the 2 test '
+  with pytest.raises(ValueError, match=r"config.photos: 'sinusoid_3_3' names 0 of the 2 test "
                      r'photos \(sinusoid_3_0, sinusoid_3_1\)'):
+    evaluate.selected_views(config, photos)
+
+
+def test_photos_are_named_by_their_file_stem_when_it_is_unique():
+  config = meta_config.get_config('evaluate,tiny')
+
+  class Photos(list):
+    names = ['a/coffee.png', 'b/Path/2560x1600.jpg', 'c/Glow/2560x1600.jpg']
+
+  photos = Photos(np.zeros((3, 8, 8, 3), np.uint8))
+  config.photos = 'coffee,c/Glow/2560x1600.jpg'
+  assert [i for i, _, _ in evaluate.selected_views(config, photos)] == [0, 2]
+  config.photos = '2560x1600'
+  with pytest.raises(ValueError, match="'2560x1600' names 2 of the 3 test photos"):
     evaluate.selected_views(config, photos)
 
 

@@ -146,18 +146,23 @@ def results_table(rows: list[dict[str, Any]], stats: dict[str, Any],
 def selected_views(config: ml_collections.ConfigDict, photos: Any
                    ) -> list[tuple[int, str, np.ndarray]]:
   """(index among the test photos, name, view) of the photos config.photos names (every one of
-  the first config.max_photos when empty). The index names the photo's checkpoints, so a run on
-  a few photos restores and continues the same fits as a run on all of them. One-line error for
-  a name that is not a test photo."""
+  the first config.max_photos when empty), each by its name or by its file name's stem when no
+  other photo has that stem ('coffee' for '.../coffee.png'). The index names the photo's
+  checkpoints, so a run on a few photos restores and continues the same fits as a run on all of
+  them. One-line error for a name that is no test photo's."""
   views = train.views(config, photos, config.max_photos)
-  wanted = [name.strip() for name in config.photos.split(',') if name.strip()]
   names = [name for name, _ in views]
-  unknown = [name for name in wanted if name not in names]
-  if unknown:
-    raise ValueError(f'config.photos: {", ".join(unknown)} not among the {len(names)} test '
-                     f'photos ({", ".join(names)})')
+  stems = [os.path.splitext(os.path.basename(name))[0] for name in names]
+  chosen = set()
+  for wanted in (w.strip() for w in config.photos.split(',') if w.strip()):
+    matches = [i for i, name in enumerate(names) if name == wanted] or [
+        i for i, stem in enumerate(stems) if stem == wanted]
+    if len(matches) != 1:
+      raise ValueError(f'config.photos: {wanted!r} names {len(matches)} of the {len(names)} test '
+                       f'photos ({", ".join(names)}); give its name or its unique file stem')
+    chosen.add(matches[0])
   return [(i, name, image) for i, (name, image) in enumerate(views)
-          if not wanted or name in wanted]
+          if not chosen or i in chosen]
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
