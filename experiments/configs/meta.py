@@ -89,8 +89,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.init = ''  # The learned-init file to evaluate (written by the train task).
   config.seeds = '0'  # Comma-separated seeds of the random inits it is compared with.
   config.max_photos = 0  # > 0: only the first this many test photos.
-  # Comma-separated test photo names (the results' `photo` column) to evaluate, e.g. to finish
-  # the last ones of a stopped run; '' every photo (of the first max_photos).
+  # Comma-separated test photos to evaluate, e.g. to finish the last ones of a stopped run: each
+  # by its name (the results' `photo` column) or its unique file stem ('coffee'); '' every photo
+  # (of the first max_photos).
   config.photos = ''
   config.batch_pixels = 0  # The normal fit is full-image.
   for key, value in SCALES.get(scale, {}).items():
