@@ -102,8 +102,11 @@ def test_photos_selects_test_photos_by_name_keeping_their_index():
   assert [(i, name) for i, name, _ in chosen] == [(1, 'sinusoid_3_1'), (3, 'sinusoid_3_3')]
   np.testing.assert_array_equal(chosen[1][2], everything[3][2])
   config.photos, config.max_photos = 'sinusoid_3_3', 2
-  with pytest.raises(ValueError, match=r"config.photos: 'sinusoid_3_3' names 0 of the 2 test "
-                     r'photos \(sinusoid_3_0, sinusoid_3_1\)'):
+  with pytest.raises(ValueError, match=r"config.photos: 'sinusoid_3_3' names 0 of the first 2 "
+                     r'test photos \(config.max_photos=2\) \(sinusoid_3_0, sinusoid_3_1\)'):
+    evaluate.selected_views(config, photos)
+  config.photos = ' , '
+  with pytest.raises(ValueError, match="config.photos=' , ' names no photo"):
     evaluate.selected_views(config, photos)
 
 

@@ -145,24 +145,29 @@ def results_table(rows: list[dict[str, Any]], stats: dict[str, Any],
 
 def selected_views(config: ml_collections.ConfigDict, photos: Any
                    ) -> list[tuple[int, str, np.ndarray]]:
-  """(index among the test photos, name, view) of the photos config.photos names (every one of
-  the first config.max_photos when empty), each by its name or by its file name's stem when no
-  other photo has that stem ('coffee' for '.../coffee.png'). The index names the photo's
-  checkpoints, so a run on a few photos restores and continues the same fits as a run on all of
-  them. One-line error for a name that is no test photo's."""
-  views = train.views(config, photos, config.max_photos)
-  names = [name for name, _ in views]
+  """(index among the test photos, name, view) of the photos config.photos names, in test-set
+  order (every one of the first config.max_photos when empty), each by its name or by its file
+  name's stem when no other photo has that stem ('coffee' for '.../coffee.png'). The index names
+  the photo's checkpoints, so a run on a few photos restores the fits another run in the same
+  workdir finished. One-line error for a name that is no test photo's or is ambiguous."""
+  count = min(len(photos), config.max_photos) if config.max_photos else len(photos)
+  names = [train.photo_name(photos, i) for i in range(count)]
   stems = [os.path.splitext(os.path.basename(name))[0] for name in names]
+  among = (f'the first {count} test photos (config.max_photos={config.max_photos})'
+           if config.max_photos else f'the {count} test photos')
+  wanted = [w.strip() for w in config.photos.split(',') if w.strip()]
+  if config.photos.strip() and not wanted:
+    raise ValueError(f'config.photos={config.photos!r} names no photo')
   chosen = set()
-  for wanted in (w.strip() for w in config.photos.split(',') if w.strip()):
-    matches = [i for i, name in enumerate(names) if name == wanted] or [
-        i for i, stem in enumerate(stems) if stem == wanted]
+  for name in wanted:
+    matches = [i for i, n in enumerate(names) if n == name] or [
+        i for i, stem in enumerate(stems) if stem == name]
     if len(matches) != 1:
-      raise ValueError(f'config.photos: {wanted!r} names {len(matches)} of the {len(names)} test '
-                       f'photos ({", ".join(names)}); give its name or its unique file stem')
+      raise ValueError(f'config.photos: {name!r} names {len(matches)} of {among} '
+                       f'({", ".join(names)}); give its name or its unique file stem')
     chosen.add(matches[0])
-  return [(i, name, image) for i, (name, image) in enumerate(views)
-          if not chosen or i in chosen]
+  indices = sorted(chosen) if chosen else list(range(count))
+  return [(i, *view) for i, view in zip(indices, train.views(config, photos, indices=indices))]
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
