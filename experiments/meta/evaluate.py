@@ -147,7 +147,7 @@ def selected_views(config: ml_collections.ConfigDict, photos: Any
                    ) -> list[tuple[int, str, np.ndarray]]:
   """(index among the test photos, name, view) of the photos config.photos names, in test-set
   order (every one of the first config.max_photos when empty), each by its name or by its file
-  name's stem when no other photo has that stem ('coffee' for '.../coffee.png'). The index names
+  name's stem when no other photo has that stem ('coffee' for 'data/coffee.png'). The index names
   the photo's checkpoints, so a run on a few photos restores the fits another run in the same
   workdir finished. One-line error for a name that is no test photo's or is ambiguous."""
   count = min(len(photos), config.max_photos) if config.max_photos else len(photos)
