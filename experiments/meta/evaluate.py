@@ -167,7 +167,7 @@ def selected_views(config: ml_collections.ConfigDict, photos: Any
                        f'({", ".join(names)}); give its name or its unique file stem')
     chosen.add(matches[0])
   indices = sorted(chosen) if chosen else list(range(count))
-  return [(i, *view) for i, view in zip(indices, train.views(config, photos, indices=indices))]
+  return [(i, *view) for i, view in zip(indices, train.views(config, photos, indices))]
 
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

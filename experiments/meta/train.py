@@ -115,12 +115,12 @@ def photo_name(photos: Any, index: int) -> str:
   return str(photos.names[index])
 
 
-def views(config: ml_collections.ConfigDict, photos: Any, limit: int = 0,
-          indices: list[int] | None = None) -> list[tuple[str, np.ndarray]]:
+def views(config: ml_collections.ConfigDict, photos: Any, indices: list[int] | None = None
+          ) -> list[tuple[str, np.ndarray]]:
   """(name, centre square at config.image_size as the config.colour view) for the photos at
-  ``indices``, or else the first ``limit`` photos (0: all)."""
+  ``indices`` (None: every photo)."""
   if indices is None:
-    indices = list(range(min(len(photos), limit) if limit else len(photos)))
+    indices = list(range(len(photos)))
   return [(photo_name(photos, i), tasks.centre_view(np.asarray(photos[i]), config.image_size,
                                                     config.colour)) for i in indices]
 
