@@ -19,7 +19,6 @@ from ml_collections import config_flags
 from experiments import fit_image_lib, resize_lib
 from experiments.colorize import train as colorize_train
 from experiments.meta import train as meta_train
-from experiments.poisson import clone
 from experiments.poisson import train as poisson_train
 from experiments.reproduce import run as reproduce_run
 from experiments.sr import train as sr_train
@@ -112,13 +111,11 @@ def test_doc_command_parses_against_its_config(doc, command, monkeypatch):
   assert sorted(overrides) == sorted(named), doc  # Every override reached a field.
 
 
-# Each entry point's own config check, the one it runs before anything is written (the Poisson
-# entry point checks seamless cloning's config with clone's).
+# Each entry point's own config check, the one it runs before anything is written.
 CONFIG_CHECKS: dict[str, Callable[[ml_collections.ConfigDict], object]] = {
     'experiments.fit_image': fit_image_lib.check_config,
     'experiments.resize': resize_lib.check_config,
-    'experiments.poisson': lambda config: (clone.check_config if config.mode == 'clone'
-                                           else poisson_train.check_config)(config),
+    'experiments.poisson': poisson_train.check_mode_config,
     'experiments.meta': meta_train.check_config,
     'experiments.sr': sr_train.check_config,
     'experiments.colorize': colorize_train.check_config,

@@ -55,3 +55,16 @@ def test_grad_mode_writes_its_results_as_pngs(tmp_path):
   poisson_train.train_and_evaluate(config, str(tmp_path))
   for name in ('grad_grey_siren', 'grad_grey_direct'):
     assert iio.imread(tmp_path / f'{name}.png').shape == (16, 16)
+
+
+def test_check_mode_config_runs_the_check_of_the_mode():
+  clone_config = poisson_configs.get_config('clone,tiny')
+  clone_config.colors = 'grey,rgb'
+  with pytest.raises(ValueError, match='one colour mode .* for clone'):
+    poisson_train.check_mode_config(clone_config)
+  grad_config = poisson_configs.get_config('grad,tiny')
+  grad_config.colors = 'grey,rgb'
+  with pytest.raises(ValueError, match='one colour mode for grad'):
+    poisson_train.check_mode_config(grad_config)
+  grad_config.colors = 'grey'
+  assert poisson_train.check_mode_config(grad_config) == poisson_train.check_config(grad_config)

@@ -254,6 +254,12 @@ def _save_pngs(workdir: str, prefix: str, results: dict[str, np.ndarray]) -> Non
       images.save_png(os.path.join(workdir, f'{prefix}_{name}.png'), image)
 
 
+def check_mode_config(config: ml_collections.ConfigDict) -> object:
+  """The config check this entry point runs for ``config.mode`` before anything is written
+  (seamless cloning checks its own inputs); raises ValueError with a one-line message."""
+  return clone.check_config(config) if config.mode == 'clone' else check_config(config)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs ``config.mode``; returns the metrics written to metrics.json."""
   if config.mode == 'clone':  # Seamless cloning has its own inputs and outputs.
