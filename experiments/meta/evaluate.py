@@ -155,7 +155,7 @@ def selected_views(config: ml_collections.ConfigDict, photos: Any
   stems = [os.path.splitext(os.path.basename(name))[0] for name in names]
   among = (f'the first {count} test photos (config.max_photos={config.max_photos})'
            if config.max_photos else f'the {count} test photos')
-  wanted = [w.strip() for w in config.photos.split(',') if w.strip()]
+  wanted = common.split_names(config.photos)
   if config.photos.strip() and not wanted:
     raise ValueError(f'config.photos={config.photos!r} names no photo')
   chosen = set()
