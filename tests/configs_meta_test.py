@@ -24,7 +24,9 @@ def test_paper_scale_is_tancik_et_al_maml_setting():
 
 def test_the_default_is_the_cpu_setting_and_tests_use_synthetic_photos():
   config = meta_config.get_config('')
-  assert (config.task, config.meta.algorithm, config.image_size) == ('train', 'reptile', 256)
+  # The measured CPU default (docs/meta_init.md): second-order MAML, 400 outer steps.
+  assert (config.task, config.meta.algorithm, config.meta.first_order) == ('train', 'maml', False)
+  assert (config.steps, config.image_size, config.inner.steps) == (400, 256, 4)
   assert config.fit.optimizer.learning_rate == 1e-4 and config.fit.steps == 500
   assert meta_config.get_config('tiny').dataset.startswith('synthetic')
   with pytest.raises(ValueError, match="bad meta config variant 'huge'"):

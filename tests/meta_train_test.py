@@ -30,7 +30,7 @@ def test_tiny_meta_training_writes_the_init_file_curves_and_metrics(tmp_path):
   learned = init_file.load(str(tmp_path / 'init_grey.init'))
   assert learned.model == train.model_spec(_tiny())
   assert learned.trained_on['dataset'] == 'synthetic:train'
-  assert learned.trained_on['algorithm'] == 'reptile' and learned.trained_on['steps'] == 4
+  assert learned.trained_on['algorithm'] == 'maml' and learned.trained_on['steps'] == 4
   curves = json.loads((tmp_path / 'curves.json').read_text())
   assert curves['steps'] == [0, 1, 2]
   assert set(curves['learned']) == {'sinusoid_2_0', 'sinusoid_2_1'}
@@ -45,8 +45,8 @@ def test_tiny_meta_training_writes_the_init_file_curves_and_metrics(tmp_path):
 
 
 @pytest.mark.slow
-def test_maml_and_rgb_variants_train(tmp_path):
-  config = _tiny('meta.algorithm=maml,colour=rgb,inner.name=sgd,inner.learning_rate=0.01')
+def test_reptile_and_rgb_variants_train(tmp_path):
+  config = _tiny('meta.algorithm=reptile,colour=rgb,inner.name=sgd,inner.learning_rate=0.01')
   out = train.train(config, str(tmp_path))
   assert init_file.load(str(tmp_path / 'init_rgb.init')).model['out_features'] == 3
   assert out['steps'] == 4 and out['history'][-1]['psnr'] > 0
@@ -58,7 +58,7 @@ def test_killed_meta_training_resumes_bit_identically(tmp_path):
            '--config.checkpoint_every=50', '--config.log_every=50', '--config.eval_every=1500']
   killed = tmp_path / 'killed'
   kill_after_first_checkpoint('experiments.meta', flags, killed,
-                              killed / 'checkpoints' / 'reptile_siren_grey', timeout=180)
+                              killed / 'checkpoints' / 'maml_siren_grey', timeout=180)
   assert not (killed / 'init_grey.init').exists()
   resumed = _run_cli(*flags, f'--workdir={killed}')
   assert resumed.returncode == 0, resumed.stderr[-2000:]
