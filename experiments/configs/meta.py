@@ -10,7 +10,7 @@ Variants ``--config=experiments/configs/meta.py:[TASK][,SCALE][,key=value...]`` 
                    normal fit (config.fit: Adam 1e-4, full image, config.fit.steps steps).
   SCALE  ''        the CPU default: SIREN 256 x 3 for 256^2 images, second-order MAML with 4
                    inner Adam steps on 4096-pixel subsets of 256^2 crops, meta-batch 2, 400
-                   outer steps (about 5 minutes on 2 CPU cores); Reptile is
+                   outer steps (about 5-6 minutes on 2 CPU cores); Reptile is
                    --config.meta.algorithm=reptile.
          paper     Tancik et al.'s image setting at 256^2 crops: MAML (second order), 2 inner
                    SGD steps at 1e-2 on the full crop, outer Adam 1e-5, meta-batch 3; for a
