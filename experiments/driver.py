@@ -142,7 +142,7 @@ def run(state: training.TrainState, loss_fn: training.LossFn, *, workdir: str, t
 
   profile = parse_profile_steps(profile_steps)
   common.record_parameters(workdir, tag, parameter_count(state.params))
-  claim_checkpoints(checkpoint_dir(workdir, tag), fingerprint, resume)
+  claim_checkpoints(checkpoint_dir(workdir, tag), fingerprint, resume, schedule.num_steps)
   manager = ckpt.make_manager(checkpoint_dir(workdir, tag))
   trace_dir = tempfile.mkdtemp(prefix='siren_jax_profile_') if profile else None
   try:
@@ -252,15 +252,18 @@ def fingerprint_differences(stored: dict[str, Any], current: dict[str, Any]) -> 
 
 
 def claim_checkpoints(directory: str, fingerprint: dict[str, Any] | None,
-                      resume: bool = True) -> None:
+                      resume: bool = True, num_steps: int | None = None) -> None:
   """Makes ``directory`` hold this run's checkpoints before training starts.
 
   resume=False: deletes whatever is there (logged). Otherwise checkpoints there must carry
-  this ``fingerprint`` (ValueError naming the differing fields); checkpoints without a
-  fingerprint (older versions) are resumed with a warning. Then writes the fingerprint.
+  this ``fingerprint`` (ValueError naming the differing fields) and, with ``num_steps``, none
+  may be past it (ValueError: resuming one would return a longer run's state and history as
+  this run's); checkpoints without a fingerprint (older versions) are resumed with a warning.
+  Then writes the fingerprint.
   """
   path = epath.Path(directory)
   steps = _checkpoint_steps(path)
+  fingerprinted = bool(steps) and (path / RUN_FILE).exists()
   if not resume:
     if path.exists():
       logging.warning('config.resume=False: deleting %s (checkpoints at steps %s) and starting '
@@ -268,17 +271,22 @@ def claim_checkpoints(directory: str, fingerprint: dict[str, Any] | None,
       if common.is_main_process():
         path.rmtree()
       _barrier('driver.claim_checkpoints')
-  elif steps and (path / RUN_FILE).exists():
+  elif fingerprinted:
     stored = json.loads((path / RUN_FILE).read_text())
     differences = fingerprint_differences(stored, fingerprint) if fingerprint else []
     if differences:
       raise ValueError(
           f'{directory} holds checkpoints (steps {", ".join(map(str, steps))}) of a different '
           f'run ({"; ".join(differences)}); {RESTORE_ADVICE}')
-    return
   elif steps:
     logging.warning('%s holds checkpoints without a %s (an older version wrote them): resuming '
                     'them without checking that they belong to this run.', directory, RUN_FILE)
+  if resume and num_steps is not None and steps and steps[-1] > num_steps:
+    raise ValueError(
+        f'{directory} holds checkpoints up to step {steps[-1]}, past this run\'s {num_steps} '
+        f'steps; train to at least {steps[-1]} steps, {RESTORE_ADVICE}')
+  if resume and fingerprinted:
+    return
   if fingerprint is not None and common.is_main_process():
     path.mkdir(parents=True, exist_ok=True)
     common.write_json(str(path / RUN_FILE), fingerprint)

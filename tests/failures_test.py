@@ -253,11 +253,33 @@ def test_a_workdir_refuses_another_image_resumes_the_same_run_and_trains_longer(
   longer = fit_image_lib.train_and_evaluate(_tiny_fit(steps=30, checkpoint_every=5),
                                             str(tmp_path))['models']['siren']
   assert longer['resumed_from_step'] == 20 and longer['steps'] == 30
+  # Fewer steps than its checkpoints is refused: resuming would return the longer run as this.
+  with pytest.raises(ValueError, match='up to step 30, past this run\'s 20 steps') as error:
+    fit_image_lib.train_and_evaluate(_tiny_fit(), str(tmp_path))
+  assert '--config.resume=False' in str(error.value) and '\n' not in str(error.value)
   # resume=False starts over, saying so.
   with caplog.at_level(logging.WARNING):
     fresh = fit_image_lib.train_and_evaluate(_tiny_fit(image='astronaut', resume=False),
                                              str(tmp_path))['models']['siren']
   assert fresh['resumed_from_step'] is None and 'config.resume=False: deleting' in caplog.text
+
+
+def test_checkpoints_past_the_runs_steps_are_refused_unless_deleted(tmp_path, caplog):
+  directory = tmp_path / 'checkpoints' / 'siren'
+  (directory / '20').mkdir(parents=True)
+  fingerprint = {'seed': 0}
+  (directory / driver.RUN_FILE).write_text(json.dumps(fingerprint))
+  driver.claim_checkpoints(str(directory), fingerprint, num_steps=20)  # Done: restored whole.
+  driver.claim_checkpoints(str(directory), fingerprint, num_steps=30)  # Trains on.
+  with pytest.raises(ValueError, match=r"up to step 20, past this run's 19 steps; train to at "
+                     r'least 20 steps, use a fresh --workdir, or --config.resume=False'):
+    driver.claim_checkpoints(str(directory), fingerprint, num_steps=19)
+  # Another run's checkpoints are named as such first, whatever their steps.
+  with pytest.raises(ValueError, match="of a different run \\(seed: 0 there, 1 here\\)"):
+    driver.claim_checkpoints(str(directory), {'seed': 1}, num_steps=19)
+  with caplog.at_level(logging.WARNING):
+    driver.claim_checkpoints(str(directory), fingerprint, resume=False, num_steps=19)
+  assert not (directory / '20').exists() and 'config.resume=False: deleting' in caplog.text
 
 
 def test_fingerprint_ignores_steps_and_cadence_but_not_the_learning_rate():

@@ -1,8 +1,10 @@
 """experiments.meta.evaluate: the learned vs random comparison worked by hand on given curves,
 the tiny end to end run (its random fit is the normal Adam fit, checked against an independent
-loop), and a learned init for another model as one error line."""
+loop; its finished fits restored in another workdir, for another init), and a learned init for
+another model as one error line."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -89,6 +91,37 @@ def test_tiny_evaluation_compares_every_photo_and_seed(tmp_path, tiny_init):
   assert (restored['psnr'], restored['train_seconds']) == (random['psnr'],
                                                            random['train_seconds'])
   assert restored['seconds_per_step'] is None  # Restored whole: no step ran.
+
+
+@pytest.mark.slow
+def test_another_init_restores_random_fits_copied_from_a_finished_evaluation(
+    tmp_path, tiny_init):
+  config = meta_config.get_config('evaluate,tiny')
+  config.init, config.max_photos = tiny_init, 1
+  first = evaluate.evaluate(config, str(tmp_path / 'first'))
+  other = meta_config.get_config('tiny')
+  other.seed = 1
+  train.train(other, str(tmp_path / 'other'))
+  # The random fits depend on the seed, the photo and config.fit, not on the init: copied into
+  # a fresh workdir, they are restored (their fingerprints match) and only the learned fit runs.
+  shutil.copytree(tmp_path / 'first' / 'checkpoints' / 'photo00_random_s0',
+                  tmp_path / 'second' / 'checkpoints' / 'photo00_random_s0')
+  config.init = str(tmp_path / 'other' / 'init_grey.init')
+  second = evaluate.evaluate(config, str(tmp_path / 'second'))
+  random, restored = first['runs']['photo00_random_s0'], second['runs']['photo00_random_s0']
+  assert (restored['psnr'], restored['train_seconds']) == (random['psnr'],
+                                                           random['train_seconds'])
+  assert restored['seconds_per_step'] is None  # Restored whole: no step ran.
+  learned = second['runs']['photo00_learned']
+  assert learned['seconds_per_step'] is not None  # Fitted from the other init.
+  assert learned['psnr'] != first['runs']['photo00_learned']['psnr']
+  assert second['rows'][0]['target_psnr'] == first['rows'][0]['target_psnr']
+  # A random fit of another seed is another run: its copy is refused, not silently reused.
+  shutil.copytree(tmp_path / 'first' / 'checkpoints' / 'photo00_random_s0',
+                  tmp_path / 'third' / 'checkpoints' / 'photo00_random_s1')
+  config.seeds = '1'
+  with pytest.raises(ValueError, match='seed: 0 there, 1 here'):
+    evaluate.evaluate(config, str(tmp_path / 'third'))
 
 
 def test_photos_selects_test_photos_by_name_keeping_their_index():
