@@ -271,22 +271,24 @@ def claim_checkpoints(directory: str, fingerprint: dict[str, Any] | None,
       if common.is_main_process():
         path.rmtree()
       _barrier('driver.claim_checkpoints')
-  elif fingerprinted:
-    stored = json.loads((path / RUN_FILE).read_text())
-    differences = fingerprint_differences(stored, fingerprint) if fingerprint else []
-    if differences:
+  else:
+    if fingerprinted:
+      stored = json.loads((path / RUN_FILE).read_text())
+      differences = fingerprint_differences(stored, fingerprint) if fingerprint else []
+      if differences:
+        raise ValueError(
+            f'{directory} holds checkpoints (steps {", ".join(map(str, steps))}) of a different '
+            f'run ({"; ".join(differences)}); {RESTORE_ADVICE}')
+    elif steps:
+      logging.warning('%s holds checkpoints without a %s (an older version wrote them): '
+                      'resuming them without checking that they belong to this run.',
+                      directory, RUN_FILE)
+    if num_steps is not None and steps and steps[-1] > num_steps:
       raise ValueError(
-          f'{directory} holds checkpoints (steps {", ".join(map(str, steps))}) of a different '
-          f'run ({"; ".join(differences)}); {RESTORE_ADVICE}')
-  elif steps:
-    logging.warning('%s holds checkpoints without a %s (an older version wrote them): resuming '
-                    'them without checking that they belong to this run.', directory, RUN_FILE)
-  if resume and num_steps is not None and steps and steps[-1] > num_steps:
-    raise ValueError(
-        f'{directory} holds checkpoints up to step {steps[-1]}, past this run\'s {num_steps} '
-        f'steps; train to at least {steps[-1]} steps, {RESTORE_ADVICE}')
-  if resume and fingerprinted:
-    return
+          f'{directory} holds checkpoints up to step {steps[-1]}, past this run\'s {num_steps} '
+          f'steps; train to at least {steps[-1]} steps, {RESTORE_ADVICE}')
+    if fingerprinted:
+      return  # Its run.json is this run's already.
   if fingerprint is not None and common.is_main_process():
     path.mkdir(parents=True, exist_ok=True)
     common.write_json(str(path / RUN_FILE), fingerprint)
