@@ -270,6 +270,7 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
     DivergenceError: with ``train_step.nan_policy`` 'stop', at the first host sync after a
       non-finite step; the bad state is neither evaluated nor saved.
     Preempted: ``preempt_fn`` said so, after the checkpoint at that step is complete.
+    ValueError: the latest restorable checkpoint is past ``num_steps`` (a longer run's).
   """
   steps_per_call = train_step.steps_per_call
   if profile_steps is not None:
@@ -297,6 +298,9 @@ def train_loop(state: TrainState, train_step: TrainStep, batch_fn: Callable[[int
       train_seconds = list(record.get('train_seconds', []))
       train_seconds += [float('nan')] * (len(history) - len(train_seconds))
       step = resumed_from = last_saved = int(state.step)
+      if step > num_steps:  # Returning it would pass a longer run off as this one.
+        raise ValueError(f'{checkpoint_manager.directory} holds a checkpoint at step {step}, '
+                         f'past num_steps={num_steps}')
       # Newer checkpoints that could not be restored would block saving at their steps.
       checkpoints.set_aside_newer(checkpoint_manager, step)
       logging.info('Resumed from checkpoint at step %d.', step)

@@ -142,6 +142,17 @@ def test_rerunning_a_finished_run_restores_it_without_saving_again(tmp_path):
   assert int(again.state.step) == 3
 
 
+def test_a_checkpoint_past_num_steps_is_refused_not_returned_as_this_run(tmp_path):
+  state, step, batch = _setup()
+  manager = checkpoints.make_manager(str(tmp_path))
+  training.train_loop(state, step, lambda s: batch, num_steps=4, checkpoint_manager=manager)
+  manager.close()
+  manager = checkpoints.make_manager(str(tmp_path))
+  with pytest.raises(ValueError, match='step 4, past num_steps=3'):
+    training.train_loop(state, step, lambda s: batch, num_steps=3, checkpoint_manager=manager)
+  manager.close()
+
+
 def _tiny():
   coords = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]], np.float32)
   values = np.array([[0.1], [-0.2], [0.3], [0.0]], np.float32)
