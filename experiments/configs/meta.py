@@ -8,6 +8,9 @@ Variants ``--config=experiments/configs/meta.py:[TASK][,SCALE][,key=value...]`` 
                    writes WORKDIR/init_<colour>.init.
          evaluate  the init file config.init vs random inits on config.test_dataset with the
                    normal fit (config.fit: Adam 1e-4, full image, config.fit.steps steps).
+         combine   several evaluations' metrics.json (config.evaluations: their workdirs,
+                   e.g. the inits of three meta-training seeds) in one table: per evaluation,
+                   over the evaluations' means and over every fit.
   SCALE  ''        the CPU default: SIREN 256 x 3 for 256^2 images, second-order MAML with 4
                    inner Adam steps on 4096-pixel subsets of 256^2 crops, meta-batch 2, 400
                    outer steps (about 5-6 minutes on 2 CPU cores); Reptile is
@@ -22,7 +25,7 @@ import ml_collections
 
 from experiments.configs import common
 
-TASKS = ('train', 'evaluate')
+TASKS = ('train', 'evaluate', 'combine')
 ALGORITHMS = ('reptile', 'maml')
 COLOURS = ('grey', 'rgb')
 INNER_OPTIMIZERS = ('sgd', 'adam')
@@ -96,6 +99,11 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # (of the first max_photos).
   config.photos = ''
   config.batch_pixels = 0  # The normal fit is full-image.
+  # --- combine ---
+  # Comma-separated workdirs of finished evaluations of one setting (same photos and fit).
+  config.evaluations = ''
+  # Comma-separated steps to report PSNR and lead at ('' the report steps every evaluation has).
+  config.combine_steps = ''
   for key, value in SCALES.get(scale, {}).items():
     group, _, field = key.rpartition('.')
     (config[group] if group else config)[field] = value

@@ -7,12 +7,25 @@ model on random crops of the photo corpus, or evaluates a learned init on its te
   python -m experiments.meta --config=experiments/configs/meta.py:evaluate \
       --workdir=/tmp/meta_eval --config.data_dir=/tmp/siren_photos \
       --config.init=/tmp/meta/init_grey.init
+  python -m experiments.meta --config=experiments/configs/meta.py:combine \
+      --workdir=/tmp/meta_seeds --config.evaluations=/tmp/meta_eval,/tmp/meta_eval_s1
 """
 
-from experiments import common
-from experiments.meta import evaluate, train
+from typing import Any
 
-train_or_evaluate = common.train_or_evaluate(train.check_config, train.train, evaluate.evaluate)
+import ml_collections
+
+from experiments import common
+from experiments.meta import combine, evaluate, train
+
+TASK_FUNCTIONS = {'train': train.train, 'evaluate': evaluate.evaluate, 'combine': combine.combine}
+
+
+def run_task(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Checks the config, then runs config.task; returns what it wrote."""
+  train.check_config(config)
+  return TASK_FUNCTIONS[config.task](config, workdir)
+
 
 if __name__ == '__main__':
-  common.run(train_or_evaluate, default_config='experiments/configs/meta.py')
+  common.run(run_task, default_config='experiments/configs/meta.py')

@@ -28,6 +28,19 @@ from siren_jax import fitting, grids, init_file, poisson
 from siren_jax.meta import curves
 
 LEARNED = 'learned'
+RUN_PREFIX = 'photo'
+
+
+def run_tag(index: int, seed: int | None = None) -> str:
+  """The name of a fit of the test photo of ``index`` (its checkpoints directory and its key
+  in metrics.json's runs): 'photoNN_learned' from the learned init, 'photoNN_random_sS' from the
+  random init of ``seed``."""
+  return f'{RUN_PREFIX}{index:02d}_' + (LEARNED if seed is None else f'random_s{seed}')
+
+
+def run_index(tag: str) -> int:
+  """The photo index of a ``run_tag``."""
+  return int(tag[len(RUN_PREFIX):].split('_')[0])
 
 
 def fit_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -96,7 +109,7 @@ def summary(rows: list[dict[str, Any]], report_steps: list[int]) -> dict[str, An
       [r['target_psnr'] for r in rows])}
   for name in (LEARNED, 'random'):
     keys = [f'psnr_after_{s}' for s in report_steps] + ['steps_to_target', 'seconds_to_target']
-    out[name] = {k: _mean_std([r[name][k] for r in rows if r[name][k] is not None])
+    out[name] = {k: mean_std_or_none([r[name][k] for r in rows if r[name][k] is not None])
                  for k in keys}
     out[name]['reached'] = sum(r[name]['steps_to_target'] is not None for r in rows)
   out['learned_within_tenth'] = sum(
@@ -105,7 +118,8 @@ def summary(rows: list[dict[str, Any]], report_steps: list[int]) -> dict[str, An
   return out
 
 
-def _mean_std(values: list[float]) -> dict[str, float] | None:
+def mean_std_or_none(values: list[float]) -> dict[str, float] | None:
+  """``common.mean_std`` of ``values``; None when there are none."""
   return common.mean_std(values) if values else None
 
 
@@ -190,13 +204,13 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   try:
     for i, name, image in images:
       learned = fit_one(fit_config(config, seeds[0]), workdir, spec, image,
-                        learned_init.params, tag=f'photo{i:02d}_{LEARNED}', source=name,
+                        learned_init.params, tag=run_tag(i), source=name,
                         writer=writer)
-      runs[f'photo{i:02d}_{LEARNED}'] = learned
+      runs[run_tag(i)] = learned
       for seed in seeds:
         random = fit_one(fit_config(config, seed), workdir, spec, image, None,
-                         tag=f'photo{i:02d}_random_s{seed}', source=name, writer=writer)
-        runs[f'photo{i:02d}_random_s{seed}'] = random
+                         tag=run_tag(i, seed), source=name, writer=writer)
+        runs[run_tag(i, seed)] = random
         rows.append({'photo': name, 'seed': seed, **compare(learned, random, report_steps)})
         logging.info('%s seed %d: random %.2f dB after %d steps; learned %s', name, seed,
                      rows[-1]['target_psnr'], config.fit.steps,
@@ -213,7 +227,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     common.write_json(os.path.join(workdir, 'metrics.json'), output)
     common.write_text(os.path.join(workdir, 'results.md'),
                       results_table(rows, stats, report_steps))
-    steps = runs[f'photo{images[0][0]:02d}_{LEARNED}']['steps']
+    steps = runs[run_tag(images[0][0])]['steps']
     mean = lambda key: np.mean([r['psnr'] for k, r in runs.items() if key in k],  # noqa: E731
                                axis=0).tolist()
     figures.curves(os.path.join(workdir, 'psnr.png'),

@@ -81,6 +81,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f'config.dataset={config.dataset!r} is a test split: never meta-train on it')
   if config.task == 'evaluate' and not config.init:
     raise ValueError('config.init is empty: give a learned-init file written by the train task')
+  if config.task == 'combine' and not common.split_names(config.evaluations):
+    raise ValueError('config.evaluations is empty: give the workdirs of finished evaluations, '
+                     'comma-separated')
   model_spec(config)
 
 
