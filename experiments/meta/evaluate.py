@@ -113,9 +113,14 @@ def summary(rows: list[dict[str, Any]], report_steps: list[int]) -> dict[str, An
                  for k in keys}
     out[name]['reached'] = sum(r[name]['steps_to_target'] is not None for r in rows)
   out['learned_within_tenth'] = sum(
-      r[LEARNED]['steps_to_target'] is not None
-      and r[LEARNED]['steps_to_target'] * 10 <= r['random']['steps_to_target'] for r in rows)
+      within_tenth(r[LEARNED]['steps_to_target'], r['random']['steps_to_target']) for r in rows)
   return out
+
+
+def within_tenth(learned_steps: int | None, random_steps: int) -> bool:
+  """Whether the learned init reached the target (None: never) in at most a tenth of the
+  random init's steps: the benchmark's 10x."""
+  return learned_steps is not None and learned_steps * 10 <= random_steps
 
 
 def mean_std_or_none(values: list[float]) -> dict[str, float] | None:
