@@ -119,7 +119,8 @@ def size_note(init: LearnedInit, height: int, width: int) -> str | None:
   pixels) none of which is the longer side of this ``height`` x ``width`` fit; None when one is,
   or when the file does not say. The coordinate range is the same at every size, so another
   size is another pixel density, one the init was not learned for (measured on the corpus: a
-  256-pixel init fits 64- and 128-pixel photos slightly worse than a random init)."""
+  256-pixel Reptile init fits 64- and 128-pixel photos slightly worse than a random init; one
+  learned at 64 and 128 pixels fits them no better than a random one)."""
   sizes = init.trained_on.get('crop_sizes')
   if not sizes or max(height, width) in sizes:
     return None
