@@ -190,14 +190,17 @@ RUN_FLAGS = ('workdir', 'config', 'distributed', 'coordinator_address', 'num_pro
 
 def train_or_evaluate(check_config: Callable[[ml_collections.ConfigDict], None],
                       train: Callable[[ml_collections.ConfigDict, str], dict],
-                      evaluate: Callable[[ml_collections.ConfigDict, str], dict]
+                      evaluate: Callable[[ml_collections.ConfigDict, str], dict],
+                      **other_tasks: Callable[[ml_collections.ConfigDict, str], dict]
                       ) -> Callable[[ml_collections.ConfigDict, str], dict]:
-  """The ``run`` function of an experiment with a train and an evaluate task: checks the config,
-  then runs ``evaluate`` when config.task is 'evaluate' and ``train`` otherwise; each returns
-  what it wrote to metrics.json."""
+  """The ``run`` function of an experiment with a train and an evaluate task (and any
+  ``other_tasks``, by name): checks the config, then runs the task config.task names, ``train``
+  when it names none of the others; each returns what it wrote."""
+  tasks = {'evaluate': evaluate, **other_tasks}
+
   def dispatch(config: ml_collections.ConfigDict, workdir: str) -> dict:
     check_config(config)
-    return (evaluate if config.task == 'evaluate' else train)(config, workdir)
+    return tasks.get(config.task, train)(config, workdir)
   return dispatch
 
 

@@ -239,3 +239,10 @@ def test_train_or_evaluate_checks_the_config_then_runs_the_task_it_names():
   with pytest.raises(ValueError, match='bad task'):  # Checked before either runs.
     run(ml_collections.ConfigDict({'task': 'other'}), 'X')
   assert len(calls) == 5
+  # A third task by name, beside the two.
+  with_combine = common.train_or_evaluate(
+      lambda config: calls.append('check'), lambda c, w: {'ran': 'train'},
+      lambda c, w: {'ran': 'evaluate'}, combine=lambda c, w: {'ran': 'combine'})
+  assert with_combine(ml_collections.ConfigDict({'task': 'combine'}), 'Y') == {'ran': 'combine'}
+  assert with_combine(ml_collections.ConfigDict({'task': 'train'}), 'Y') == {'ran': 'train'}
+  assert calls[-2:] == ['check', 'check']

@@ -11,21 +11,11 @@ model on random crops of the photo corpus, or evaluates a learned init on its te
       --workdir=/tmp/meta_seeds --config.evaluations=/tmp/meta_eval,/tmp/meta_eval_s1
 """
 
-from typing import Any
-
-import ml_collections
-
 from experiments import common
 from experiments.meta import combine, evaluate, train
 
-TASK_FUNCTIONS = {'train': train.train, 'evaluate': evaluate.evaluate, 'combine': combine.combine}
-
-
-def run_task(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Checks the config, then runs config.task; returns what it wrote."""
-  train.check_config(config)
-  return TASK_FUNCTIONS[config.task](config, workdir)
-
+run_task = common.train_or_evaluate(train.check_config, train.train, evaluate.evaluate,
+                                    combine=combine.combine)
 
 if __name__ == '__main__':
   common.run(run_task, default_config='experiments/configs/meta.py')

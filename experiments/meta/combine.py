@@ -187,9 +187,10 @@ def combine(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Reads config.evaluations, checks they are one setting, writes combined.md and
   combined.json to ``workdir`` and returns what combined.json holds."""
   workdirs = common.split_names(config.evaluations)  # Not empty: train.check_config.
-  if len(set(map(_normalised, workdirs))) != len(workdirs):
+  normalised = [_normalised(w) for w in workdirs]
+  if len(set(normalised)) != len(workdirs):
     raise ValueError(f'config.evaluations names a workdir twice: {config.evaluations!r}')
-  if workdir and _normalised(workdir) in map(_normalised, workdirs):
+  if workdir and _normalised(workdir) in normalised:
     raise ValueError(f'--workdir {workdir!r} is one of config.evaluations; write the combined '
                      f'table to a workdir of its own')
   evaluations = {w: read_evaluation(w) for w in workdirs}
