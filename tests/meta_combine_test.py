@@ -150,10 +150,41 @@ def test_evaluations_of_other_photos_or_seed_counts_are_refused(tmp_path, monkey
   assert not (tmp_path / 'c').exists()
 
 
+def test_the_target_can_be_the_random_inits_psnr_after_an_earlier_step(tmp_path):
+  first = _write_evaluation(tmp_path / 'e0', LEARNED_0, RANDOM)
+  second = _write_evaluation(tmp_path / 'e1', LEARNED_1, RANDOM)
+  config = _config([first, second])
+  config.target_step = 5
+  out = combine.combine(config, str(tmp_path / 'c'))
+  # Targets after 5 steps: a 20 dB (10 + 2 * 5), b 10 dB; the random init first reaches each
+  # after 5 steps. e0: a is at 20 before any step, b after 6 (4 + 6); e1: a after 1 (21), b
+  # after 3 (7 + 3).
+  e0, e1 = out['evaluations']
+  assert [f['steps_to_target'] for f in e0['per_fit']] == [0, 6]
+  assert [f['steps_to_target'] for f in e1['per_fit']] == [1, 3]
+  assert [f['random_steps_to_target'] for f in e1['per_fit']] == [5, 5]
+  assert e0['seconds_to_target']['mean'] == pytest.approx(1.5)  # (0 + 6 * 0.5) / 2.
+  assert (e0['within_tenth'], e1['within_tenth'], out['pooled']['reached']) == (1, 0, 4)
+  assert out['across_means']['fewer_steps'] == pytest.approx(5 / 2.5)  # Means 3 and 2.
+  assert out['target_step'] == 5
+  table = (tmp_path / 'c' / 'combined.md').read_text()
+  assert "target: the random init's PSNR after 5 steps" in table
+  assert '| a.png | 0 / 5 | 1 / 5 |' in table and '| b.png | 6 / 5 | 3 / 5 |' in table
+  # The default target is the fits' last step: the evaluation's own.
+  config.target_step = 0
+  assert combine.combine(config, str(tmp_path / 'd'))['target_step'] == 10
+
+
 def test_steps_past_the_fits_are_refused(tmp_path):
   first = _write_evaluation(tmp_path / 'e0', LEARNED_0, RANDOM)
   with pytest.raises(ValueError, match='1 to 10'):
     combine.combine(_config([first], '1,11'), str(tmp_path / 'c'))
+  for step in (11, -1):
+    config = _config([first])
+    config.target_step = step
+    with pytest.raises(ValueError, match=f'config.target_step={step} must be a step of the fits'):
+      combine.combine(config, str(tmp_path / 'c'))
+  assert not (tmp_path / 'c').exists()
 
 
 @pytest.mark.parametrize('damage', ['runs', 'rows', 'config', 'psnr'])

@@ -104,6 +104,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   config.evaluations = ''
   # Comma-separated steps to report PSNR and lead at ('' the report steps every evaluation has).
   config.combine_steps = ''
+  # The target is the random init's PSNR after this many steps (1..config.fit.steps, e.g. 50 of
+  # 200-step fits); 0: after the fits' last step, as evaluate reports it.
+  config.target_step = 0
   for key, value in SCALES.get(scale, {}).items():
     group, _, field = key.rpartition('.')
     (config[group] if group else config)[field] = value

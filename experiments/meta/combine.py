@@ -4,8 +4,9 @@ evaluation's metrics.json (config.evaluations: workdirs, local or gs://) and wri
 workdir, combined.md and combined.json:
 
 - one line per evaluation: fits that reach the target (the random init's PSNR after
-  config.fit.steps), fits that reach it in at most a tenth of the random init's steps, steps and
-  seconds to the target (mean ± std over the fits that reach it), the learned init's PSNR and
+  config.target_step steps; by default after config.fit.steps, the evaluation's own target),
+  fits that reach it in at most a tenth of the random init's steps, steps and seconds to the
+  target (mean ± std over the fits that reach it), the learned init's PSNR and
   its lead over the random init (learned minus random, dB; how many fits are ahead) after each
   of config.combine_steps steps;
 - every fit pooled: the same numbers over all fits of all evaluations (steps: mean ± std,
@@ -107,18 +108,20 @@ def psnr_after(run: dict[str, Any], step: int) -> float:
   return float(run['psnr'][run['steps'].index(step)])
 
 
-def evaluation_fits(metrics: dict[str, Any], steps: list[int]) -> list[dict[str, Any]]:
+def evaluation_fits(metrics: dict[str, Any], steps: list[int],
+                    target_step: int) -> list[dict[str, Any]]:
   """Per fit (row) of one evaluation: its photo and random seed, the steps each init needs to
-  reach the target (the learned init's None where it never does), the learned init's seconds
-  to it, and the learned PSNR and the lead over the row's random init after each of
-  ``steps``."""
+  reach the target (the row's random init's PSNR after ``target_step`` steps; the learned
+  init's None where it never does), the learned init's seconds to it, and the learned PSNR and
+  the lead over the row's random init after each of ``steps``."""
   fits = []
   for row, learned, random in fit_pairs(metrics):
+    reach = evaluate.compare(learned, random, [], target_step)
     fits.append({
         'photo': row['photo'], 'seed': int(row['seed']),
-        'steps_to_target': row[LEARNED]['steps_to_target'],
-        'seconds_to_target': row[LEARNED]['seconds_to_target'],
-        'random_steps_to_target': int(row['random']['steps_to_target']),
+        'steps_to_target': reach[LEARNED]['steps_to_target'],
+        'seconds_to_target': reach[LEARNED]['seconds_to_target'],
+        'random_steps_to_target': int(reach['random']['steps_to_target']),
         'psnr': {s: psnr_after(learned, s) for s in steps},
         'lead': {s: psnr_after(learned, s) - psnr_after(random, s) for s in steps}})
   return fits
@@ -183,6 +186,18 @@ def combine_steps(config: ml_collections.ConfigDict,
   return sorted(steps)
 
 
+def target_step(config: ml_collections.ConfigDict,
+                evaluations: dict[str, dict[str, Any]]) -> int:
+  """config.target_step, or (0) the fits' last step: the step of the random init's PSNR that
+  is the target; one-line error unless it is a step of the fits (1..config.fit.steps)."""
+  fit_steps = next(iter(evaluations.values()))['config']['fit']['steps']
+  step = int(config.target_step) or fit_steps
+  if not 1 <= step <= fit_steps:
+    raise ValueError(f'config.target_step={config.target_step} must be a step of the fits, 1 to '
+                     f'{fit_steps}, or 0 (their last, {fit_steps})')
+  return step
+
+
 def combine(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Reads config.evaluations, checks they are one setting, writes combined.md and
   combined.json to ``workdir`` and returns what combined.json holds."""
@@ -197,14 +212,16 @@ def combine(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   with _format_errors(workdirs):
     check_same_setting(evaluations)
     steps = combine_steps(config, evaluations)
+    target = target_step(config, evaluations)
   per_evaluation = []
   for w, metrics in evaluations.items():
     with _format_errors([w]):
-      fits = evaluation_fits(metrics, steps)
+      fits = evaluation_fits(metrics, steps, target)
       per_evaluation.append({'workdir': w, 'init': metrics.get('init'),
                              **summarise_fits(fits, steps), 'per_fit': fits})
   pooled = summarise_fits([f for e in per_evaluation for f in e['per_fit']], steps)
-  output = {'task': 'combine', 'steps': steps, 'setting': setting_of(evaluations[workdirs[0]]),
+  output = {'task': 'combine', 'steps': steps, 'target_step': target,
+            'setting': setting_of(evaluations[workdirs[0]]),
             'evaluations': per_evaluation, 'across_means': across_means(per_evaluation, steps),
             'pooled': pooled}
   text = combined_table(output)  # Before anything is written.
@@ -252,7 +269,7 @@ def combined_table(output: dict[str, Any]) -> str:
   lines = [f'{len(output["evaluations"])} evaluations, {setting["image_size"]}^2 '
            f'{setting["colour"]}, {fit["steps"]}-step fits trained on the '
            f'{fit.get("supervision", "image")}; target: the random init\'s PSNR after '
-           f'{fit["steps"]} steps. Steps and seconds: over the fits that reach it.',
+           f'{output["target_step"]} steps. Steps and seconds: over the fits that reach it.',
            '',
            f'| evaluation | random seeds | reach the target | within a tenth | steps to target '
            f'| seconds to target | {heads} | {leads} |',

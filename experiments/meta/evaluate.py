@@ -87,11 +87,12 @@ def fit_one(config: ml_collections.ConfigDict, workdir: str, spec: dict[str, Any
           'seconds_per_step': result.seconds_per_step}
 
 
-def compare(learned: dict[str, Any], random: dict[str, Any],
-            report_steps: list[int]) -> dict[str, Any]:
+def compare(learned: dict[str, Any], random: dict[str, Any], report_steps: list[int],
+            target_step: int | None = None) -> dict[str, Any]:
   """PSNR at ``report_steps`` from both inits; steps and seconds for each to reach the random
-  init's final PSNR (the learned init's: None if it never does)."""
-  target = random['psnr'][-1]
+  init's PSNR after ``target_step`` steps (None: its final PSNR; the learned init's steps are
+  None if it never reaches it)."""
+  target = random['psnr'][-1 if target_step is None else random['steps'].index(target_step)]
   row: dict[str, Any] = {'target_psnr': target}
   for name, run in ((LEARNED, learned), ('random', random)):
     by_step = dict(zip(run['steps'], run['psnr']))
