@@ -132,10 +132,15 @@ def test_a_notice_before_the_first_step_saves_nothing(tmp_path):
 
 
 def test_a_second_sigterm_ends_the_process_at_once():
+  # A signal sent to the process may reach another thread (JAX's); Python runs the handler in
+  # the main thread a few bytecodes later, so the child waits for the notice, as a loop would.
   code = ('import os, signal, time\n'
           'from siren_jax import preemption\n'
           'watch = preemption.install()\n'
           'os.kill(os.getpid(), signal.SIGTERM)\n'
+          'deadline = time.monotonic() + 10\n'
+          'while watch.notice is None and time.monotonic() < deadline:\n'
+          '  time.sleep(0.01)\n'
           'print(watch.notice, flush=True)\n'
           'os.kill(os.getpid(), signal.SIGTERM)\n'
           'time.sleep(30)\n'
