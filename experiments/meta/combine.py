@@ -169,11 +169,16 @@ def across_means(per_evaluation: list[dict[str, Any]], steps: list[int]) -> dict
   return out
 
 
+def _fit_steps(evaluations: dict[str, dict[str, Any]]) -> int:
+  """The steps of the evaluations' fits (one setting: check_same_setting)."""
+  return next(iter(evaluations.values()))['config']['fit']['steps']
+
+
 def combine_steps(config: ml_collections.ConfigDict,
                   evaluations: dict[str, dict[str, Any]]) -> list[int]:
   """config.combine_steps, or (empty) the report steps every evaluation has; each a step of the
   fits (1..config.fit.steps), in increasing order."""
-  fit_steps = next(iter(evaluations.values()))['config']['fit']['steps']
+  fit_steps = _fit_steps(evaluations)
   if str(config.combine_steps).strip():
     steps = set(train.int_list(config, 'combine_steps'))
   else:
@@ -190,7 +195,7 @@ def target_step(config: ml_collections.ConfigDict,
                 evaluations: dict[str, dict[str, Any]]) -> int:
   """config.target_step, or (0) the fits' last step: the step of the random init's PSNR that
   is the target; one-line error unless it is a step of the fits (1..config.fit.steps)."""
-  fit_steps = next(iter(evaluations.values()))['config']['fit']['steps']
+  fit_steps = _fit_steps(evaluations)
   step = int(config.target_step) or fit_steps
   if not 1 <= step <= fit_steps:
     raise ValueError(f'config.target_step={config.target_step} must be a step of the fits, 1 to '
